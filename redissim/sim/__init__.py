@@ -1,0 +1,1 @@
+"""Shared simulation machinery: clock conventions, devices, workload, metrics, trace."""
