@@ -1,0 +1,81 @@
+"""Cost profiles: the CPU time the Redis main thread spends per event-loop iteration, per
+syscall and per command, as data (``redissim/profiles/*.yaml``), never as constants in code.
+
+Why these terms: Redis's throughput is shaped by a large fixed cost per round trip (epoll
+wake-up, one ``read(2)``, one ``write(2)``) and a small cost per command (``usec_per_call`` in
+INFO commandstats is ~1 us for GET/SET), see reference section 7 "Decomposition". Commands that
+walk the keyspace add per-key terms: KEYS pays per key scanned (``keysCommand`` tests every key
+with ``stringmatchlen``) and per key returned; SCAN pays per bucket visited (``dictScan``).
+Every default in a profile file names its source under ``sources:``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              alias_generator=lambda s: s.replace("_", "-"))
+
+
+class LoopCosts(_Base):
+    """Per-iteration and per-syscall costs of the ae loop, in microseconds."""
+
+    iteration_us: float = Field(ge=0)
+    read_us: float = Field(ge=0)
+    read_per_kb_us: float = Field(ge=0)
+    write_us: float = Field(ge=0)
+    write_per_kb_us: float = Field(ge=0)
+    cron_us: float = Field(ge=0)
+    cron_per_client_us: float = Field(ge=0)
+
+
+class CommandCosts(_Base):
+    """Execution cost of command procs (``call()`` duration), in microseconds."""
+
+    default_us: float = Field(ge=0)
+    per_command_us: dict[str, float] = Field(default_factory=dict)
+    per_element_us: float = Field(ge=0)
+    keys_per_key_scanned_us: float = Field(ge=0)
+    keys_per_key_returned_us: float = Field(ge=0)
+    scan_per_bucket_us: float = Field(ge=0)
+    scan_per_key_us: float = Field(ge=0)
+    distribution: Literal["constant", "exponential"] = "constant"
+
+
+class CostProfile(_Base):
+    name: str
+    description: str = ""
+    loop: LoopCosts
+    commands: CommandCosts
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    def command_us(self, name: str) -> float:
+        return self.commands.per_command_us.get(name, self.commands.default_us)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml") if p.stem != "postgres")
+
+
+def load_profile_data(name_or_path: str) -> dict:
+    """Raw profile mapping from a built-in name or a file path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"cost profile {name_or_path!r} not found; built-in profiles: "
+            + ", ".join(available_profiles()))
+    with path.open() as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a cost profile must be a mapping")
+    return data

@@ -1,0 +1,329 @@
+"""Scenario files: YAML validated by pydantic, with redis.conf names for server settings.
+
+A scenario says what server (``server:`` with redis.conf names such as ``hz``,
+``dynamic-hz``), what network, what cost profile, what data is preloaded and which
+workloads run against it; ``variants:`` run the same scenario again with a few fields changed
+(``P=1`` against ``P=16``) so their results print side by side. Sizes and times accept
+"64mb", "250us", "2s". Unknown fields are rejected, so a typo never silently does nothing.
+
+``load_scenario`` turns every problem with the user's file into a ``ScenarioError`` whose
+message is one line: the file, the field path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from redissim.profile import CostProfile, load_profile_data
+from redissim.units import UnitError, parse_bandwidth, parse_rate, parse_size, parse_time
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _unit(fn):
+    def convert(v: Any) -> Any:
+        if v is None:
+            return v
+        try:
+            return fn(v)
+        except UnitError as e:
+            raise ValueError(str(e)) from None
+    return BeforeValidator(convert)
+
+
+Seconds = Annotated[float, _unit(parse_time), Field(ge=0)]
+Bytes = Annotated[int, _unit(parse_size), Field(ge=0)]
+PerSecond = Annotated[float, _unit(parse_rate), Field(gt=0)]
+BytesPerSecond = Annotated[float, _unit(parse_bandwidth), Field(gt=0)]
+
+
+def _yes_no(v: Any) -> Any:
+    # redis.conf spells booleans yes/no; YAML 1.1 already maps them, strings too.
+    if isinstance(v, str) and v.lower() in ("yes", "no"):
+        return v.lower() == "yes"
+    return v
+
+
+YesNo = Annotated[bool, BeforeValidator(_yes_no)]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              alias_generator=lambda s: s.replace("_", "-"))
+
+
+class ServerConfig(_Base):
+    """Server settings under their redis.conf names."""
+
+    hz: int = Field(10, ge=1, le=500)
+    dynamic_hz: YesNo = True
+    databases: int = Field(16, ge=1, le=1024)
+
+
+class ModelConfig(_Base):
+    """Switches of the model itself (not Redis settings).
+
+    ``loop: ae`` is Redis's event loop (replies written in beforeSleep, per-iteration and
+    per-syscall costs). ``loop: fcfs`` isolates queueing from batching: each reply leaves the
+    moment its command ends and only command costs are charged, an ideal FCFS server, which is
+    what the M/M/1, M/D/1 and MVA formulas describe.
+    """
+
+    loop: Literal["ae", "fcfs"] = "ae"
+
+
+class NetworkConfig(_Base):
+    preset: Literal["loopback", "lan", "cross-az"] = "loopback"
+    rtt: Seconds | None = None
+    bandwidth: BytesPerSecond | None = None
+
+
+class KeysConfig(_Base):
+    """How a workload picks keys: ``prefix`` + an index in [0, space)."""
+
+    distribution: Literal["uniform", "zipf", "sequential", "hotspot"] = "uniform"
+    space: int = Field(1, ge=1, le=100_000_000)
+    prefix: str = "key:"
+    alpha: float = Field(1.0, gt=0, le=5, description="zipf exponent")
+    hot_fraction: float = Field(0.2, gt=0, lt=1, description="hotspot: share of keys that are hot")
+    hot_probability: float = Field(0.8, ge=0, le=1, description="hotspot: share of requests to them")
+    #: redis-benchmark without -r uses one literal key; with space 1 the key is just the prefix
+    #: followed by 0 unless ``fixed`` names it.
+    fixed: str | None = None
+
+
+class CommandSpec(_Base):
+    """One entry of a command mix. ``args`` is a template: {key}, {value}, {ttl_s}, {ttl_ms}."""
+
+    cmd: str
+    weight: float = Field(1.0, gt=0)
+    args: list[str] | None = None
+
+
+class ScriptStep(_Base):
+    at: Seconds
+    cmd: str | list[str]
+
+
+class Workload(_Base):
+    """A group of clients. ``closed``: redis-benchmark style connections that wait for their
+    replies; ``open``: Poisson arrivals at ``rate``; ``script``: timed commands; ``scan``: one
+    client walking the keyspace with SCAN (cursor from each reply) until the cursor is 0."""
+
+    name: str | None = None
+    type: Literal["closed", "open", "script", "scan"] = "closed"
+    label: str | None = None
+    clients: int = Field(50, ge=1, le=100_000)
+    pipeline: int = Field(1, ge=1, le=100_000)
+    requests: int | None = Field(None, ge=1)
+    duration: Seconds | None = None
+    start: Seconds | Literal["after-previous"] = 0.0
+    think_time: Seconds = 0.0
+    think_distribution: Literal["constant", "exponential"] = "constant"
+    rate: PerSecond | None = None
+    commands: list[CommandSpec] = Field(default_factory=lambda: [CommandSpec(cmd="GET")])
+    keys: KeysConfig = Field(default_factory=KeysConfig)
+    value_size: int = Field(3, ge=0, le=512 * 1024 * 1024)
+    ttl: Seconds | None = None
+    steps: list[ScriptStep] = Field(default_factory=list)
+    count: int = Field(10, ge=1)
+    match: str | None = None
+    repeat: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Workload:
+        if self.type == "open" and self.rate is None:
+            raise ValueError("an open workload needs a rate (requests per second, e.g. 80k)")
+        if self.type in ("closed", "open") and self.requests is None and self.duration is None:
+            raise ValueError("set requests or duration")
+        if self.type == "script" and not self.steps:
+            raise ValueError("a script workload needs steps")
+        return self
+
+
+class Preload(_Base):
+    """Keys created before the run, like ``DEBUG POPULATE count prefix size``."""
+
+    keys: int = Field(0, ge=0, le=100_000_000)
+    prefix: str = "key"
+    value_size: int = Field(10, ge=0)
+
+
+class Variant(_Base):
+    name: str
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class Caption(_Base):
+    """Narration for the view: shown at a time, or at the first trace event of a kind
+    (``event: evict``; the kinds are those of ``sim/trace.py``)."""
+
+    text: str
+    at: Seconds | None = None
+    event: str | None = None
+
+
+class MetricsConfig(_Base):
+    interval: Seconds = Field(0.1, gt=0)
+    trace_limit: int = Field(200_000, ge=0)
+
+
+class Scenario(_Base):
+    name: str
+    description: str = ""
+    seed: int = 1
+    duration: Seconds | None = Field(None, description="hard stop of simulated time")
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    profile: str = "default"
+    costs: dict[str, Any] = Field(default_factory=dict)
+    preload: Preload | None = None
+    workloads: list[Workload] = Field(min_length=1)
+    variants: list[Variant] = Field(default_factory=list)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    captions: list[Caption] = Field(default_factory=list)
+
+
+class ScenarioError(Exception):
+    """A user's mistake in a scenario: the message is one line naming file and field."""
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.yaml"))}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path as given, else a built-in scenario name (``quickstart``)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    builtins = builtin_scenarios()
+    if name_or_path in builtins:
+        return builtins[name_or_path]
+    raise ScenarioError(
+        f"{name_or_path}: no such file or built-in scenario; built-ins: "
+        + ", ".join(builtins))
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def set_path(data: dict, dotted: str, value: Any, source: str) -> None:
+    """Apply ``workloads.0.pipeline=16`` style overrides to the raw mapping."""
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{source}: {dotted}: {part!r} is not an index of a list "
+                                    f"of {len(node)} items")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+        else:
+            raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:i])} is not a mapping")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and key not in node:
+                node[key] = {}
+            node = node[key]
+
+
+def format_validation_error(source: str, err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif e["type"] == "literal_error":
+        msg = msg.replace("Input should be", "allowed:")
+    got = e.get("input")
+    more = f" ({len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    shown = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, dict | list) \
+        else f" (got {got!r})"
+    return f"{source}: {loc or '<top>'}: {msg}{shown}{more}"
+
+
+def load_raw(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ScenarioError(f"{path}:{where}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a scenario must be a YAML mapping with name and workloads")
+    return data
+
+
+def validate(data: dict, source: str) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(format_validation_error(source, e)) from None
+    build_profile(scenario, source)
+    return scenario
+
+
+def build_profile(scenario: Scenario, source: str = "<scenario>") -> CostProfile:
+    """The scenario's cost profile with its ``costs:`` overrides applied and validated."""
+    try:
+        data = load_profile_data(scenario.profile)
+    except (FileNotFoundError, ValueError) as e:
+        raise ScenarioError(f"{source}: profile: {e}") from None
+    for k, v in scenario.costs.items():
+        set_path(data, k, v, f"{source}: costs.{k}")
+    try:
+        return CostProfile.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(format_validation_error(f"{source}: costs", e)) from None
+
+
+def load_scenario(name_or_path: str, overrides: list[str] | None = None,
+                  seed: int | None = None) -> tuple[Scenario, dict]:
+    """Load, apply ``--set`` overrides and validate; returns the Scenario and its raw data."""
+    path = resolve(name_or_path)
+    data = load_raw(path)
+    for ov in overrides or []:
+        if "=" not in ov:
+            raise ScenarioError(f"--set {ov}: expected dotted.path=value")
+        k, v = ov.split("=", 1)
+        set_path(data, k.strip(), _parse_value(v), f"{path} (--set {k.strip()})")
+    if seed is not None:
+        data["seed"] = seed
+    scenario = validate(data, str(path))
+    for v in scenario.variants:  # validate every variant now, not halfway through a run
+        variant_scenario(data, v, str(path))
+    return scenario, data
+
+
+def variant_scenario(data: dict, variant: Variant, source: str) -> Scenario:
+    d = copy.deepcopy(data)
+    d.pop("variants", None)
+    for k, v in variant.set.items():
+        set_path(d, k, v, f"{source} (variant {variant.name}: {k})")
+    return validate(d, f"{source} (variant {variant.name})")

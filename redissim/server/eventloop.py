@@ -1,0 +1,496 @@
+"""The Redis main thread: one ae event loop (``src/ae.c:aeMain``/``aeProcessEvents``).
+
+One SimPy wake-up per ae iteration, not per command, because that is how Redis works
+(reference section 1.1/1.10):
+
+1. ``epoll_wait`` returns the clients whose sockets are readable;
+2. each ready client is read once (``networking.c:readQueryFromClient``: one ``read(2)`` of
+   up to 16 KiB) and every complete command in that read runs back to back
+   (``processInputBuffer`` -> ``call``);
+3. due timers run (``processTimeEvents``): ``serverCron`` every 1000/hz ms, re-armed from the
+   *end* of the callback, with ``dynamic-hz``;
+4. ``beforeSleep`` writes the replies (``handleClientsWithPendingWrites``: clients in LIFO
+   order, at most 64 KiB each, ``NET_MAX_WRITES_PER_EVENT``), then the loop sleeps again.
+
+Within an iteration time is plain arithmetic: CPU costs from the cost profile are added to a
+local clock ``t`` and the SimPy process sleeps once, until the iteration's end or the next
+readable socket or timer. Replies are handed to the network at the moment of their
+``write(2)``; clients receive them after the network delay. The replies of commands run in
+iteration *k* therefore wait for every other command of that iteration, for the timers, and
+for the writes to the clients served before them -- the batching that makes Redis latency
+what it is.
+
+``model.loop: fcfs`` switches to an idealised server for checking against queueing theory:
+commands run in arrival order, each reply leaves when its command ends, and only command
+costs are charged.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from redissim.profile import CostProfile
+from redissim.server.keyspace import Keyspace, Session
+from redissim.server.resp import ReplyError, reply_size
+from redissim.sim import trace as tr
+from redissim.sim.clock import EPOCH_MS
+from redissim.sim.metrics import CommandStats
+from redissim.sim.network import Link
+
+#: ``PROTO_IOBUF_LEN``: bytes one read(2) asks for (networking.c).
+PROTO_IOBUF_LEN = 16 * 1024
+#: ``NET_MAX_WRITES_PER_EVENT``: bytes written per client per beforeSleep (networking.c).
+NET_MAX_WRITES_PER_EVENT = 64 * 1024
+#: dynamic-hz: double hz while clients/hz exceeds this (``MAX_CLIENTS_PER_CLOCK_TICK``).
+MAX_CLIENTS_PER_CLOCK_TICK = 200
+CONFIG_MAX_HZ = 500
+#: ``STATS_METRIC_SAMPLES``: instantaneous_* are the mean of the last 16 samples.
+STATS_METRIC_SAMPLES = 16
+
+
+class Batch:
+    """What a client wrote in one go (a pipeline of ``n`` commands) and is waiting for."""
+
+    __slots__ = ("conn", "t_send", "n", "remaining", "replies", "t_recv")
+
+    def __init__(self, conn: Conn, t_send: float, n: int):
+        self.conn = conn
+        self.t_send = t_send
+        self.n = n
+        self.remaining = n
+        self.replies: list[Any] | None = None
+        self.t_recv = 0.0
+
+
+class Conn:
+    """A client connection as the server sees it (``client`` struct in server.h)."""
+
+    __slots__ = ("id", "driver", "session", "inq", "inq_bytes", "ready", "out", "out_bytes",
+                 "pending_write", "label", "keep_replies")
+
+    def __init__(self, cid: int, driver: Any, label: str, keep_replies: bool = False):
+        self.id = cid
+        self.driver = driver
+        self.session = Session()
+        #: arrived, unread commands: (args, nbytes, label, batch)
+        self.inq: deque[tuple[list, int, str, Batch]] = deque()
+        self.inq_bytes = 0
+        self.ready = False
+        #: replies produced, not yet written: (label, batch, nbytes, reply)
+        self.out: list[tuple[str, Batch, int, Any]] = []
+        self.out_bytes = 0
+        self.pending_write = False
+        self.label = label
+        self.keep_replies = keep_replies
+
+
+class EventLoop:
+    """The single-threaded server: keyspace + ae loop + counters (INFO stats)."""
+
+    def __init__(self, env: simpy.Environment, keyspace: Keyspace, profile: CostProfile,
+                 link: Link, *, hz: int = 10, dynamic_hz: bool = True, loop_mode: str = "ae",
+                 rng: np.random.Generator | None = None, trace: tr.Trace | None = None):
+        self.env = env
+        self.ks = keyspace
+        self.profile = profile
+        self.link = link
+        self.config_hz = hz
+        self.hz = hz
+        self.dynamic_hz = dynamic_hz
+        self.fcfs = loop_mode == "fcfs"
+        self.trace = trace
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+        us = 1e-6
+        lc = profile.loop
+        zero = self.fcfs
+        self.c_iter = 0.0 if zero else lc.iteration_us * us
+        self.c_read = 0.0 if zero else lc.read_us * us
+        self.c_read_byte = 0.0 if zero else lc.read_per_kb_us * us / 1024
+        self.c_write = 0.0 if zero else lc.write_us * us
+        self.c_write_byte = 0.0 if zero else lc.write_per_kb_us * us / 1024
+        self.c_cron = 0.0 if zero else lc.cron_us * us
+        self.c_cron_client = 0.0 if zero else lc.cron_per_client_us * us
+        cc = profile.commands
+        self.c_default = cc.default_us * us
+        self.c_cmd = {k: v * us for k, v in cc.per_command_us.items()}
+        self.c_elem = cc.per_element_us * us
+        self.c_keys_scanned = cc.keys_per_key_scanned_us * us
+        self.c_keys_returned = cc.keys_per_key_returned_us * us
+        self.c_scan_bucket = cc.scan_per_bucket_us * us
+        self.c_scan_key = cc.scan_per_key_us * us
+        self.exp_costs = cc.distribution == "exponential"
+        self._exp = np.empty(0)
+        self._exp_i = 0
+
+        self.conns: list[Conn] = []
+        self._arrivals: list[tuple[float, int, Conn, list]] = []
+        self._seq = itertools.count()
+        self._write_list: list[Conn] = []       # clients with replies to write (LIFO)
+        self._write_later: list[Conn] = []      # clients over the 64 KiB cap: next iteration
+        self._ready_later: list[Conn] = []      # clients with unread bytes (level-triggered)
+        self._sleeping = False
+        self._wake_at = float("inf")
+        self.process: simpy.Process | None = None
+
+        # Timers (ae time events). serverCron's first run is 1 ms after start (server.c).
+        self.next_cron = 0.001
+        self.cronloops = 0
+        #: extension points for the mechanisms that run inside the loop (expiry, eviction,
+        #: persistence): each takes the loop's local clock and returns it advanced by its CPU.
+        self.cron_hooks: list[Callable[[float], float]] = []
+        self.before_sleep_hooks: list[Callable[[float], float]] = []
+        self.after_command: Callable[[Conn, list, float], None] | None = None
+
+        # INFO stats (names as in Redis 7.0/7.2 INFO).
+        self.total_commands_processed = 0
+        self.total_reads_processed = 0
+        self.total_writes_processed = 0
+        self.total_net_input_bytes = 0
+        self.total_net_output_bytes = 0
+        self.total_error_replies = 0
+        self.eventloop_cycles = 0
+        self.eventloop_duration_sum = 0.0      # seconds (INFO shows usec)
+        self.eventloop_duration_cmd_sum = 0.0
+        self.eventloop_duration_max = 0.0
+        self.eventloop_cmd_per_cycle_max = 0
+        self.eventloop_duration_cron_sum = 0.0
+        self.busy_time = 0.0
+        self.cmdstats: dict[str, CommandStats] = {}
+        self._inst_samples: list[tuple[float, int]] = []
+        self._inst_last: tuple[float, int] | None = None
+        self.instantaneous_ops_per_sec = 0
+        self.served = 0  # commands whose reply was written (for queue length)
+        self.arrived = 0  # commands that reached the socket
+
+        keyspace.info_hook = self.info_fields
+
+    # ------------------------------------------------------------------ clients
+    def connect(self, driver: Any, label: str, keep_replies: bool = False) -> Conn:
+        conn = Conn(len(self.conns), driver, label, keep_replies)
+        self.conns.append(conn)
+        return conn
+
+    def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]],
+               keep: bool = False) -> Batch:
+        """A client writes ``cmds`` (args, request bytes, label) at ``t_send``."""
+        batch = Batch(conn, t_send, len(cmds))
+        if keep:
+            batch.replies = []
+        nbytes = 0
+        recs = []
+        for args, size, label in cmds:
+            nbytes += size
+            recs.append((args, size, label, batch))
+        t_arr = self.link.up.transmit(t_send, nbytes)
+        heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs))
+        if self.trace is not None:
+            self.trace.emit(t_send, tr.K_SEND, conn.id, len(cmds))
+        if self._sleeping and t_arr < self._wake_at and self.process is not None:
+            self._sleeping = False
+            self.process.interrupt()
+        return batch
+
+    # ------------------------------------------------------------------ costs
+    def _exp_factor(self) -> float:
+        i = self._exp_i
+        if i >= len(self._exp):
+            self._exp = self.rng.exponential(1.0, 65536)
+            i = 0
+        self._exp_i = i + 1
+        return float(self._exp[i])
+
+    def command_cost(self, name: str, fx: Any) -> float:
+        c = self.c_cmd.get(name, self.c_default)
+        if fx.keys_scanned:
+            c += fx.keys_scanned * self.c_keys_scanned + fx.keys_returned * self.c_keys_returned
+        elif fx.buckets_visited:
+            c += fx.buckets_visited * self.c_scan_bucket + fx.keys_returned * self.c_scan_key
+        elif fx.elements > 1:
+            c += (fx.elements - 1) * self.c_elem
+        if self.exp_costs:
+            c *= self._exp_factor()
+        return c
+
+    # ------------------------------------------------------------------ the loop
+    def run(self):
+        """The SimPy process: one iteration per wake-up."""
+        env = self.env
+        while True:
+            t0 = env.now
+            t = self._iteration(t0)
+            self.busy_time += t - t0
+            # One timeout covers the iteration's CPU and the sleep in epoll_wait that follows.
+            while True:
+                wake = self._next_wake(t)
+                if wake > t and self.trace is not None:
+                    self.trace.emit(t, tr.K_IDLE)
+                self._wake_at = wake
+                self._sleeping = True
+                try:
+                    yield env.timeout(wake - env.now)
+                except simpy.Interrupt:
+                    # An external client wrote earlier than the planned wake-up.
+                    self._sleeping = False
+                    if env.now > t:
+                        t = env.now
+                    continue
+                self._sleeping = False
+                break
+
+    def _next_wake(self, t: float) -> float:
+        """When epoll_wait returns: now if work is pending, else the next socket or timer."""
+        if self._ready_later or self._write_later:
+            return t
+        nxt = self.next_cron
+        arrivals = self._arrivals
+        if arrivals and arrivals[0][0] < nxt:
+            nxt = arrivals[0][0]
+        return nxt if nxt > t else t
+
+    def _collect(self, t: float) -> list[Conn]:
+        """epoll_wait: every connection with unread bytes at ``t``, in arrival order."""
+        arrivals = self._arrivals
+        ready: list[Conn] = []
+        if self._ready_later:
+            ready = self._ready_later
+            self._ready_later = []
+        pop = heapq.heappop
+        while arrivals and arrivals[0][0] <= t:
+            _, _, conn, recs = pop(arrivals)
+            conn.inq.extend(recs)
+            self.arrived += len(recs)
+            for r in recs:
+                conn.inq_bytes += r[1]
+            if not conn.ready:
+                conn.ready = True
+                ready.append(conn)
+            if self.trace is not None:
+                self.trace.emit(t, tr.K_ARRIVE, conn.id, len(recs))
+        return ready
+
+    def _iteration(self, t: float) -> float:
+        t_start = t
+        trace = self.trace
+        ready = self._collect(t)
+        if trace is not None:
+            trace.emit(t, tr.K_ITER, -1, len(ready))
+        t += self.c_iter
+        ncmds = 0
+        t_cmd_total = 0.0
+        # Sockets that became writable for replies left over from the last beforeSleep.
+        if self._write_later:
+            later = self._write_later
+            self._write_later = []
+            for conn in later:
+                t = self._write(conn, t)
+        ks = self.ks
+        execute = ks.execute
+        fx = ks.effects
+        cmdstats = self.cmdstats
+        c_cmd = self.c_cmd
+        c_default = self.c_default
+        fcfs = self.fcfs
+        after = self.after_command
+        for conn in ready:
+            conn.ready = False
+            inq = conn.inq
+            # One read(2): up to 16 KiB, at least one whole command (big arguments are read
+            # to their end, PROTO_MBULK_BIG_ARG).
+            nbytes = 0
+            batch_cmds = []
+            while inq:
+                size = inq[0][1]
+                if nbytes and nbytes + size > PROTO_IOBUF_LEN:
+                    break
+                nbytes += size
+                batch_cmds.append(inq.popleft())
+                if fcfs:
+                    break
+            conn.inq_bytes -= nbytes
+            if inq:
+                conn.ready = True
+                self._ready_later.append(conn)
+            t += self.c_read + nbytes * self.c_read_byte
+            self.total_reads_processed += 1
+            self.total_net_input_bytes += nbytes
+            if trace is not None:
+                trace.emit(t, tr.K_READ, conn.id, len(batch_cmds))
+            session = conn.session
+            for args, _size, label, batch in batch_cmds:
+                now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
+                reply = execute(args, now_ms, session)
+                name = fx.name
+                if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
+                    cost = self.command_cost(name, fx)
+                else:
+                    cost = c_cmd.get(name, c_default)
+                t_begin = t
+                t += cost
+                t_cmd_total += cost
+                ncmds += 1
+                st = cmdstats.get(name)
+                if st is None:
+                    st = cmdstats[name] = CommandStats()
+                st.calls += 1
+                st.usec += cost * 1e6
+                if fx.error:
+                    st.failed_calls += 1
+                    self.total_error_replies += 1
+                if trace is not None:
+                    key = args[1] if len(args) > 1 else b""
+                    trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost))
+                if after is not None:
+                    after(conn, args, t)
+                rsize = reply_size(reply)
+                conn.out.append((label, batch, rsize, reply))
+                conn.out_bytes += rsize
+                if fcfs:
+                    t = self._write(conn, t)
+                elif not conn.pending_write:
+                    conn.pending_write = True
+                    self._write_list.append(conn)
+        self.total_commands_processed += ncmds
+        # Timers: serverCron when due (its period counts from the end of the callback).
+        if t >= self.next_cron:
+            tc = t
+            t = self._server_cron(t)
+            self.eventloop_duration_cron_sum += t - tc
+            self.next_cron = t + 1.0 / self.hz
+        # beforeSleep: mechanisms (fast expire, AOF flush), then replies, LIFO.
+        if trace is not None and (self._write_list or self.before_sleep_hooks):
+            trace.emit(t, tr.K_BEFORE_SLEEP)
+        for hook in self.before_sleep_hooks:
+            t = hook(t)
+        if self._write_list:
+            wl = self._write_list
+            self._write_list = []
+            for conn in reversed(wl):
+                conn.pending_write = False
+                t = self._write(conn, t)
+        dur = t - t_start
+        self.eventloop_cycles += 1
+        self.eventloop_duration_sum += dur
+        self.eventloop_duration_cmd_sum += t_cmd_total
+        if dur > self.eventloop_duration_max:
+            self.eventloop_duration_max = dur
+        if ncmds > self.eventloop_cmd_per_cycle_max:
+            self.eventloop_cmd_per_cycle_max = ncmds
+        return t
+
+    def _write(self, conn: Conn, t: float) -> float:
+        """writeToClient: one write of at most 64 KiB; the rest waits for the next iteration."""
+        out = conn.out
+        if not out:
+            return t
+        nbytes = 0
+        n = 0
+        limit = NET_MAX_WRITES_PER_EVENT
+        for rec in out:
+            if nbytes and nbytes + rec[2] > limit:
+                break
+            nbytes += rec[2]
+            n += 1
+        sent = out[:n]
+        del out[:n]
+        conn.out_bytes -= nbytes
+        t += self.c_write + nbytes * self.c_write_byte
+        self.total_writes_processed += 1
+        self.total_net_output_bytes += nbytes
+        self.served += n
+        if out:
+            self._write_later.append(conn)
+        t_recv = self.link.down.transmit(t, nbytes)
+        if self.trace is not None:
+            self.trace.emit(t, tr.K_WRITE, conn.id, nbytes)
+            self.trace.emit(t_recv, tr.K_RECV, conn.id, n)
+        conn.driver.on_replies(conn, sent, t_recv)
+        return t
+
+    # ------------------------------------------------------------------ serverCron
+    def _server_cron(self, t: float) -> float:
+        """serverCron (server.c): dynamic hz, instantaneous metrics, clientsCron, hooks."""
+        if self.trace is not None:
+            self.trace.emit(t, tr.K_CRON, -1, None)
+        if self.dynamic_hz:
+            hz = self.config_hz
+            nclients = len(self.conns)
+            while nclients // hz > MAX_CLIENTS_PER_CLOCK_TICK:
+                hz *= 2
+                if hz > CONFIG_MAX_HZ:
+                    hz = CONFIG_MAX_HZ
+                    break
+            self.hz = hz
+        # trackInstantaneousMetric every 100 ms (run_with_period(100)).
+        period_ms = 1000 // self.hz
+        if period_ms >= 100 or self.cronloops % max(1, 100 // period_ms) == 0:
+            self._track_instantaneous(t)
+        # clientsCron visits max(clients/hz, min(clients, 5)) clients per tick.
+        n = len(self.conns)
+        visited = max(n // self.hz, min(n, 5))
+        t += self.c_cron + visited * self.c_cron_client
+        for hook in self.cron_hooks:
+            t = hook(t)
+        self.cronloops += 1
+        return t
+
+    def _track_instantaneous(self, t: float) -> None:
+        cur = (t, self.total_commands_processed)
+        if self._inst_last is not None:
+            dt = cur[0] - self._inst_last[0]
+            if dt > 0:
+                rate = (cur[1] - self._inst_last[1]) / dt
+                self._inst_samples.append((t, rate))
+                if len(self._inst_samples) > STATS_METRIC_SAMPLES:
+                    self._inst_samples.pop(0)
+                self.instantaneous_ops_per_sec = int(
+                    sum(r for _, r in self._inst_samples) / len(self._inst_samples))
+        self._inst_last = cur
+
+    # ------------------------------------------------------------------ INFO
+    def in_system(self, t: float) -> int:
+        """Commands that reached the server by ``t`` and whose replies are not yet written."""
+        pending = sum(len(recs) for ta, _, _, recs in self._arrivals if ta <= t)
+        return self.arrived + pending - self.served
+
+    def info_fields(self) -> dict[str, dict[str, object]]:
+        """Server-wide INFO fields the event loop owns, by section."""
+        us = 1e6
+        return {
+            "server": {"hz": self.hz, "configured_hz": self.config_hz},
+            "clients": {"connected_clients": len(self.conns)},
+            "stats": {
+                "total_connections_received": len(self.conns),
+                "total_commands_processed": self.total_commands_processed,
+                "instantaneous_ops_per_sec": self.instantaneous_ops_per_sec,
+                "total_net_input_bytes": self.total_net_input_bytes,
+                "total_net_output_bytes": self.total_net_output_bytes,
+                "total_error_replies": self.total_error_replies,
+                "total_reads_processed": self.total_reads_processed,
+                "total_writes_processed": self.total_writes_processed,
+                "eventloop_cycles": self.eventloop_cycles,
+                "eventloop_duration_sum": int(self.eventloop_duration_sum * us),
+                "eventloop_duration_cmd_sum": int(self.eventloop_duration_cmd_sum * us),
+            },
+            "debug": {
+                "eventloop_duration_cron_sum": int(self.eventloop_duration_cron_sum * us),
+                "eventloop_duration_max": int(self.eventloop_duration_max * us),
+                "eventloop_cmd_per_cycle_max": self.eventloop_cmd_per_cycle_max,
+            },
+        }
+
+
+def _as_str(key: Any) -> str:
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    return str(key)
+
+
+__all__ = ["Batch", "Conn", "EventLoop", "ReplyError"]

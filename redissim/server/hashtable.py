@@ -1,0 +1,256 @@
+"""Redis's power-of-two chained hash table, as far as SCAN and key sampling can observe it.
+
+Models ``src/dict.c`` (Redis 7.0): a table of ``size`` buckets (a power of two, 0 before the
+first insert, initial size 4), a key living in bucket ``hash(key) & (size - 1)``, new keys
+put at the head of their bucket's chain, growth when an insert finds ``used >= size``
+(``_dictExpandIfNeeded``: to the next power of two >= used + 1; while a fork child exists
+resizing is "avoided" and only happens when ``used / size > 5``), shrinking only when
+asked (``htNeedsResize`` / ``dictResize``, driven by ``databasesCron``), and the
+reverse-binary cursor of ``dictScan``.
+
+What is simplified, deliberately:
+
+* Hashing is ``zlib.crc32`` of the key, deterministic across runs (Redis uses SipHash with
+  a random per-process seed, so no run-to-run order could be matched anyway).
+* Rehashing is instantaneous: a growth or shrink re-buckets every key at once instead of
+  moving one bucket per operation. Only one table ever exists, so ``dictScan``'s
+  two-table walk is not needed; SCAN's guarantees (every key present for a whole iteration
+  is returned) hold the same way because the cursor is reverse-binary.
+* The Python ``dict`` in :attr:`Table.data` is the source of truth for lookups (so GET/SET
+  stay fast); the bucket index is built only when something first needs buckets (SCAN,
+  sampling, the active expire cycle) and is maintained incrementally from then on. Until
+  then only ``size`` is tracked, which costs one comparison per insert.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+__all__ = ["Table", "INITIAL_SIZE", "FORCE_RESIZE_RATIO", "key_hash", "next_cursor"]
+
+#: ``DICT_HT_INITIAL_SIZE`` (1 << DICT_HT_INITIAL_EXP) in dict.h.
+INITIAL_SIZE = 4
+#: ``dict_force_resize_ratio``: with resizing avoided (fork child alive) a table still
+#: grows once it holds more than 5 keys per bucket.
+FORCE_RESIZE_RATIO = 5
+#: ``HASHTABLE_MIN_FILL`` (server.h): below 10 % fill the cron shrinks a table.
+MIN_FILL_PERCENT = 10
+
+_MASK64 = (1 << 64) - 1
+
+key_hash: Callable[[bytes], int] = zlib.crc32
+"""The deterministic 32-bit hash used for bucket placement."""
+
+
+def _next_power(n: int) -> int:
+    """Smallest power of two >= n, at least INITIAL_SIZE (dict.c:_dictNextExp)."""
+    if n <= INITIAL_SIZE:
+        return INITIAL_SIZE
+    return 1 << (n - 1).bit_length()
+
+
+def _rev64(v: int) -> int:
+    return int(f"{v:064b}"[::-1], 2)
+
+
+def next_cursor(cursor: int, size: int) -> int:
+    """The cursor ``dictScan`` returns after visiting bucket ``cursor & (size-1)``.
+
+    Sets the bits above the mask, reverses the 64-bit word, adds one and reverses back:
+    the high-order bit of the bucket index is incremented first, which is what lets a
+    table grow or shrink between calls without losing buckets.
+    """
+    if size == 0:
+        return 0
+    mask = size - 1
+    v = (cursor | (~mask & _MASK64)) & _MASK64
+    v = (_rev64(v) + 1) & _MASK64
+    return _rev64(v)
+
+
+class Table:
+    """One dict of a database (the main keyspace or the expires table).
+
+    Public attributes and methods (used by SCAN here and by eviction / active expiry):
+
+    * ``data`` -- the plain ``dict`` of key -> value; read it directly, but add or remove
+      keys only through the keyspace (it keeps ``size`` and the bucket index right).
+    * ``size`` -- number of buckets (0 or a power of two >= 4); ``used`` -- ``len(data)``.
+    * ``bucket_of(key)``, ``bucket_keys(i)`` (head of chain first), ``iter_buckets()``.
+    * ``scan(cursor) -> (keys, next_cursor)`` -- one ``dictScan`` step.
+    * ``needs_resize()`` / ``shrink_to_fit()`` / ``expand(n)`` -- what the cron and
+      DEBUG POPULATE call.
+    """
+
+    __slots__ = ("data", "size", "_trigger", "_index", "resize_allowed", "rehashes")
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, Any] = {}
+        self.size = 0
+        # Inserts call note_add() only when len(data) > _trigger: the table must grow
+        # (trigger = size) or the index must learn the key (trigger = -1).
+        self._trigger = 0
+        self._index: dict[int, list[bytes]] | None = None
+        #: False while a fork child exists (dict_can_resize = 0 in 7.0).
+        self.resize_allowed = True
+        #: How many times the table was re-bucketed (growth or shrink), for the view.
+        self.rehashes = 0
+
+    # -- size bookkeeping -------------------------------------------------------------------
+    @property
+    def used(self) -> int:
+        return len(self.data)
+
+    @property
+    def indexed(self) -> bool:
+        """True once the bucket index exists (built on first bucket access)."""
+        return self._index is not None
+
+    def _set_trigger(self) -> None:
+        if self._index is not None:
+            self._trigger = -1
+        elif self.resize_allowed:
+            self._trigger = self.size
+        else:
+            # Growth then needs used_before // size > 5, i.e. used_after > 6 * size.
+            self._trigger = self.size * (FORCE_RESIZE_RATIO + 1)
+
+    def set_resize_allowed(self, allowed: bool) -> None:
+        """Enable/disable growth at ``used >= size`` (disabled while a child process runs)."""
+        self.resize_allowed = allowed
+        self._set_trigger()
+        self._grow_if_needed()
+
+    def note_add(self, key: bytes) -> None:
+        """Called after ``key`` was inserted into ``data`` (only when the trigger fires)."""
+        if self._index is not None:
+            before = self.rehashes
+            self._grow_if_needed()
+            if self.rehashes == before:  # a re-bucketing already placed the new key
+                self._index.setdefault(key_hash(key) & (self.size - 1), []).append(key)
+        else:
+            self._grow_if_needed()
+
+    def note_delete(self, key: bytes) -> None:
+        """Called after ``key`` was removed from ``data`` (only when indexed)."""
+        index = self._index
+        if index is None:
+            return
+        b = key_hash(key) & (self.size - 1)
+        chain = index[b]
+        if len(chain) == 1:
+            del index[b]
+        else:
+            chain.remove(key)
+
+    def _grow_if_needed(self) -> None:
+        used = len(self.data)
+        size = self.size
+        if size == 0:
+            if used:
+                self._rebucket(_next_power(used))
+            return
+        # _dictExpandIfNeeded runs before an insert with the old count: it expands when
+        # used_before >= size, i.e. used_after > size; the new size fits used_before + 1.
+        if used > size and (self.resize_allowed or (used - 1) // size > FORCE_RESIZE_RATIO):
+            self._rebucket(_next_power(used))
+
+    def expand(self, n: int) -> None:
+        """``dictExpand(d, n)``: grow to the power of two >= n (never shrinks)."""
+        target = _next_power(n)
+        if target > self.size:
+            self._rebucket(target)
+
+    def needs_resize(self) -> bool:
+        """``htNeedsResize``: more than 4 buckets and less than 10 % of them used."""
+        size = self.size
+        return size > INITIAL_SIZE and len(self.data) * 100 // size < MIN_FILL_PERCENT
+
+    def shrink_to_fit(self) -> bool:
+        """``dictResize``: shrink to the smallest power of two >= max(used, 4).
+
+        Returns True if the size changed. Refused while resizing is disallowed.
+        """
+        if not self.resize_allowed:
+            return False
+        target = _next_power(len(self.data))
+        if target >= self.size:
+            return False
+        self._rebucket(target)
+        return True
+
+    def clear(self) -> None:
+        """``dictEmpty``: drop every key and the table itself (size back to 0)."""
+        self.data.clear()
+        self.size = 0
+        if self._index is not None:
+            self._index = {}
+        self._set_trigger()
+
+    def _rebucket(self, new_size: int) -> None:
+        self.size = new_size
+        self.rehashes += 1
+        if self._index is not None:
+            self._build_index()
+        self._set_trigger()
+
+    # -- buckets ------------------------------------------------------------------------------
+    def _build_index(self) -> dict[int, list[bytes]]:
+        mask = self.size - 1
+        index: dict[int, list[bytes]] = {}
+        h = key_hash
+        for key in self.data:
+            b = h(key) & mask
+            chain = index.get(b)
+            if chain is None:
+                index[b] = [key]
+            else:
+                chain.append(key)
+        self._index = index
+        self._set_trigger()
+        return index
+
+    def _ensure_index(self) -> dict[int, list[bytes]]:
+        index = self._index
+        if index is None:
+            if self.size == 0 and self.data:
+                self.size = _next_power(len(self.data))
+            index = self._build_index()
+        return index
+
+    def drop_index(self) -> None:
+        """Forget the bucket index (saves memory; it is rebuilt on the next bucket access)."""
+        self._index = None
+        self._set_trigger()
+
+    def bucket_of(self, key: bytes) -> int:
+        """Bucket index of ``key`` in the current table (``hash & mask``)."""
+        return key_hash(key) & (self.size - 1) if self.size else 0
+
+    def bucket_keys(self, i: int) -> Sequence[bytes]:
+        """Keys chained in bucket ``i`` (head first: the most recently added key first)."""
+        chain = self._ensure_index().get(i)
+        if not chain:
+            return ()
+        return chain[::-1]
+
+    def nonempty_buckets(self) -> int:
+        """How many buckets hold at least one key."""
+        return len(self._ensure_index())
+
+    def iter_buckets(self) -> Iterator[tuple[int, Sequence[bytes]]]:
+        """(bucket, keys) for every non-empty bucket, in bucket order (what KEYS walks)."""
+        index = self._ensure_index()
+        for b in sorted(index):
+            yield b, index[b][::-1]
+
+    def scan(self, cursor: int) -> tuple[Sequence[bytes], int]:
+        """One ``dictScan`` step: the keys of bucket ``cursor & mask`` and the next cursor."""
+        if not self.data:
+            return (), 0
+        index = self._ensure_index()
+        size = self.size
+        chain = index.get(cursor & (size - 1))
+        return (chain[::-1] if chain else ()), next_cursor(cursor, size)

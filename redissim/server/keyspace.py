@@ -1,0 +1,1796 @@
+"""The keyspace: per-database main and expires dicts and the reply semantics of commands.
+
+Models Redis 7.0.15's data layer and command implementations:
+
+* ``src/db.c`` -- ``lookupKey`` (lazy expiry, ``keyspace_hits``/``keyspace_misses``),
+  ``expireIfNeeded``/``deleteExpiredKeyAndPropagate``, DEL/UNLINK/EXISTS/TYPE/RENAME,
+  KEYS, SCAN (``scanGenericCommand``), SELECT, DBSIZE, FLUSHALL/FLUSHDB;
+* ``src/expire.c`` -- EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX/XX/GT/LT, PERSIST, TTL,
+  PTTL, EXPIRETIME, PEXPIRETIME;
+* ``src/t_string.c`` -- SET and its options, GET, GETDEL, GETEX, GETSET, SETEX, PSETEX,
+  SETNX, MSET, MSETNX, MGET, APPEND, STRLEN, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT;
+* ``src/t_hash.c`` and ``src/t_list.c`` -- the hash and list commands used by sessions
+  and job queues;
+* ``src/server.c:processCommand``/``call``/``propagatePendingCommands`` -- unknown command
+  and arity errors, what is fed to the AOF and replicas (``server.dirty``, rewritten argv,
+  MULTI/EXEC wrapping of several propagated ops);
+* ``src/debug.c`` -- DEBUG POPULATE, which scenarios use to preload keys.
+
+:meth:`Keyspace.execute` takes one command line and the current unix time in ms and returns
+the RESP2 reply as Python values (see ``resp.py``); errors are returned, never raised. What
+the command did for the rest of the model is left in :attr:`Keyspace.effects` (one object,
+reset by every call). The module knows nothing about SimPy.
+
+Values are stored as ``bytes`` (strings), ``dict`` (hashes) and ``collections.deque``
+(lists); encodings (int/embstr/listpack/quicklist) are not modelled here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from itertools import islice
+from typing import Any
+
+from redissim.server.commands import COMMANDS, CommandSpec
+from redissim.server.commands import lookup as lookup_command
+from redissim.server.glob import compile_pattern
+from redissim.server.hashtable import Table
+from redissim.server.resp import ReplyError
+
+__all__ = [
+    "Keyspace",
+    "Session",
+    "Effects",
+    "Stats",
+    "Db",
+    "parse_ll",
+    "REDIS_VERSION",
+]
+
+REDIS_VERSION = "7.0.15"
+LLONG_MAX = (1 << 63) - 1
+LLONG_MIN = -(1 << 63)
+ULONG_MAX = (1 << 64) - 1
+#: proto-max-bulk-len default (512 MB): the largest string APPEND may build.
+PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
+
+# Shared error replies (shared.* objects in server.c:createSharedObjects).
+E_WRONGTYPE = ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value")
+E_SYNTAX = ReplyError("ERR syntax error")
+E_NOTINT = ReplyError("ERR value is not an integer or out of range")
+E_NOTFLOAT = ReplyError("ERR value is not a valid float")
+E_NOKEY = ReplyError("ERR no such key")
+E_OVERFLOW = ReplyError("ERR increment or decrement would overflow")
+E_POSITIVE = ReplyError("ERR value is out of range, must be positive")
+E_INVALID_CURSOR = ReplyError("ERR invalid cursor")
+
+_TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Number parsing exactly as Redis does it (util.c:string2ll, string2ld, ld2string)
+# ---------------------------------------------------------------------------------------------
+def parse_ll(b: bytes) -> int | None:
+    """``string2ll``: optional '-', no '+', no spaces, no leading zeros, fits in int64."""
+    n = len(b)
+    if n == 0 or n > 20:
+        return None
+    if b.isdigit():
+        if b[0] == 48 and n > 1:
+            return None
+        v = int(b)
+        return v if v <= LLONG_MAX else None
+    if b[0] == 45 and n > 1:
+        t = b[1:]
+        if t.isdigit() and t[0] != 48:
+            v = -int(t)
+            return v if v >= LLONG_MIN else None
+    return None
+
+
+# strtold's grammar for what string2ld accepts (no leading space, whole string consumed).
+_LD_RE = re.compile(
+    rb"[+-]?(?:(?P<dec>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    rb"|(?P<hex>0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
+    rb"|(?P<inf>[iI][nN][fF](?:[iI][nN][iI][tT][yY])?))"
+)
+_LD_MAX_CHARS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS
+
+
+def _np() -> Any:
+    import numpy as np  # numpy is a project dependency; imported lazily (INCRBYFLOAT only)
+
+    return np
+
+
+def _fraction_to_ld(q: Fraction) -> Any:
+    """Round an exact rational to the nearest x87 80-bit long double (64-bit mantissa)."""
+    np = _np()
+    if q == 0:
+        return np.longdouble(0)
+    neg = q < 0
+    n, d = abs(q.numerator), q.denominator
+    e = n.bit_length() - d.bit_length() - 64
+    while True:
+        num, den = (n, d << e) if e >= 0 else (n << -e, d)
+        m, r = divmod(num, den)
+        if m >= 1 << 64:
+            e += 1
+            continue
+        if m < 1 << 63:
+            e -= 1
+            continue
+        break
+    if 2 * r > den or (2 * r == den and m & 1):
+        m += 1
+    v = np.ldexp(np.longdouble(str(m)), e)
+    return -v if neg else v
+
+
+def parse_ld(b: bytes) -> Any | None:
+    """``string2ld``: a long double, or None when Redis would say "not a valid float"."""
+    if not b or len(b) >= _LD_MAX_CHARS:
+        return None
+    m = _LD_RE.fullmatch(b)
+    if m is None:
+        return None
+    np = _np()
+    neg = b[0] == 45
+    if m.group("inf"):
+        return np.longdouble("-inf" if neg else "inf")
+    if m.group("hex"):
+        h = m.group("hex")[2:].lower()
+        mant, _, exp = h.partition(b"p")
+        ip, _, fp = mant.partition(b".")
+        num = int((ip + fp) or b"0", 16)
+        e2 = int(exp or b"0") - 4 * len(fp)
+        q = Fraction(num) * (Fraction(2) ** e2)
+        exact_zero = num == 0
+    else:
+        txt = m.group("dec")
+        q = Fraction(txt.decode())
+        exact_zero = q == 0
+    v = _fraction_to_ld(-q if neg else q) if abs(q) < Fraction(10) ** 4940 else np.longdouble("inf")
+    with np.errstate(all="ignore"):
+        if np.isinf(v):
+            return None  # ERANGE overflow (HUGE_VAL) is rejected
+    if v == 0 and not exact_zero:
+        return None  # ERANGE underflow to zero is rejected
+    return v
+
+
+def _int_str(i: int) -> str:
+    """``str(i)`` for non-negative ints of any size (Python caps str() at 4300 digits)."""
+    if i < 10**4000:
+        return str(i)
+    hi, lo = divmod(i, 10**4000)
+    return _int_str(hi) + str(lo).rjust(4000, "0")
+
+
+def format_ld_human(v: Any) -> bytes:
+    """``ld2string(..., LD_STR_HUMAN)``: ``%.17Lf`` then strip trailing zeros and the dot."""
+    q = Fraction(*v.as_integer_ratio())
+    neg = q < 0
+    scaled = abs(q) * 10**17
+    i, r = divmod(scaled.numerator, scaled.denominator)
+    if 2 * r > scaled.denominator or (2 * r == scaled.denominator and i & 1):
+        i += 1
+    digits = _int_str(i).rjust(18, "0")
+    s = digits[:-17] + "." + digits[-17:]
+    s = s.rstrip("0").rstrip(".")
+    if neg:
+        s = "-" + s
+    if s == "-0":
+        s = "0"
+    return s.encode()
+
+
+def _cstr(b: bytes) -> bytes:
+    """What C string functions see of an argument: everything before the first NUL."""
+    i = b.find(b"\0")
+    return b if i < 0 else b[:i]
+
+
+def _opt(b: bytes) -> bytes:
+    """An option word compared with strcasecmp (C string, case-insensitive)."""
+    return _cstr(b).lower()
+
+
+def _show(b: bytes) -> str:
+    """An argument quoted into an error text with %s (a C string; undecodable bytes are
+    kept as surrogate escapes so the exact bytes survive a round trip)."""
+    return _cstr(b).decode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data structures
+# ---------------------------------------------------------------------------------------------
+class Session:
+    """Per-connection state the keyspace needs: the selected database."""
+
+    __slots__ = ("db", "name")
+
+    def __init__(self, db: int = 0, name: str = "") -> None:
+        self.db = db
+        self.name = name
+
+
+class Effects:
+    """What the last ``execute`` did, for the event loop, AOF, eviction and the view.
+
+    One object is reused (reset at each call); copy what you need before the next call.
+    """
+
+    __slots__ = (
+        "name",
+        "cmd",
+        "error",
+        "dirty",
+        "propagate",
+        "keys_scanned",
+        "keys_returned",
+        "buckets_visited",
+        "elements",
+        "touched",
+        "deleted",
+        "expired",
+        "value_bytes",
+        "db",
+    )
+
+    def __init__(self) -> None:
+        self.name: str = ""
+        #: the command-table entry, None when the command is unknown
+        self.cmd: CommandSpec | None = None
+        #: True when the reply is an error
+        self.error: bool = False
+        #: how much server.dirty grew (keys changed); 0 for reads and failures
+        self.dirty: int = 0
+        #: command lines fed to the AOF / replicas, in propagated form, or None
+        self.propagate: list[list[bytes]] | None = None
+        #: keys examined by KEYS / collected by SCAN (before filtering)
+        self.keys_scanned: int = 0
+        #: keys in a KEYS / SCAN reply
+        self.keys_returned: int = 0
+        #: dictScan steps made by SCAN (buckets visited)
+        self.buckets_visited: int = 0
+        #: elements handled by multi-element commands (MGET keys, HGETALL/LRANGE items...)
+        self.elements: int = 0
+        #: keys looked up or written (LRU/LFU, the view); () when none
+        self.touched: Sequence[bytes] = ()
+        #: keys deleted by the command itself (DEL, GETDEL, emptied lists...)
+        self.deleted: Sequence[bytes] = ()
+        #: keys lazily expired (deleted because their TTL had passed) during the command
+        self.expired: Sequence[bytes] = ()
+        #: payload bytes of values read or written (string values, hash/list items)
+        self.value_bytes: int = 0
+        #: the database the command ran in (for SELECT in the AOF feed)
+        self.db: int = 0
+
+
+class Stats:
+    """Counters the keyspace owns, named like their INFO fields."""
+
+    __slots__ = ("keyspace_hits", "keyspace_misses", "expired_keys", "total_commands_processed")
+
+    def __init__(self) -> None:
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.expired_keys = 0
+        #: commands that reached call() (unknown command / arity errors do not count)
+        self.total_commands_processed = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __getitem__(self, name: str) -> int:
+        return getattr(self, name)
+
+
+class Db:
+    """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
+
+    __slots__ = ("id", "main", "expires", "data", "exp", "avg_ttl", "expires_cursor")
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+        self.main = Table()
+        self.expires = Table()
+        #: the plain dicts behind the tables (key -> value, key -> unix ms)
+        self.data: dict[bytes, Any] = self.main.data
+        self.exp: dict[bytes, int] = self.expires.data
+        #: maintained by the active expire cycle (INFO keyspace avg_ttl)
+        self.avg_ttl = 0
+        #: where the active expire cycle resumes its walk of ``expires``
+        self.expires_cursor = 0
+
+
+_EMPTY: tuple[()] = ()
+
+
+def _normalize(args: Sequence[Any]) -> list[bytes]:
+    out = []
+    for a in args:
+        if a.__class__ is bytes:
+            out.append(a)
+        elif isinstance(a, str):
+            out.append(a.encode())
+        elif isinstance(a, bytes | bytearray | memoryview):
+            out.append(bytes(a))
+        elif isinstance(a, int | float):
+            out.append(str(a).encode())
+        else:
+            raise TypeError(f"command arguments must be bytes or str, not {type(a).__name__}")
+    return out
+
+
+Handler = Callable[["Keyspace", Db, list[bytes]], Any]
+
+
+class Keyspace:
+    """Sixteen databases and the command-level entry point :meth:`execute`.
+
+    Configuration keywords use redis.conf names with ``-`` turned into ``_``.
+    """
+
+    def __init__(
+        self,
+        databases: int = 16,
+        *,
+        lazyfree_lazy_expire: bool = False,
+        lazyfree_lazy_user_del: bool = False,
+        lazyfree_lazy_user_flush: bool = False,
+        proto_max_bulk_len: int = PROTO_MAX_BULK_LEN,
+    ) -> None:
+        self.dbs: list[Db] = [Db(i) for i in range(databases)]
+        self.stats = Stats()
+        self.effects = Effects()
+        #: extra INFO sections/fields supplied by the engine: {"stats": {"evicted_keys": 0}}
+        self.info_hook: Callable[[], dict[str, dict[str, object]]] | None = None
+        self.lazyfree_lazy_expire = lazyfree_lazy_expire
+        self.lazyfree_lazy_user_del = lazyfree_lazy_user_del
+        self.lazyfree_lazy_user_flush = lazyfree_lazy_user_flush
+        self.proto_max_bulk_len = proto_max_bulk_len
+        #: DEBUG SET-ACTIVE-EXPIRE toggles this; the active expire cycle reads it
+        self.active_expire_enabled = True
+        #: the time of the command being executed (server.mstime / commandTimeSnapshot)
+        self.now = 0
+        self._session = Session()
+        # Propagation overrides set by a handler for the current call only.
+        self._rewrite: list[bytes] | None = None
+        self._force_prop = False
+        self._dispatch: dict[Any, tuple[CommandSpec, Handler]] = {}
+        for name, spec in COMMANDS.items():
+            fn = getattr(type(self), "_cmd_" + name)
+            for variant in (name, name.upper()):
+                self._dispatch[variant] = (spec, fn)
+                self._dispatch[variant.encode()] = (spec, fn)
+
+    # ------------------------------------------------------------------------------------------
+    # Entry point
+    # ------------------------------------------------------------------------------------------
+    def execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
+        """Run one command line at unix time ``now_ms``; return the reply (errors returned)."""
+        for a in args:
+            if a.__class__ is not bytes:
+                args = _normalize(args)
+                break
+        fx = self.effects
+        fx.error = False
+        fx.dirty = 0
+        fx.propagate = None
+        fx.keys_scanned = 0
+        fx.keys_returned = 0
+        fx.buckets_visited = 0
+        fx.elements = 0
+        fx.touched = _EMPTY
+        fx.deleted = _EMPTY
+        fx.expired = _EMPTY
+        fx.value_bytes = 0
+        if session is None:
+            session = self._session
+        fx.db = dbid = session.db
+        if not args:
+            fx.name = ""
+            fx.cmd = None
+            fx.error = True
+            return ReplyError("ERR unknown command '', with args beginning with: ")
+        entry = self._dispatch.get(args[0])
+        if entry is None:
+            spec = lookup_command(_cstr(args[0]))
+            if spec is None:
+                return self._unknown(args)
+            entry = self._dispatch[spec.name]
+            if len(self._dispatch) < 4096:
+                self._dispatch[args[0]] = entry
+        spec, fn = entry
+        fx.name = spec.name
+        fx.cmd = spec
+        arity = spec.arity
+        argc = len(args)
+        if (argc != arity) if arity > 0 else (argc < -arity):
+            fx.error = True
+            return ReplyError(f"ERR wrong number of arguments for '{spec.name}' command")
+        self.now = now_ms
+        self.stats.total_commands_processed += 1
+        if spec.name == "select":
+            reply = self._select(args, session)
+        else:
+            reply = fn(self, self.dbs[dbid], args)  # type: ignore[arg-type]
+        if reply.__class__ is ReplyError:
+            fx.error = True
+        if fx.dirty or fx.propagate is not None or self._force_prop:
+            self._finish_propagation(args, spec)  # type: ignore[arg-type]
+        return reply
+
+    def _unknown(self, args: Sequence[bytes]) -> ReplyError:
+        fx = self.effects
+        fx.name = ""
+        fx.cmd = None
+        fx.error = True
+        # Built in bytes like the C code (the 128-byte budgets count bytes, not characters).
+        shown = b""
+        for a in args[1:]:
+            if len(shown) >= 128:
+                break
+            shown += b"'" + _cstr(a)[: 128 - len(shown)] + b"' "
+        text = b"ERR unknown command '" + _cstr(args[0])[:128] + b"', with args beginning with: " + shown
+        return ReplyError(text.decode("utf-8", "surrogateescape"))
+
+    def _finish_propagation(self, args: list[bytes], spec: CommandSpec) -> None:
+        fx = self.effects
+        ops = fx.propagate if fx.propagate is not None else []
+        if fx.dirty or self._force_prop:
+            ops.append(self._rewrite if self._rewrite is not None else list(args))
+        self._rewrite = None
+        self._force_prop = False
+        # propagatePendingCommands: several ops from one call go out as MULTI/EXEC, except
+        # for commands flagged touches_arbitrary_keys (SCAN's lazily expired keys).
+        if len(ops) > 1 and "touches_arbitrary_keys" not in spec.flags:
+            ops = [[b"MULTI"], *ops, [b"EXEC"]]
+        fx.propagate = ops or None
+
+    # ------------------------------------------------------------------------------------------
+    # Key lookup, expiry and low-level add/delete (db.c)
+    # ------------------------------------------------------------------------------------------
+    def _expired(self, db: Db, key: bytes) -> bool:
+        """``keyIsExpired``: strictly past its expire time (no deletion)."""
+        exp = db.exp
+        if not exp:
+            return False
+        when = exp.get(key)
+        return when is not None and self.now > when
+
+    def delete_expired(self, db: Db | int, key: bytes) -> list[bytes]:
+        """``deleteExpiredKeyAndPropagate``: delete ``key``, count it, return the DEL to feed.
+
+        Public for the active expire cycle (which feeds the returned command line to the
+        AOF itself); lazy expiry inside commands goes through here too.
+        """
+        if isinstance(db, int):
+            db = self.dbs[db]
+        self._db_delete(db, key)
+        self.stats.expired_keys += 1
+        return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+
+    def _expire_now(self, db: Db, key: bytes) -> None:
+        """Lazy expiry inside a command: delete, count and queue the propagated DEL."""
+        fx = self.effects
+        argv = self.delete_expired(db, key)
+        if fx.propagate is None:
+            fx.propagate = [argv]
+        else:
+            fx.propagate.append(argv)
+        if fx.expired:
+            fx.expired.append(key)  # type: ignore[union-attr]
+        else:
+            fx.expired = [key]
+
+    def _expire_if_needed(self, db: Db, key: bytes) -> bool:
+        exp = db.exp
+        if exp:
+            when = exp.get(key)
+            if when is not None and self.now > when:
+                self._expire_now(db, key)
+                return True
+        return False
+
+    def _lookup_read(self, db: Db, key: bytes) -> Any:
+        """``lookupKeyRead``: lazy expiry, then hit/miss counted."""
+        val = db.data.get(key)
+        if val is not None:
+            exp = db.exp
+            if exp:
+                when = exp.get(key)
+                if when is not None and self.now > when:
+                    self._expire_now(db, key)
+                    val = None
+        if val is None:
+            self.stats.keyspace_misses += 1
+        else:
+            self.stats.keyspace_hits += 1
+        return val
+
+    def _lookup_write(self, db: Db, key: bytes) -> Any:
+        """``lookupKeyWrite``: lazy expiry, no hit/miss statistics."""
+        val = db.data.get(key)
+        if val is not None:
+            exp = db.exp
+            if exp:
+                when = exp.get(key)
+                if when is not None and self.now > when:
+                    self._expire_now(db, key)
+                    return None
+        return val
+
+    def _touch(self, key: bytes) -> None:
+        fx = self.effects
+        if fx.touched:
+            fx.touched.append(key)  # type: ignore[union-attr]
+        else:
+            fx.touched = [key]
+
+    def _note_deleted(self, key: bytes) -> None:
+        fx = self.effects
+        if fx.deleted:
+            fx.deleted.append(key)  # type: ignore[union-attr]
+        else:
+            fx.deleted = [key]
+
+    @staticmethod
+    def _db_add(db: Db, key: bytes, val: Any) -> None:
+        """``dbAdd`` of a key known to be absent."""
+        data = db.data
+        data[key] = val
+        main = db.main
+        if len(data) > main._trigger:
+            main.note_add(key)
+
+    @staticmethod
+    def _db_delete(db: Db, key: bytes) -> bool:
+        """``dbSyncDelete``: remove the key and its TTL. True if it existed."""
+        data = db.data
+        if key not in data:
+            return False
+        del data[key]
+        if db.main._index is not None:
+            db.main.note_delete(key)
+        exp = db.exp
+        if exp and key in exp:
+            del exp[key]
+            if db.expires._index is not None:
+                db.expires.note_delete(key)
+        return True
+
+    @staticmethod
+    def _set_expire(db: Db, key: bytes, when: int) -> None:
+        exp = db.exp
+        if key in exp:
+            exp[key] = when
+            return
+        exp[key] = when
+        t = db.expires
+        if len(exp) > t._trigger:
+            t.note_add(key)
+
+    @staticmethod
+    def _remove_expire(db: Db, key: bytes) -> bool:
+        exp = db.exp
+        if exp and key in exp:
+            del exp[key]
+            if db.expires._index is not None:
+                db.expires.note_delete(key)
+            return True
+        return False
+
+    def _set_key(self, db: Db, key: bytes, val: Any, keepttl: bool = False, found: bool | None = None) -> None:
+        """``setKey``: add or overwrite; drops the TTL unless KEEPTTL."""
+        data = db.data
+        if found is None:
+            found = key in data
+        if found:
+            data[key] = val
+        else:
+            data[key] = val
+            main = db.main
+            if len(data) > main._trigger:
+                main.note_add(key)
+        if not keepttl and db.exp and key in db.exp:
+            self._remove_expire(db, key)
+
+    # ------------------------------------------------------------------------------------------
+    # Public helpers for the rest of the model
+    # ------------------------------------------------------------------------------------------
+    def db(self, index: int = 0) -> Db:
+        return self.dbs[index]
+
+    def dbsize(self, index: int = 0) -> int:
+        return len(self.dbs[index].data)
+
+    def populate(self, count: int, prefix: bytes | str = b"key", size: int = 0, db: int = 0) -> int:
+        """DEBUG POPULATE without the command overhead. Returns the number of keys added.
+
+        Keys are ``prefix:N`` (truncated to 127 bytes), values ``value:N`` zero-padded or
+        truncated to ``size`` when ``size`` > 0. Existing keys are left alone (an expired
+        one is lazily expired first, like ``lookupKeyWrite``).
+        """
+        if isinstance(prefix, str):
+            prefix = prefix.encode()
+        prefix = _cstr(prefix)
+        d = self.dbs[db]
+        d.main.expand(count)
+        data = d.data
+        fmt = prefix + b":%d"
+        # snprintf into a 128-byte buffer: names longer than 127 bytes are cut short.
+        truncating = len(prefix) + 22 > 127
+        if truncating:
+            keys = [(fmt % j)[:127] for j in range(count)]
+        else:
+            keys = [fmt % j for j in range(count)]
+        if size:
+            vals: Any = (((b"value:%d" % j)[:size]).ljust(size, b"\0") for j in range(count))
+        else:
+            vals = (b"value:%d" % j for j in range(count))
+        if not data and d.main._index is None and not truncating:
+            # Bulk path: nothing can collide, so one dict.update does all the dbAdds.
+            data.update(zip(keys, vals, strict=True))
+            if keys and len(data) > d.main._trigger:
+                d.main.note_add(keys[-1])
+            return len(data)
+        added = 0
+        for k, v in zip(keys, vals, strict=True):
+            if k in data and self._lookup_write(d, k) is not None:
+                continue
+            if k in data:  # duplicate name produced by truncation
+                continue
+            self._db_add(d, k, v)
+            added += 1
+        return added
+
+    def set_resize_allowed(self, allowed: bool) -> None:
+        """Allow/avoid dict growth (Redis avoids it while a fork child is alive)."""
+        for d in self.dbs:
+            d.main.set_resize_allowed(allowed)
+            d.expires.set_resize_allowed(allowed)
+
+    # ------------------------------------------------------------------------------------------
+    # String commands (t_string.c)
+    # ------------------------------------------------------------------------------------------
+    def _cmd_get(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        val = db.data.get(key)
+        if val is not None:
+            exp = db.exp
+            if exp:
+                when = exp.get(key)
+                if when is not None and self.now > when:
+                    self._expire_now(db, key)
+                    val = None
+        fx = self.effects
+        fx.touched = [key]
+        if val is None:
+            self.stats.keyspace_misses += 1
+            return None
+        self.stats.keyspace_hits += 1
+        if val.__class__ is not bytes:
+            return E_WRONGTYPE
+        fx.value_bytes = len(val)
+        return val
+
+    def _get_generic(self, db: Db, key: bytes) -> Any:
+        """``getGenericCommand``: the value, None, or WRONGTYPE."""
+        val = self._lookup_read(db, key)
+        self._touch(key)
+        if val is None:
+            return None
+        if val.__class__ is not bytes:
+            return E_WRONGTYPE
+        self.effects.value_bytes += len(val)
+        return val
+
+    def _parse_string_options(self, args: list[bytes], start: int, is_set: bool) -> tuple[int, bytes | None, str] | ReplyError:
+        """``parseExtendedStringArgumentsOrReply``: (flags, expire arg, unit-kind)."""
+        flags = 0
+        expire: bytes | None = None
+        kind = ""
+        n = len(args)
+        j = start
+        while j < n:
+            opt = args[j]
+            o = _opt(opt)
+            has_next = j < n - 1
+            if o == b"nx" and not flags & _XX and is_set:
+                flags |= _NX
+            elif o == b"xx" and not flags & _NX and is_set:
+                flags |= _XX
+            elif o == b"get" and is_set:
+                flags |= _GET
+            elif o == b"keepttl" and not flags & (_PERSIST | _EX | _EXAT | _PX | _PXAT) and is_set:
+                flags |= _KEEPTTL
+            elif o == b"persist" and not is_set and not flags & (_EX | _EXAT | _PX | _PXAT | _KEEPTTL):
+                flags |= _PERSIST
+            elif o == b"ex" and not flags & (_KEEPTTL | _PERSIST | _EXAT | _PX | _PXAT) and has_next:
+                flags |= _EX
+                expire = args[j + 1]
+                kind = "ex"
+                j += 1
+            elif o == b"px" and not flags & (_KEEPTTL | _PERSIST | _EX | _EXAT | _PXAT) and has_next:
+                flags |= _PX
+                expire = args[j + 1]
+                kind = "px"
+                j += 1
+            elif o == b"exat" and not flags & (_KEEPTTL | _PERSIST | _EX | _PX | _PXAT) and has_next:
+                flags |= _EXAT
+                expire = args[j + 1]
+                kind = "exat"
+                j += 1
+            elif o == b"pxat" and not flags & (_KEEPTTL | _PERSIST | _EX | _EXAT | _PX) and has_next:
+                flags |= _PXAT
+                expire = args[j + 1]
+                kind = "pxat"
+                j += 1
+            else:
+                return E_SYNTAX
+            j += 1
+        return flags, expire, kind
+
+    def _expire_ms(self, raw: bytes, kind: str, cmdname: str) -> int | ReplyError:
+        """``getExpireMillisecondsOrReply``: absolute unix ms from an EX/PX/EXAT/PXAT arg."""
+        v = parse_ll(raw)
+        if v is None:
+            return E_NOTINT
+        seconds = kind in ("ex", "exat")
+        if v <= 0 or (seconds and v > LLONG_MAX // 1000):
+            return ReplyError(f"ERR invalid expire time in '{cmdname}' command")
+        if seconds:
+            v *= 1000
+        if kind in ("ex", "px"):
+            v += self.now
+            if v > LLONG_MAX:  # signed overflow wraps negative in C
+                v -= 1 << 64
+        if v <= 0:
+            return ReplyError(f"ERR invalid expire time in '{cmdname}' command")
+        return v
+
+    def _set_generic(
+        self,
+        db: Db,
+        args: list[bytes],
+        flags: int,
+        key: bytes,
+        val: bytes,
+        expire: bytes | None,
+        kind: str,
+        cmdname: str,
+        ok_reply: Any = "OK",
+        abort_reply: Any = None,
+    ) -> Any:
+        when = 0
+        if expire is not None:
+            w = self._expire_ms(expire, kind, cmdname)
+            if w.__class__ is ReplyError:
+                return w
+            when = w  # type: ignore[assignment]
+        old: Any = None
+        if flags & _GET:
+            old = self._get_generic(db, key)
+            if old.__class__ is ReplyError:
+                return old
+        found = self._lookup_write(db, key) is not None
+        self._touch(key)
+        if (flags & _NX and found) or (flags & _XX and not found):
+            return old if flags & _GET else abort_reply
+        self._set_key(db, key, val, keepttl=bool(flags & _KEEPTTL), found=found)
+        fx = self.effects
+        fx.dirty += 1
+        fx.value_bytes += len(val)
+        if expire is not None:
+            self._set_expire(db, key, when)
+            self._rewrite = [b"SET", key, val, b"PXAT", b"%d" % when]
+        elif flags & _GET:
+            self._rewrite = [a for i, a in enumerate(args) if i < 3 or _cstr(a).lower() != b"get"]
+        return old if flags & _GET else ok_reply
+
+    def _cmd_set(self, db: Db, args: list[bytes]) -> Any:
+        if len(args) == 3:
+            # Fast path: plain SET key value.
+            key = args[1]
+            val = args[2]
+            data = db.data
+            exp = db.exp
+            if key in data:
+                if exp:
+                    when = exp.get(key)
+                    if when is not None:
+                        if self.now > when:
+                            self._expire_now(db, key)
+                            self._db_add(db, key, val)
+                        else:
+                            data[key] = val
+                            del exp[key]
+                            if db.expires._index is not None:
+                                db.expires.note_delete(key)
+                    else:
+                        data[key] = val
+                else:
+                    data[key] = val
+            else:
+                data[key] = val
+                main = db.main
+                if len(data) > main._trigger:
+                    main.note_add(key)
+            fx = self.effects
+            fx.dirty = 1
+            fx.touched = [key]
+            fx.value_bytes = len(val)
+            return "OK"
+        parsed = self._parse_string_options(args, 3, True)
+        if parsed.__class__ is ReplyError:
+            return parsed
+        flags, expire, kind = parsed  # type: ignore[misc]
+        return self._set_generic(db, args, flags, args[1], args[2], expire, kind, "set")
+
+    def _cmd_setex(self, db: Db, args: list[bytes]) -> Any:
+        return self._set_generic(db, args, _EX, args[1], args[3], args[2], "ex", "setex")
+
+    def _cmd_psetex(self, db: Db, args: list[bytes]) -> Any:
+        return self._set_generic(db, args, _PX, args[1], args[3], args[2], "px", "psetex")
+
+    def _cmd_setnx(self, db: Db, args: list[bytes]) -> Any:
+        return self._set_generic(db, args, _NX, args[1], args[2], None, "", "setnx", 1, 0)
+
+    def _cmd_getset(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        old = self._get_generic(db, key)
+        if old.__class__ is ReplyError:
+            return old
+        self._set_key(db, key, args[2])
+        self.effects.dirty += 1
+        self.effects.value_bytes += len(args[2])
+        self._rewrite = [b"SET", key, args[2]]
+        return old
+
+    def _cmd_getdel(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        val = self._get_generic(db, key)
+        if val is None or val.__class__ is ReplyError:
+            return val
+        self._db_delete(db, key)
+        self._note_deleted(key)
+        self.effects.dirty += 1
+        self._rewrite = [b"UNLINK" if self.lazyfree_lazy_user_del else b"DEL", key]
+        return val
+
+    def _cmd_getex(self, db: Db, args: list[bytes]) -> Any:
+        parsed = self._parse_string_options(args, 2, False)
+        if parsed.__class__ is ReplyError:
+            return parsed
+        flags, expire, kind = parsed  # type: ignore[misc]
+        key = args[1]
+        val = self._lookup_read(db, key)
+        self._touch(key)
+        if val is None:
+            return None
+        if val.__class__ is not bytes:
+            return E_WRONGTYPE
+        when = 0
+        if expire is not None:
+            w = self._expire_ms(expire, kind, "getex")
+            if w.__class__ is ReplyError:
+                return w
+            when = w  # type: ignore[assignment]
+        fx = self.effects
+        fx.value_bytes += len(val)
+        if flags & (_PXAT | _EXAT) and when <= self.now:
+            self._db_delete(db, key)
+            self._note_deleted(key)
+            fx.dirty += 1
+            self._rewrite = [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+        elif expire is not None:
+            self._set_expire(db, key, when)
+            fx.dirty += 1
+            self._rewrite = [b"PEXPIREAT", key, b"%d" % when]
+        elif flags & _PERSIST:
+            if self._remove_expire(db, key):
+                fx.dirty += 1
+                self._rewrite = [b"PERSIST", key]
+        return val
+
+    def _cmd_mset(self, db: Db, args: list[bytes]) -> Any:
+        if len(args) % 2 == 0:
+            return ReplyError("ERR wrong number of arguments for 'mset' command")
+        fx = self.effects
+        for j in range(1, len(args), 2):
+            self._set_key(db, args[j], args[j + 1])
+            self._touch(args[j])
+            fx.value_bytes += len(args[j + 1])
+        fx.dirty += (len(args) - 1) // 2
+        fx.elements = (len(args) - 1) // 2
+        return "OK"
+
+    def _cmd_msetnx(self, db: Db, args: list[bytes]) -> Any:
+        if len(args) % 2 == 0:
+            return ReplyError("ERR wrong number of arguments for 'msetnx' command")
+        for j in range(1, len(args), 2):
+            self._touch(args[j])
+            if self._lookup_write(db, args[j]) is not None:
+                return 0
+        fx = self.effects
+        for j in range(1, len(args), 2):
+            self._set_key(db, args[j], args[j + 1])
+            fx.value_bytes += len(args[j + 1])
+        fx.dirty += (len(args) - 1) // 2
+        fx.elements = (len(args) - 1) // 2
+        return 1
+
+    def _cmd_mget(self, db: Db, args: list[bytes]) -> Any:
+        out = []
+        fx = self.effects
+        for key in args[1:]:
+            val = self._lookup_read(db, key)
+            if val is not None and val.__class__ is bytes:
+                fx.value_bytes += len(val)
+                out.append(val)
+            else:
+                out.append(None)
+        fx.touched = args[1:]
+        fx.elements = len(out)
+        return out
+
+    def _cmd_append(self, db: Db, args: list[bytes]) -> Any:
+        key, add = args[1], args[2]
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is None:
+            self._db_add(db, key, add)
+            new = add
+        else:
+            if val.__class__ is not bytes:
+                return E_WRONGTYPE
+            if len(val) + len(add) > self.proto_max_bulk_len:
+                return ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            new = val + add
+            db.data[key] = new
+        self.effects.dirty += 1
+        self.effects.value_bytes += len(add)
+        return len(new)
+
+    def _cmd_strlen(self, db: Db, args: list[bytes]) -> Any:
+        val = self._lookup_read(db, args[1])
+        self._touch(args[1])
+        if val is None:
+            return 0
+        if val.__class__ is not bytes:
+            return E_WRONGTYPE
+        return len(val)
+
+    def _incr_by(self, db: Db, key: bytes, incr: int) -> Any:
+        data = db.data
+        val = data.get(key)
+        if val is not None:
+            exp = db.exp
+            if exp:
+                when = exp.get(key)
+                if when is not None and self.now > when:
+                    self._expire_now(db, key)
+                    val = None
+        fx = self.effects
+        fx.touched = [key]
+        if val is None:
+            old = 0
+        elif val.__class__ is not bytes:
+            return E_WRONGTYPE
+        else:
+            old = parse_ll(val)
+            if old is None:
+                return E_NOTINT
+        new = old + incr
+        if new > LLONG_MAX or new < LLONG_MIN:
+            return E_OVERFLOW
+        nb = b"%d" % new
+        if val is None:
+            data[key] = nb
+            main = db.main
+            if len(data) > main._trigger:
+                main.note_add(key)
+        else:
+            data[key] = nb
+        fx.dirty = 1
+        return new
+
+    def _cmd_incr(self, db: Db, args: list[bytes]) -> Any:
+        return self._incr_by(db, args[1], 1)
+
+    def _cmd_decr(self, db: Db, args: list[bytes]) -> Any:
+        return self._incr_by(db, args[1], -1)
+
+    def _cmd_incrby(self, db: Db, args: list[bytes]) -> Any:
+        incr = parse_ll(args[2])
+        if incr is None:
+            return E_NOTINT
+        return self._incr_by(db, args[1], incr)
+
+    def _cmd_decrby(self, db: Db, args: list[bytes]) -> Any:
+        incr = parse_ll(args[2])
+        if incr is None:
+            return E_NOTINT
+        if incr == LLONG_MIN:
+            return ReplyError("ERR decrement would overflow")
+        return self._incr_by(db, args[1], -incr)
+
+    def _cmd_incrbyfloat(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is not None and val.__class__ is not bytes:
+            return E_WRONGTYPE
+        np = _np()
+        cur = np.longdouble(0) if val is None else parse_ld(val)
+        if cur is None:
+            return E_NOTFLOAT
+        incr = parse_ld(args[2])
+        if incr is None:
+            return E_NOTFLOAT
+        with np.errstate(all="ignore"):
+            new = cur + incr
+            if np.isnan(new) or np.isinf(new):
+                return ReplyError("ERR increment would produce NaN or Infinity")
+        nb = format_ld_human(new)
+        if val is None:
+            self._db_add(db, key, nb)
+        else:
+            db.data[key] = nb
+        self.effects.dirty += 1
+        self._rewrite = [b"SET", key, nb, b"KEEPTTL"]
+        return nb
+
+    # ------------------------------------------------------------------------------------------
+    # Generic keyspace commands (db.c, expire.c)
+    # ------------------------------------------------------------------------------------------
+    def _cmd_exists(self, db: Db, args: list[bytes]) -> Any:
+        count = 0
+        for key in args[1:]:
+            if self._lookup_read(db, key) is not None:
+                count += 1
+        self.effects.touched = args[1:]
+        self.effects.elements = len(args) - 1
+        return count
+
+    def _del_generic(self, db: Db, args: list[bytes]) -> int:
+        fx = self.effects
+        n = 0
+        for key in args[1:]:
+            self._expire_if_needed(db, key)
+            if self._db_delete(db, key):
+                self._note_deleted(key)
+                n += 1
+        fx.dirty += n
+        fx.touched = args[1:]
+        fx.elements = len(args) - 1
+        return n
+
+    def _cmd_del(self, db: Db, args: list[bytes]) -> Any:
+        return self._del_generic(db, args)
+
+    def _cmd_unlink(self, db: Db, args: list[bytes]) -> Any:
+        return self._del_generic(db, args)
+
+    def _cmd_type(self, db: Db, args: list[bytes]) -> Any:
+        val = self._lookup_read(db, args[1])
+        self._touch(args[1])
+        if val is None:
+            return "none"
+        return _TYPE_NAMES[val.__class__]
+
+    def _rename_generic(self, db: Db, args: list[bytes], nx: bool) -> Any:
+        src, dst = args[1], args[2]
+        self.effects.touched = [src, dst]
+        val = self._lookup_write(db, src)
+        if val is None:
+            return E_NOKEY
+        if src == dst:
+            return 0 if nx else "OK"
+        when = db.exp.get(src) if db.exp else None
+        if self._lookup_write(db, dst) is not None:
+            if nx:
+                return 0
+            self._db_delete(db, dst)
+        self._db_add(db, dst, val)
+        if when is not None:
+            self._set_expire(db, dst, when)
+        self._db_delete(db, src)
+        self.effects.dirty += 1
+        return 1 if nx else "OK"
+
+    def _cmd_rename(self, db: Db, args: list[bytes]) -> Any:
+        return self._rename_generic(db, args, False)
+
+    def _cmd_renamenx(self, db: Db, args: list[bytes]) -> Any:
+        return self._rename_generic(db, args, True)
+
+    def _expire_generic(self, db: Db, args: list[bytes], basetime: int, seconds: bool) -> Any:
+        key = args[1]
+        flag = 0
+        nx = xx = gt = lt = False
+        for opt in args[3:]:
+            o = _opt(opt)
+            if o == b"nx":
+                nx = True
+            elif o == b"xx":
+                xx = True
+            elif o == b"gt":
+                gt = True
+            elif o == b"lt":
+                lt = True
+            else:
+                return ReplyError(f"ERR Unsupported option {_show(opt)}")
+        if nx and (xx or gt or lt):
+            return ReplyError("ERR NX and XX, GT or LT options at the same time are not compatible")
+        if gt and lt:
+            return ReplyError("ERR GT and LT options at the same time are not compatible")
+        flag = nx or xx or gt or lt
+        when = parse_ll(args[2])
+        if when is None:
+            return E_NOTINT
+        name = self.effects.name
+        if seconds:
+            # C's LLONG_MIN / 1000 truncates toward zero.
+            if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
+                return ReplyError(f"ERR invalid expire time in '{name}' command")
+            when *= 1000
+        if when > LLONG_MAX - basetime:
+            return ReplyError(f"ERR invalid expire time in '{name}' command")
+        when += basetime
+        self._touch(key)
+        if self._lookup_write(db, key) is None:
+            return 0
+        if flag:
+            cur = db.exp.get(key, -1) if db.exp else -1
+            if nx and cur != -1:
+                return 0
+            if xx and cur == -1:
+                return 0
+            if gt and (when <= cur or cur == -1):
+                return 0
+            if lt and cur != -1 and when >= cur:
+                return 0
+        fx = self.effects
+        if when <= self.now:
+            # checkAlreadyExpired: a time in the past deletes the key, fed as DEL.
+            self._db_delete(db, key)
+            self._note_deleted(key)
+            fx.dirty += 1
+            self._rewrite = [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+            return 1
+        self._set_expire(db, key, when)
+        fx.dirty += 1
+        out = list(args)
+        if name != "pexpireat":
+            out[0] = b"PEXPIREAT"
+        if basetime != 0 or seconds:
+            out[2] = b"%d" % when
+        self._rewrite = out
+        return 1
+
+    def _cmd_expire(self, db: Db, args: list[bytes]) -> Any:
+        return self._expire_generic(db, args, self.now, True)
+
+    def _cmd_pexpire(self, db: Db, args: list[bytes]) -> Any:
+        return self._expire_generic(db, args, self.now, False)
+
+    def _cmd_expireat(self, db: Db, args: list[bytes]) -> Any:
+        return self._expire_generic(db, args, 0, True)
+
+    def _cmd_pexpireat(self, db: Db, args: list[bytes]) -> Any:
+        return self._expire_generic(db, args, 0, False)
+
+    def _cmd_persist(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        self._touch(key)
+        if self._lookup_write(db, key) is None:
+            return 0
+        if self._remove_expire(db, key):
+            self.effects.dirty += 1
+            return 1
+        return 0
+
+    def _ttl_generic(self, db: Db, args: list[bytes], ms: bool, absolute: bool) -> Any:
+        key = args[1]
+        self._touch(key)
+        if self._lookup_read(db, key) is None:
+            return -2
+        when = db.exp.get(key) if db.exp else None
+        if when is None:
+            return -1
+        ttl = when if absolute else when - self.now
+        if ttl < 0:
+            ttl = 0
+        if ms:
+            return ttl
+        # (ttl + 500) / 1000 in C: truncation toward zero, ttl >= 0 here.
+        return (ttl + 500) // 1000
+
+    def _cmd_ttl(self, db: Db, args: list[bytes]) -> Any:
+        return self._ttl_generic(db, args, False, False)
+
+    def _cmd_pttl(self, db: Db, args: list[bytes]) -> Any:
+        return self._ttl_generic(db, args, True, False)
+
+    def _cmd_expiretime(self, db: Db, args: list[bytes]) -> Any:
+        return self._ttl_generic(db, args, False, True)
+
+    def _cmd_pexpiretime(self, db: Db, args: list[bytes]) -> Any:
+        return self._ttl_generic(db, args, True, True)
+
+    def _cmd_keys(self, db: Db, args: list[bytes]) -> Any:
+        pattern = args[1]
+        data = db.data
+        exp = db.exp
+        now = self.now
+        if pattern == b"*":
+            cand: Any = data
+        else:
+            match = compile_pattern(pattern)
+            cand = [k for k in data if match(k)]
+        if exp:
+            out = [k for k in cand if not ((w := exp.get(k)) is not None and now > w)]
+        else:
+            out = list(cand)
+        fx = self.effects
+        fx.keys_scanned = len(data)
+        fx.keys_returned = len(out)
+        return out
+
+    def _cmd_scan(self, db: Db, args: list[bytes]) -> Any:
+        cursor = _parse_cursor(args[1])
+        if cursor is None:
+            return E_INVALID_CURSOR
+        count = 10
+        pattern: bytes | None = None
+        typename: bytes | None = None
+        i = 2
+        n = len(args)
+        while i < n:
+            o = _opt(args[i])
+            j = n - i
+            if o == b"count" and j >= 2:
+                c = parse_ll(args[i + 1])
+                if c is None:
+                    return E_NOTINT
+                if c < 1:
+                    return E_SYNTAX
+                count = c
+                i += 2
+            elif o == b"match" and j >= 2:
+                pattern = args[i + 1]
+                if pattern == b"*":
+                    pattern = None
+                i += 2
+            elif o == b"type" and j >= 2:
+                typename = _opt(args[i + 1])
+                i += 2
+            else:
+                return E_SYNTAX
+        table = db.main
+        collected: list[bytes] = []
+        visited = 0
+        if table.data:
+            maxit = count * 10
+            scan = table.scan
+            while True:
+                chain, cursor = scan(cursor)
+                visited += 1
+                collected.extend(chain)
+                if not cursor:
+                    break
+                m = maxit
+                maxit -= 1
+                if not m or len(collected) >= count:
+                    break
+        else:
+            cursor = 0
+        match = compile_pattern(pattern) if pattern is not None else None
+        out = []
+        for key in collected:
+            if match is not None and not match(key):
+                continue
+            if typename is not None:
+                val = self._lookup_read(db, key)
+                tname = b"none" if val is None else _TYPE_NAMES[val.__class__].encode()
+                if typename != tname:
+                    continue
+            if self._expire_if_needed(db, key):
+                continue
+            out.append(key)
+        fx = self.effects
+        fx.keys_scanned = len(collected)
+        fx.keys_returned = len(out)
+        fx.buckets_visited = visited
+        return [b"%d" % cursor, out]
+
+    def _cmd_dbsize(self, db: Db, args: list[bytes]) -> Any:
+        return len(db.data)
+
+    def _flush_flags(self, args: list[bytes]) -> bool | ReplyError:
+        if len(args) == 2 and _opt(args[1]) == b"sync":
+            return False
+        if len(args) == 2 and _opt(args[1]) == b"async":
+            return True
+        if len(args) == 1:
+            return self.lazyfree_lazy_user_flush
+        return E_SYNTAX
+
+    def _cmd_flushall(self, db: Db, args: list[bytes]) -> Any:
+        f = self._flush_flags(args)
+        if f.__class__ is ReplyError:
+            return f
+        removed = 0
+        for d in self.dbs:
+            removed += len(d.data)
+            d.main.clear()
+            d.expires.clear()
+            d.avg_ttl = 0
+            d.expires_cursor = 0
+        self.effects.dirty += removed
+        self.effects.elements = removed
+        self._force_prop = True
+        return "OK"
+
+    def _cmd_flushdb(self, db: Db, args: list[bytes]) -> Any:
+        f = self._flush_flags(args)
+        if f.__class__ is ReplyError:
+            return f
+        removed = len(db.data)
+        db.main.clear()
+        db.expires.clear()
+        db.avg_ttl = 0
+        db.expires_cursor = 0
+        self.effects.dirty += removed
+        self.effects.elements = removed
+        self._force_prop = True
+        return "OK"
+
+    # ------------------------------------------------------------------------------------------
+    # Connection and server commands
+    # ------------------------------------------------------------------------------------------
+    def _select(self, args: list[bytes], session: Session) -> Any:
+        v = parse_ll(args[1])
+        if v is None:
+            return E_NOTINT
+        if v < -(1 << 31) or v > (1 << 31) - 1:
+            return ReplyError("ERR value is out of range, value must between -2147483648 and 2147483647")
+        if v < 0 or v >= len(self.dbs):
+            return ReplyError("ERR DB index is out of range")
+        session.db = v
+        self.effects.db = v
+        return "OK"
+
+    def _cmd_select(self, db: Db, args: list[bytes]) -> Any:  # dispatched via _select
+        raise AssertionError("SELECT is handled in execute()")
+
+    def _cmd_ping(self, db: Db, args: list[bytes]) -> Any:
+        if len(args) > 2:
+            return ReplyError("ERR wrong number of arguments for 'ping' command")
+        return "PONG" if len(args) == 1 else args[1]
+
+    def _cmd_echo(self, db: Db, args: list[bytes]) -> Any:
+        return args[1]
+
+    def _cmd_time(self, db: Db, args: list[bytes]) -> Any:
+        now = self.now
+        return [b"%d" % (now // 1000), b"%d" % ((now % 1000) * 1000)]
+
+    def _cmd_info(self, db: Db, args: list[bytes]) -> Any:
+        return self.info(*[a.decode("latin-1") for a in args[1:]]).encode()
+
+    def info(self, *sections: str) -> str:
+        """The INFO text for the given sections (default set when none), as Redis formats it."""
+        extra = self.info_hook() if self.info_hook is not None else {}
+        known = list(_INFO_ORDER)
+        for name in extra:
+            if name not in known:
+                known.append(name)
+        wanted_raw = [s.lower() for s in sections] or ["default"]
+        if "all" in wanted_raw or "everything" in wanted_raw:
+            wanted = set(known)
+        else:
+            wanted = set()
+            for s in wanted_raw:
+                if s == "default":
+                    wanted.update(_INFO_DEFAULT)
+                else:
+                    wanted.add(s)
+        parts = []
+        for name in known:
+            if name not in wanted:
+                continue
+            fields: dict[str, object] = dict(self._info_section(name))
+            fields.update(extra.get(name, {}))
+            title = _INFO_TITLES.get(name, name.capitalize())
+            body = "".join(f"{k}:{v}\r\n" for k, v in fields.items())
+            parts.append(f"# {title}\r\n{body}")
+        return "\r\n".join(parts)
+
+    def _info_section(self, name: str) -> dict[str, object]:
+        if name == "server":
+            return {
+                "redis_version": REDIS_VERSION,
+                "redis_git_sha1": "00000000",
+                "redis_git_dirty": 0,
+                "redis_mode": "standalone",
+                "arch_bits": 64,
+                "server_time_usec": self.now * 1000,
+            }
+        if name == "stats":
+            st = self.stats
+            return {
+                "total_commands_processed": st.total_commands_processed,
+                "expired_keys": st.expired_keys,
+                "keyspace_hits": st.keyspace_hits,
+                "keyspace_misses": st.keyspace_misses,
+            }
+        if name == "keyspace":
+            out: dict[str, object] = {}
+            for d in self.dbs:
+                if d.data:
+                    out[f"db{d.id}"] = f"keys={len(d.data)},expires={len(d.exp)},avg_ttl={d.avg_ttl}"
+            return out
+        return {}
+
+    def _cmd_debug(self, db: Db, args: list[bytes]) -> Any:
+        sub = _opt(args[1])
+        n = len(args)
+        if sub == b"populate" and 3 <= n <= 5:
+            count = parse_ll(args[2])
+            if count is None or count < 0:
+                return E_POSITIVE
+            size = 0
+            if n == 5:
+                size_v = parse_ll(args[4])
+                if size_v is None or size_v < 0:
+                    db.main.expand(count)
+                    return E_POSITIVE
+                size = size_v
+            prefix = args[3] if n >= 4 else b"key"
+            self.populate(count, prefix, size, db.id)
+            self.effects.elements = count
+            return "OK"
+        if sub == b"set-active-expire" and n == 3:
+            v = parse_ll(args[2])
+            self.active_expire_enabled = bool(v)
+            return "OK"
+        return ReplyError(
+            f"ERR unknown subcommand or wrong number of arguments for '{_show(args[1])[:128]}'. Try DEBUG HELP."
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Hashes (t_hash.c)
+    # ------------------------------------------------------------------------------------------
+    def _hash_write(self, db: Db, key: bytes, create: bool) -> Any:
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is None:
+            if not create:
+                return None
+            val = {}
+            self._db_add(db, key, val)
+            return val
+        if val.__class__ is not dict:
+            return E_WRONGTYPE
+        return val
+
+    def _hash_read(self, db: Db, key: bytes) -> Any:
+        val = self._lookup_read(db, key)
+        self._touch(key)
+        if val is not None and val.__class__ is not dict:
+            return E_WRONGTYPE
+        return val
+
+    def _hset_generic(self, db: Db, args: list[bytes], name: str) -> Any:
+        if len(args) % 2 == 1:
+            return ReplyError(f"ERR wrong number of arguments for '{name}' command")
+        h = self._hash_write(db, args[1], True)
+        if h.__class__ is ReplyError:
+            return h
+        created = 0
+        fx = self.effects
+        for j in range(2, len(args), 2):
+            f = args[j]
+            if f not in h:
+                created += 1
+            h[f] = args[j + 1]
+            fx.value_bytes += len(f) + len(args[j + 1])
+        fx.dirty += (len(args) - 2) // 2
+        fx.elements = (len(args) - 2) // 2
+        return created if name == "hset" else "OK"
+
+    def _cmd_hset(self, db: Db, args: list[bytes]) -> Any:
+        return self._hset_generic(db, args, "hset")
+
+    def _cmd_hmset(self, db: Db, args: list[bytes]) -> Any:
+        return self._hset_generic(db, args, "hmset")
+
+    def _cmd_hsetnx(self, db: Db, args: list[bytes]) -> Any:
+        h = self._hash_write(db, args[1], True)
+        if h.__class__ is ReplyError:
+            return h
+        if args[2] in h:
+            return 0
+        h[args[2]] = args[3]
+        self.effects.dirty += 1
+        return 1
+
+    def _cmd_hget(self, db: Db, args: list[bytes]) -> Any:
+        h = self._hash_read(db, args[1])
+        if h is None or h.__class__ is ReplyError:
+            return h
+        v = h.get(args[2])
+        if v is not None:
+            self.effects.value_bytes += len(v)
+        return v
+
+    def _cmd_hmget(self, db: Db, args: list[bytes]) -> Any:
+        h = self._hash_read(db, args[1])
+        if h.__class__ is ReplyError:
+            return h
+        self.effects.elements = len(args) - 2
+        if h is None:
+            return [None] * (len(args) - 2)
+        return [h.get(f) for f in args[2:]]
+
+    def _hash_all(self, db: Db, args: list[bytes], keys: bool, vals: bool) -> Any:
+        h = self._hash_read(db, args[1])
+        if h is None:
+            return []
+        if h.__class__ is ReplyError:
+            return h
+        self.effects.elements = len(h)
+        if keys and vals:
+            out: list[bytes] = []
+            for f, v in h.items():
+                out.append(f)
+                out.append(v)
+            return out
+        return list(h) if keys else list(h.values())
+
+    def _cmd_hgetall(self, db: Db, args: list[bytes]) -> Any:
+        return self._hash_all(db, args, True, True)
+
+    def _cmd_hkeys(self, db: Db, args: list[bytes]) -> Any:
+        return self._hash_all(db, args, True, False)
+
+    def _cmd_hvals(self, db: Db, args: list[bytes]) -> Any:
+        return self._hash_all(db, args, False, True)
+
+    def _cmd_hdel(self, db: Db, args: list[bytes]) -> Any:
+        key = args[1]
+        h = self._hash_write(db, key, False)
+        if h is None:
+            return 0
+        if h.__class__ is ReplyError:
+            return h
+        deleted = 0
+        for f in args[2:]:
+            if f in h:
+                del h[f]
+                deleted += 1
+                if not h:
+                    self._db_delete(db, key)
+                    self._note_deleted(key)
+                    break
+        self.effects.dirty += deleted
+        return deleted
+
+    def _cmd_hexists(self, db: Db, args: list[bytes]) -> Any:
+        h = self._hash_read(db, args[1])
+        if h is None:
+            return 0
+        if h.__class__ is ReplyError:
+            return h
+        return 1 if args[2] in h else 0
+
+    def _cmd_hlen(self, db: Db, args: list[bytes]) -> Any:
+        h = self._hash_read(db, args[1])
+        if h is None:
+            return 0
+        if h.__class__ is ReplyError:
+            return h
+        return len(h)
+
+    def _cmd_hincrby(self, db: Db, args: list[bytes]) -> Any:
+        incr = parse_ll(args[3])
+        if incr is None:
+            return E_NOTINT
+        h = self._hash_write(db, args[1], True)
+        if h.__class__ is ReplyError:
+            return h
+        cur = h.get(args[2])
+        if cur is None:
+            old = 0
+        else:
+            old = parse_ll(cur)
+            if old is None:
+                return ReplyError("ERR hash value is not an integer")
+        new = old + incr
+        if new > LLONG_MAX or new < LLONG_MIN:
+            return E_OVERFLOW
+        h[args[2]] = b"%d" % new
+        self.effects.dirty += 1
+        return new
+
+    # ------------------------------------------------------------------------------------------
+    # Lists (t_list.c)
+    # ------------------------------------------------------------------------------------------
+    def _push(self, db: Db, args: list[bytes], left: bool) -> Any:
+        key = args[1]
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is None:
+            val = deque()
+            self._db_add(db, key, val)
+        elif val.__class__ is not deque:
+            return E_WRONGTYPE
+        items = args[2:]
+        if left:
+            val.extendleft(items)
+        else:
+            val.extend(items)
+        fx = self.effects
+        fx.dirty += len(items)
+        fx.elements = len(items)
+        fx.value_bytes += sum(map(len, items))
+        return len(val)
+
+    def _cmd_lpush(self, db: Db, args: list[bytes]) -> Any:
+        return self._push(db, args, True)
+
+    def _cmd_rpush(self, db: Db, args: list[bytes]) -> Any:
+        return self._push(db, args, False)
+
+    def _pop(self, db: Db, args: list[bytes], left: bool) -> Any:
+        n = len(args)
+        if n > 3:
+            return ReplyError(f"ERR wrong number of arguments for '{self.effects.name}' command")
+        count = 0
+        if n == 3:
+            c = parse_ll(args[2])
+            if c is None or c < 0:  # getPositiveLongFromObjectOrReply: one message for both
+                return E_POSITIVE
+            count = c
+        key = args[1]
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is None:
+            return None
+        if val.__class__ is not deque:
+            return E_WRONGTYPE
+        if n == 3 and count == 0:
+            return []
+        fx = self.effects
+        if n == 2:
+            item = val.popleft() if left else val.pop()
+            out: Any = item
+            popped = 1
+        else:
+            popped = min(count, len(val))
+            pop = val.popleft if left else val.pop
+            out = [pop() for _ in range(popped)]
+            fx.elements = popped
+        if not val:
+            self._db_delete(db, key)
+            self._note_deleted(key)
+        fx.dirty += popped
+        return out
+
+    def _cmd_lpop(self, db: Db, args: list[bytes]) -> Any:
+        return self._pop(db, args, True)
+
+    def _cmd_rpop(self, db: Db, args: list[bytes]) -> Any:
+        return self._pop(db, args, False)
+
+    def _cmd_lrange(self, db: Db, args: list[bytes]) -> Any:
+        start = parse_ll(args[2])
+        end = parse_ll(args[3])
+        if start is None or end is None:
+            return E_NOTINT
+        val = self._lookup_read(db, args[1])
+        self._touch(args[1])
+        if val is None:
+            return []
+        if val.__class__ is not deque:
+            return E_WRONGTYPE
+        llen = len(val)
+        if start < 0:
+            start += llen
+        if end < 0:
+            end += llen
+        if start < 0:
+            start = 0
+        if start > end or start >= llen:
+            return []
+        if end >= llen:
+            end = llen - 1
+        out = list(val) if start == 0 and end == llen - 1 else list(islice(val, start, end + 1))
+        self.effects.elements = len(out)
+        return out
+
+    def _cmd_llen(self, db: Db, args: list[bytes]) -> Any:
+        val = self._lookup_read(db, args[1])
+        self._touch(args[1])
+        if val is None:
+            return 0
+        if val.__class__ is not deque:
+            return E_WRONGTYPE
+        return len(val)
+
+
+# SET / GETEX option flags (server.h OBJ_SET_* / OBJ_*)
+_NX = 1 << 0
+_XX = 1 << 1
+_EX = 1 << 2
+_PX = 1 << 3
+_KEEPTTL = 1 << 4
+_GET = 1 << 5
+_EXAT = 1 << 6
+_PXAT = 1 << 7
+_PERSIST = 1 << 8
+
+_INFO_ORDER = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+]
+_INFO_DEFAULT = {
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+}
+_INFO_TITLES = {
+    "cpu": "CPU",
+    "commandstats": "Commandstats",
+    "errorstats": "Errorstats",
+    "latencystats": "Latencystats",
+}
+
+_SPACES = b" \t\n\v\f\r"
+
+
+def _parse_cursor(raw: bytes) -> int | None:
+    """``parseScanCursorOrReply``: strtoul base 10, no leading space, all consumed."""
+    s = _cstr(raw)
+    if s[:1] and s[0] in _SPACES:
+        return None
+    if not s:
+        return 0
+    neg = False
+    body = s
+    if body[0] in b"+-":
+        neg = body[0] == 45
+        body = body[1:]
+    if not body.isdigit():
+        return None
+    v = int(body)
+    if v > ULONG_MAX:
+        return None  # ERANGE
+    return ((-v) & ULONG_MAX) if neg else v

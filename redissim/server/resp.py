@@ -1,0 +1,149 @@
+"""RESP2 replies as Python values, their wire encoding and their size on the wire.
+
+Models the reply side of Redis's protocol layer (``src/networking.c``: ``addReply*``,
+``addReplyError*``, ``_addReplyToBuffer``) and the request framing parsed by
+``processMultibulkBuffer``. The keyspace returns replies as plain Python values so that a
+command line can be replayed and compared; this module turns them into bytes (for tests and
+the differential client) or just counts the bytes (for the network model, which must not
+build strings on the hot path).
+
+Mapping (RESP2, the default protocol of Redis 7.0):
+
+* simple string ``+OK``   -> ``str``
+* bulk string ``$3 foo``  -> ``bytes``
+* integer ``:1``          -> ``int``
+* nil ``$-1`` / ``*-1``   -> ``None``  (a nil array is encoded as ``*-1`` when wrapped in
+  :data:`NIL_ARRAY`; both are five bytes on the wire)
+* array ``*n``            -> ``list``
+* error ``-ERR ...``      -> :class:`ReplyError`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ReplyError",
+    "NIL_ARRAY",
+    "encode_reply",
+    "reply_size",
+    "request_size",
+]
+
+
+class ReplyError:
+    """An error reply. ``str()`` is Redis's full error text, e.g. ``"ERR syntax error"``.
+
+    Errors are *returned* by ``Keyspace.execute``, never raised, so any command line can be
+    replayed. The first word is the error code Redis counts in ``errorstats``.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        # Redis replaces CR/LF in error texts with spaces so the reply stays one line
+        # (networking.c:addReplyErrorLength callers / afterErrorReply sanitising).
+        if "\r" in text or "\n" in text:
+            text = text.replace("\r", " ").replace("\n", " ")
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"ReplyError({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReplyError) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(("ReplyError", self.text))
+
+    @property
+    def code(self) -> str:
+        """The error code (first word), as counted by INFO errorstats (``errorstat_ERR``)."""
+        return self.text.split(" ", 1)[0]
+
+
+class _NilArray:
+    """Marker for RESP2's nil *array* (``*-1``), e.g. ``LPOP missing 2``.
+
+    Python callers mostly want ``None``; the keyspace returns ``None`` for both nils and
+    this marker exists only so that ``encode_reply`` can reproduce the exact bytes when a
+    caller asks for it.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NIL_ARRAY"
+
+
+NIL_ARRAY = _NilArray()
+
+
+def _digits(n: int) -> int:
+    """Number of characters of ``str(n)`` without building the string for small values."""
+    if 0 <= n < 10:
+        return 1
+    return len(str(n))
+
+
+def encode_reply(reply: object) -> bytes:
+    """Encode a reply value as RESP2 bytes."""
+    out: list[bytes] = []
+    _encode_into(reply, out)
+    return b"".join(out)
+
+
+def _encode_into(reply: object, out: list[bytes]) -> None:
+    cls = reply.__class__
+    if cls is bytes:
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+    elif cls is str:
+        out.append(b"+" + reply.encode("utf-8", "surrogateescape") + b"\r\n")  # type: ignore[union-attr]
+    elif cls is int or cls is bool:
+        out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
+    elif reply is None:
+        out.append(b"$-1\r\n")
+    elif cls is list or cls is tuple:
+        out.append(b"*%d\r\n" % len(reply))  # type: ignore[arg-type]
+        for item in reply:  # type: ignore[union-attr]
+            _encode_into(item, out)
+    elif cls is ReplyError:
+        out.append(b"-" + reply.text.encode("utf-8", "surrogateescape") + b"\r\n")  # type: ignore[union-attr]
+    elif reply is NIL_ARRAY:
+        out.append(b"*-1\r\n")
+    else:
+        raise TypeError(f"not a reply value: {reply!r}")
+
+
+def reply_size(reply: object) -> int:
+    """Bytes the reply takes on the wire (RESP2), computed without encoding it."""
+    cls = reply.__class__
+    if cls is bytes:
+        n = len(reply)  # type: ignore[arg-type]
+        return n + _digits(n) + 5  # "$" n "\r\n" data "\r\n"
+    if cls is str:
+        return len(reply.encode("utf-8", "surrogateescape")) + 3  # type: ignore[union-attr]
+    if cls is int or cls is bool:
+        return _digits(int(reply)) + 3  # type: ignore[call-overload]
+    if reply is None or reply is NIL_ARRAY:
+        return 5
+    if cls is list or cls is tuple:
+        total = _digits(len(reply)) + 3  # type: ignore[arg-type]
+        for item in reply:  # type: ignore[union-attr]
+            total += reply_size(item)
+        return total
+    if cls is ReplyError:
+        return len(reply.text.encode("utf-8", "surrogateescape")) + 3  # type: ignore[union-attr]
+    raise TypeError(f"not a reply value: {reply!r}")
+
+
+def request_size(args: Sequence[bytes | str]) -> int:
+    """Bytes of a command line sent as a RESP multibulk request (what clients send)."""
+    total = _digits(len(args)) + 3
+    for a in args:
+        n = len(a.encode()) if a.__class__ is str else len(a)  # type: ignore[union-attr]
+        total += n + _digits(n) + 5
+    return total

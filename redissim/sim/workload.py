@@ -1,0 +1,419 @@
+"""Clients: what sends commands to the server, and when.
+
+* ``closed``: connections that behave like ``redis-benchmark`` (``src/redis-benchmark.c``):
+  each writes ``pipeline`` commands, waits until every reply has arrived, optionally thinks,
+  and writes again, until the workload's ``requests`` (shared by all its connections, like
+  ``-n``) or ``duration`` are used up. Latency of a command = its reply's arrival minus the
+  moment its batch was written, as redis-benchmark measures it.
+* ``open``: Poisson arrivals at ``rate``, spread round-robin over ``clients`` connections,
+  generated in numpy chunks (no SimPy process per request); a request's latency runs from its
+  arrival time, whatever the server is doing.
+* ``script``: one connection sending a timed list of commands (each after the previous reply),
+  keeping every reply so a scenario can show them.
+* ``scan``: one connection walking the keyspace with SCAN, each call taking the cursor from
+  the previous reply, until the cursor returns to 0 (or again and again with ``repeat``).
+
+Keys are ``prefix + index`` with the index drawn uniform, zipf(alpha) (rank 0 hottest),
+sequential, or hotspot (``hot_probability`` of requests to the first ``hot_fraction`` of keys).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from redissim.scenario import CommandSpec, KeysConfig, Workload
+from redissim.server.resp import request_size
+from redissim.sim.metrics import LatencyHistogram
+
+CHUNK = 8192
+
+
+class KeyPicker:
+    """Draws key indices in chunks from the workload's distribution."""
+
+    def __init__(self, cfg: KeysConfig, rng: np.random.Generator):
+        self.cfg = cfg
+        self.rng = rng
+        self.prefix = cfg.prefix.encode()
+        self._buf: list[int] = []
+        self._i = 0
+        self._seq = 0
+        self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
+        self._cdf: np.ndarray | None = None
+        if cfg.distribution == "zipf":
+            ranks = np.arange(1, cfg.space + 1, dtype=np.float64)
+            w = ranks ** (-cfg.alpha)
+            self._cdf = np.cumsum(w) / w.sum()
+
+    def _refill(self) -> None:
+        cfg, rng, n = self.cfg, self.rng, CHUNK
+        if cfg.distribution == "uniform":
+            arr = rng.integers(0, cfg.space, n)
+        elif cfg.distribution == "zipf":
+            assert self._cdf is not None
+            arr = np.minimum(np.searchsorted(self._cdf, rng.random(n), side="right"),
+                             cfg.space - 1)
+        elif cfg.distribution == "sequential":
+            arr = (np.arange(self._seq, self._seq + n)) % cfg.space
+            self._seq += n
+        else:  # hotspot
+            hot_n = max(1, int(cfg.space * cfg.hot_fraction))
+            hot = rng.random(n) < cfg.hot_probability
+            cold_n = max(1, cfg.space - hot_n)
+            arr = np.where(hot, rng.integers(0, hot_n, n),
+                           hot_n + rng.integers(0, cold_n, n)) % cfg.space
+        self._buf = arr.tolist()
+        self._i = 0
+
+    def next_key(self) -> bytes:
+        if self.fixed is not None:
+            return self.fixed
+        if self._i >= len(self._buf):
+            self._refill()
+        i = self._buf[self._i]
+        self._i += 1
+        return b"%s%d" % (self.prefix, i)
+
+
+#: argument templates of the commands a workload can name without ``args``.
+_TEMPLATES: dict[str, list[str]] = {
+    "GET": ["GET", "{key}"], "SET": ["SET", "{key}", "{value}"],
+    "SETEX": ["SETEX", "{key}", "{ttl_s}", "{value}"], "SETNX": ["SETNX", "{key}", "{value}"],
+    "GETDEL": ["GETDEL", "{key}"], "INCR": ["INCR", "{key}"], "DECR": ["DECR", "{key}"],
+    "INCRBY": ["INCRBY", "{key}", "1"], "APPEND": ["APPEND", "{key}", "{value}"],
+    "STRLEN": ["STRLEN", "{key}"], "DEL": ["DEL", "{key}"], "UNLINK": ["UNLINK", "{key}"],
+    "EXISTS": ["EXISTS", "{key}"], "TYPE": ["TYPE", "{key}"], "TTL": ["TTL", "{key}"],
+    "PTTL": ["PTTL", "{key}"], "EXPIRE": ["EXPIRE", "{key}", "{ttl_s}"],
+    "PERSIST": ["PERSIST", "{key}"], "PING": ["PING"],
+    "HSET": ["HSET", "{key}", "field", "{value}"], "HGET": ["HGET", "{key}", "field"],
+    "HGETALL": ["HGETALL", "{key}"], "LPUSH": ["LPUSH", "{key}", "{value}"],
+    "RPUSH": ["RPUSH", "{key}", "{value}"], "LPOP": ["LPOP", "{key}"],
+    "RPOP": ["RPOP", "{key}"], "LLEN": ["LLEN", "{key}"],
+    "LRANGE": ["LRANGE", "{key}", "0", "99"], "MGET": ["MGET", "{key}"],
+}
+
+
+class CommandMix:
+    """Builds command lines from a weighted mix of templates."""
+
+    def __init__(self, wl: Workload, rng: np.random.Generator):
+        self.rng = rng
+        self.keys = KeyPicker(wl.keys, rng)
+        self.value = b"x" * wl.value_size
+        ttl = wl.ttl
+        self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
+        self.ttl_ms = b"%d" % max(1, round(ttl * 1000)) if ttl else b"0"
+        self.builders: list[Callable[[], tuple[list, int, str]]] = []
+        self.labels: list[str] = []
+        for spec in wl.commands:
+            self.builders.append(self._builder(spec, ttl))
+            self.labels.append(spec.cmd.upper())
+        w = np.array([s.weight for s in wl.commands], dtype=np.float64)
+        self._cum = np.cumsum(w) / w.sum()
+        self._choice: list[int] = []
+        self._ci = 0
+
+    def _builder(self, spec: CommandSpec, ttl: float | None) -> Callable[[], tuple[list, int, str]]:
+        name = spec.cmd.upper()
+        if spec.args is not None:
+            parts = spec.args
+        elif name in _TEMPLATES:
+            parts = list(_TEMPLATES[name])
+            if name == "SET" and ttl:
+                parts += ["PX", "{ttl_ms}"]
+        else:
+            parts = shlex.split(spec.cmd)
+            name = parts[0].upper()
+        label = spec.cmd.upper() if spec.args is None and name in _TEMPLATES else name
+        enc = [p.encode() for p in parts]
+        slots = [(i, p) for i, p in enumerate(parts) if p.startswith("{") and p.endswith("}")]
+        if not slots:
+            fixed_size = request_size(enc)
+            return lambda: (list(enc), fixed_size, label)
+        keys = self.keys
+        value, ttl_s, ttl_ms = self.value, self.ttl_s, self.ttl_ms
+
+        def build() -> tuple[list, int, str]:
+            args = list(enc)
+            for i, p in slots:
+                if p == "{key}":
+                    args[i] = keys.next_key()
+                elif p == "{value}":
+                    args[i] = value
+                elif p == "{ttl_s}":
+                    args[i] = ttl_s
+                elif p == "{ttl_ms}":
+                    args[i] = ttl_ms
+            return args, request_size(args), label
+        return build
+
+    def next(self) -> tuple[list, int, str]:
+        if len(self.builders) == 1:
+            return self.builders[0]()
+        if self._ci >= len(self._choice):
+            self._choice = np.searchsorted(self._cum, self.rng.random(CHUNK),
+                                           side="right").tolist()
+            self._ci = 0
+        k = self._choice[self._ci]
+        self._ci += 1
+        return self.builders[min(k, len(self.builders) - 1)]()
+
+
+class Driver:
+    """Common bookkeeping of a workload: histograms, first send, last reply, completion."""
+
+    def __init__(self, index: int, wl: Workload, loop: Any, rng: np.random.Generator,
+                 on_finish: Callable[[Driver, float], None]):
+        self.index = index
+        self.wl = wl
+        self.name = wl.name or f"{wl.type}-{index}"
+        self.loop = loop
+        self.rng = rng
+        self.on_finish = on_finish
+        self.hist: dict[str, LatencyHistogram] = {}
+        self.t_first = float("inf")
+        self.t_last = 0.0
+        self.t_start = 0.0
+        self.finished = False
+        self.issued = 0
+        self.completed = 0
+        self.records: list[dict[str, Any]] = []
+
+    def _hist(self, label: str) -> LatencyHistogram:
+        h = self.hist.get(label)
+        if h is None:
+            h = self.hist[label] = LatencyHistogram()
+        return h
+
+    def _finish(self, t: float) -> None:
+        if not self.finished:
+            self.finished = True
+            self.on_finish(self, t)
+
+    def label_for(self, i: int) -> str:
+        return self.wl.label or f"{self.name} {i + 1}"
+
+
+class ClosedDriver(Driver):
+    def start(self, t: float) -> None:
+        wl = self.wl
+        self.t_start = t
+        self.mix = CommandMix(wl, self.rng)
+        self.end_time = t + wl.duration if wl.duration is not None else float("inf")
+        self.budget = wl.requests if wl.requests is not None else -1
+        self.active = 0
+        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        self._think_buf: list[float] = []
+        for conn in self.conns:
+            self._send(conn, t)
+        if self.active == 0:
+            self._finish(t)
+
+    def _think(self) -> float:
+        wl = self.wl
+        if wl.think_time == 0:
+            return 0.0
+        if wl.think_distribution == "constant":
+            return wl.think_time
+        if not self._think_buf:
+            self._think_buf = self.rng.exponential(wl.think_time, CHUNK).tolist()
+        return self._think_buf.pop()
+
+    def _send(self, conn: Any, t: float) -> None:
+        if t >= self.end_time or self.budget == 0:
+            return
+        n = self.wl.pipeline
+        if self.budget > 0:
+            n = min(n, self.budget)
+            self.budget -= n
+        mix = self.mix
+        cmds = [mix.next() for _ in range(n)]
+        self.issued += n
+        self.active += 1
+        if t < self.t_first:
+            self.t_first = t
+        self.loop.submit(conn, t, cmds)
+
+    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        done_batch = None
+        for label, batch, _size, _reply in sent:
+            self._hist(label).record(t_recv - batch.t_send)
+            batch.remaining -= 1
+            if batch.remaining == 0:
+                done_batch = batch
+        self.completed += len(sent)
+        if t_recv > self.t_last:
+            self.t_last = t_recv
+        if done_batch is not None:
+            self.active -= 1
+            self._send(conn, t_recv + self._think())
+            if self.active == 0:
+                self._finish(self.t_last)
+
+
+class OpenDriver(Driver):
+    """Poisson arrivals; chunks of arrival times are handed to the loop by one SimPy process."""
+
+    def start(self, t: float) -> None:
+        wl = self.wl
+        self.t_start = t
+        self.mix = CommandMix(wl, self.rng)
+        self.end_time = t + wl.duration if wl.duration is not None else float("inf")
+        self.budget = wl.requests if wl.requests is not None else -1
+        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        self._rr = 0
+        self._fed_all = False
+        self.t_first = t
+        self.loop.env.process(self._feed(t))
+
+    def _feed(self, t: float):
+        env = self.loop.env
+        mean_gap = 1.0 / self.wl.rate
+        last = t
+        conns = self.conns
+        nconn = len(conns)
+        mix = self.mix
+        submit = self.loop.submit
+        while True:
+            n = CHUNK if self.budget < 0 else min(CHUNK, self.budget)
+            if n <= 0:
+                break
+            times = last + np.cumsum(self.rng.exponential(mean_gap, n))
+            if times[-1] >= self.end_time:
+                times = times[times < self.end_time]
+                n = len(times)
+            if self.budget > 0:
+                self.budget -= n
+            for ts in times.tolist():
+                conn = conns[self._rr]
+                self._rr = (self._rr + 1) % nconn
+                submit(conn, ts, [mix.next()])
+            self.issued += n
+            if n == 0 or (self.end_time < float("inf") and len(times) < CHUNK):
+                break
+            last = float(times[-1])
+            # Hand over the next chunk shortly before this one runs out.
+            yield env.timeout(max(0.0, last - env.now))
+        self._fed_all = True
+        if self.issued == self.completed:
+            self._finish(max(self.t_last, env.now))
+
+    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        for label, batch, _size, _reply in sent:
+            self._hist(label).record(t_recv - batch.t_send)
+        self.completed += len(sent)
+        if t_recv > self.t_last:
+            self.t_last = t_recv
+        if self._fed_all and self.completed == self.issued:
+            self._finish(self.t_last)
+
+
+class ScriptDriver(Driver):
+    """One connection sending timed commands, each after the previous reply has arrived."""
+
+    def start(self, t: float) -> None:
+        self.t_start = t
+        self.conn = self.loop.connect(self, self.wl.label or self.name, keep_replies=True)
+        self._waiting: Any = None
+        self.loop.env.process(self._run(t))
+
+    def _run(self, t0: float):
+        env = self.loop.env
+        for step in self.wl.steps:
+            at = t0 + step.at
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            args = [a.encode() for a in (shlex.split(step.cmd) if isinstance(step.cmd, str)
+                                         else step.cmd)]
+            self._waiting = env.event()
+            t_send = env.now
+            self.t_first = min(self.t_first, t_send)
+            self.issued += 1
+            self.loop.submit(self.conn, t_send, [(args, request_size(args), args[0].decode().upper())],
+                             keep=True)
+            t_recv, reply = yield self._waiting
+            self.records.append({
+                "t": round(t_send - t0, 9), "command": " ".join(a.decode("utf-8", "replace")
+                                                                for a in args),
+                "reply": _jsonable(reply), "latency_ms": (t_recv - t_send) * 1e3})
+        self._finish(self.t_last)
+
+    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        env = self.loop.env
+        for label, batch, _size, reply in sent:
+            self._hist(label).record(t_recv - batch.t_send)
+            self.completed += 1
+            self.t_last = max(self.t_last, t_recv)
+            ev = self._waiting
+            # Wake the script when the reply reaches it, not when the server wrote it.
+            env.timeout(t_recv - env.now).callbacks.append(
+                lambda _e, ev=ev, reply=reply: ev.succeed((t_recv, reply)))
+
+
+class ScanDriver(Driver):
+    """SCAN cursor walker: the next call's cursor comes from the previous reply."""
+
+    def start(self, t: float) -> None:
+        wl = self.wl
+        self.t_start = t
+        self.end_time = t + wl.duration if wl.duration is not None else float("inf")
+        self.conn = self.loop.connect(self, wl.label or self.name)
+        self.cursor = b"0"
+        self.walks = 0
+        self.keys_seen = 0
+        self._send(t)
+
+    def _send(self, t: float) -> None:
+        args = [b"SCAN", self.cursor]
+        if self.wl.match:
+            args += [b"MATCH", self.wl.match.encode()]
+        args += [b"COUNT", b"%d" % self.wl.count]
+        self.issued += 1
+        self.t_first = min(self.t_first, t)
+        self.loop.submit(self.conn, t, [(args, request_size(args), "SCAN")])
+
+    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        for label, batch, _size, reply in sent:
+            self._hist(label).record(t_recv - batch.t_send)
+            self.completed += 1
+            self.t_last = max(self.t_last, t_recv)
+            cursor, keys = reply[0], reply[1]
+            self.keys_seen += len(keys)
+            self.cursor = cursor
+            if cursor == b"0":
+                self.walks += 1
+                if not self.wl.repeat:
+                    self._finish(t_recv)
+                    return
+            t_next = t_recv + self.wl.think_time
+            if t_next >= self.end_time:
+                self._finish(t_recv)
+                return
+            self._send(t_next)
+
+
+DRIVERS: dict[str, type[Driver]] = {
+    "closed": ClosedDriver, "open": OpenDriver, "script": ScriptDriver, "scan": ScanDriver,
+}
+
+
+#: longest array reply a script keeps in full (KEYS * on 1M keys would not fit a report)
+MAX_KEPT_ELEMENTS = 20
+
+
+def _jsonable(reply: Any) -> Any:
+    """A reply as JSON: bytes as text, errors as {"error": text}, long arrays cut short."""
+    if isinstance(reply, bytes):
+        return reply.decode("utf-8", "replace")
+    if isinstance(reply, list):
+        if len(reply) > MAX_KEPT_ELEMENTS:
+            head = [_jsonable(r) for r in reply[:MAX_KEPT_ELEMENTS // 2]]
+            return head + [f"... ({len(reply)} elements in all)"]
+        return [_jsonable(r) for r in reply]
+    if isinstance(reply, str | int) or reply is None:
+        return reply
+    return {"error": str(reply)}

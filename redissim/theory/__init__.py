@@ -1,0 +1,1 @@
+"""Closed-form models the simulator is checked against (queueing formulas, Che's approximation)."""

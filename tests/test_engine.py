@@ -1,0 +1,84 @@
+"""The event loop's behaviour as Redis shows it: pipelining, KEYS against SCAN, hz, INFO."""
+
+import pytest
+
+from redissim.scenario import Scenario, load_scenario, variant_scenario
+from redissim.sim.engine import simulate
+
+
+def closed(p: int, requests: int = 16_000, clients: int = 50) -> Scenario:
+    return Scenario.model_validate({
+        "name": f"P={p}",
+        "workloads": [{"clients": clients, "pipeline": p, "requests": requests,
+                       "commands": [{"cmd": "SET"}], "keys": {"space": 1000}}],
+    })
+
+
+def test_pipelining_raises_throughput_and_cuts_reads():
+    results = {p: simulate(closed(p)) for p in (1, 4, 16)}
+    rps = {p: r.workloads[0].commands[0].throughput_rps for p, r in results.items()}
+    assert rps[1] < rps[4] < rps[16]
+    assert rps[16] > 3 * rps[1]  # the per-syscall costs dominate at P=1
+    for p, r in results.items():
+        st = r.info["stats"]
+        assert st["total_commands_processed"] == 16_000
+        # one read(2) and one write(2) per pipeline of P commands (reference 1.4 [V])
+        assert st["total_reads_processed"] / st["total_commands_processed"] == pytest.approx(
+            1 / p, rel=0.02)
+        assert st["total_writes_processed"] / st["total_commands_processed"] == pytest.approx(
+            1 / p, rel=0.02)
+
+
+def test_latency_grows_linearly_with_clients_past_the_knee():
+    """Closed loop beyond saturation: throughput flat at 1/D, latency ~ N * D (MVA bounds)."""
+    r50 = simulate(closed(1, 20_000, clients=50)).workloads[0].commands[0]
+    r200 = simulate(closed(1, 20_000, clients=200)).workloads[0].commands[0]
+    assert r200.throughput_rps == pytest.approx(r50.throughput_rps, rel=0.1)
+    assert r200.latency.mean == pytest.approx(4 * r50.latency.mean, rel=0.15)
+
+
+def test_keys_blocks_everybody_scan_does_not():
+    sc, data = load_scenario("keys-vs-scan", ["workloads.0.duration=1.5s"])
+    p99 = {}
+    for v in sc.variants:
+        res = simulate(variant_scenario(data, v, "keys-vs-scan"))
+        get = next(c for c in res.workloads[0].commands if c.label == "GET")
+        p99[v.name] = get.latency.percentile(99)
+        admin = res.workloads[1]
+        if v.name == "keys":
+            keys_cmd = admin.commands[0]
+            assert keys_cmd.calls == 1
+            # KEYS * on 1M keys: ~0.23 us scanned + 0.5 us returned per key (reference 5.2)
+            assert keys_cmd.latency.max > 0.5
+    assert p99["keys"] >= 100 * p99["scan"]
+
+
+def test_dynamic_hz_doubles_per_200_clients_per_tick():
+    sc = Scenario.model_validate({
+        "name": "hz", "server": {"hz": 10},
+        "workloads": [{"clients": 2500, "requests": 5000, "commands": [{"cmd": "PING"}]}]})
+    assert simulate(sc).info["server"]["hz"] == 20  # 2500 // 10 > 200 -> 20
+    sc.server.dynamic_hz = False
+    assert simulate(sc).info["server"]["hz"] == 10
+
+
+def test_eventloop_counters_are_consistent():
+    r = simulate(closed(1, 10_000))
+    st = r.info["stats"]
+    assert st["eventloop_cycles"] > 0
+    assert st["eventloop_duration_cmd_sum"] < st["eventloop_duration_sum"]
+    # the loop cannot be busy longer than the run lasted
+    assert st["eventloop_duration_sum"] <= r.sim_time * 1e6 + 1
+    assert r.info["keyspace"]["db0"].startswith("keys=")
+
+
+def test_script_client_sees_redis_replies():
+    sc = Scenario.model_validate({
+        "name": "script", "workloads": [{"type": "script", "steps": [
+            {"at": 0, "cmd": "SET greeting hello"}, {"at": 0, "cmd": "GET greeting"},
+            {"at": "10ms", "cmd": "INCR greeting"}, {"at": "1s", "cmd": "SETEX temp 10 x"},
+            {"at": "5s", "cmd": "TTL temp"}, {"at": "12s", "cmd": "GET temp"}]}]})
+    recs = simulate(sc).workloads[0].records
+    assert [r["reply"] for r in recs] == [
+        "OK", "hello", {"error": "ERR value is not an integer or out of range"}, "OK", 6, None]
+    assert recs[2]["t"] == pytest.approx(0.01)
