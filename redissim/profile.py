@@ -50,11 +50,20 @@ class CommandCosts(_Base):
     distribution: Literal["constant", "exponential"] = "constant"
 
 
+class ExpireCosts(_Base):
+    """CPU of the active expire cycle (``expire.c``), in microseconds."""
+
+    bucket_us: float = Field(ge=0)
+    sample_us: float = Field(ge=0)
+    expire_us: float = Field(ge=0)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
     loop: LoopCosts
     commands: CommandCosts
+    expire: ExpireCosts
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:

@@ -70,6 +70,9 @@ class ServerConfig(_Base):
     hz: int = Field(10, ge=1, le=500)
     dynamic_hz: YesNo = True
     databases: int = Field(16, ge=1, le=1024)
+    active_expire_effort: int = Field(1, ge=1, le=10)
+    #: DEBUG SET-ACTIVE-EXPIRE 0 in a scenario: lazy expiry only
+    active_expire: YesNo = True
 
 
 class ModelConfig(_Base):
@@ -159,6 +162,17 @@ class Preload(_Base):
     keys: int = Field(0, ge=0, le=100_000_000)
     prefix: str = "key"
     value_size: int = Field(10, ge=0)
+    #: give every preloaded key a TTL drawn uniformly from [ttl-min, ttl-max] (PEXPIREAT)
+    ttl_min: Seconds | None = None
+    ttl_max: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _ttl(self) -> Preload:
+        if (self.ttl_min is None) != (self.ttl_max is None):
+            raise ValueError("set both ttl-min and ttl-max, or neither")
+        if self.ttl_min is not None and self.ttl_max is not None and self.ttl_max < self.ttl_min:
+            raise ValueError("ttl-max must not be below ttl-min")
+        return self
 
 
 class Variant(_Base):

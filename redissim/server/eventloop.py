@@ -41,7 +41,7 @@ from redissim.server.keyspace import Keyspace, Session
 from redissim.server.resp import ReplyError, reply_size
 from redissim.sim import trace as tr
 from redissim.sim.clock import EPOCH_MS
-from redissim.sim.metrics import CommandStats
+from redissim.sim.metrics import CommandStats, LatencyHistogram
 from redissim.sim.network import Link
 
 #: ``PROTO_IOBUF_LEN``: bytes one read(2) asks for (networking.c).
@@ -148,6 +148,8 @@ class EventLoop:
         self.cron_hooks: list[Callable[[float], float]] = []
         self.before_sleep_hooks: list[Callable[[float], float]] = []
         self.after_command: Callable[[Conn, list, float], None] | None = None
+        #: more INFO fields by section, from the mechanisms plugged into the loop
+        self.info_providers: list[Callable[[], dict[str, dict[str, object]]]] = []
 
         # INFO stats (names as in Redis 7.0/7.2 INFO).
         self.total_commands_processed = 0
@@ -167,6 +169,8 @@ class EventLoop:
         self._inst_samples: list[tuple[float, int]] = []
         self._inst_last: tuple[float, int] | None = None
         self.instantaneous_ops_per_sec = 0
+        #: latencies of the replies of the current time-series interval (the sampler resets it)
+        self.window_hist = LatencyHistogram(precision=0.01)
         self.served = 0  # commands whose reply was written (for queue length)
         self.arrived = 0  # commands that reached the socket
 
@@ -463,7 +467,7 @@ class EventLoop:
     def info_fields(self) -> dict[str, dict[str, object]]:
         """Server-wide INFO fields the event loop owns, by section."""
         us = 1e6
-        return {
+        fields: dict[str, dict[str, object]] = {
             "server": {"hz": self.hz, "configured_hz": self.config_hz},
             "clients": {"connected_clients": len(self.conns)},
             "stats": {
@@ -485,6 +489,10 @@ class EventLoop:
                 "eventloop_cmd_per_cycle_max": self.eventloop_cmd_per_cycle_max,
             },
         }
+        for provider in self.info_providers:
+            for section, more in provider().items():
+                fields.setdefault(section, {}).update(more)
+        return fields
 
 
 def _as_str(key: Any) -> str:

@@ -150,9 +150,15 @@ def parse_ld(b: bytes) -> Any | None:
         q = Fraction(num) * (Fraction(2) ** e2)
         exact_zero = num == 0
     else:
-        txt = m.group("dec")
-        q = Fraction(txt.decode())
-        exact_zero = q == 0
+        mant, _, exp = m.group("dec").lower().partition(b"e")
+        ip, _, fp = mant.partition(b".")
+        num = _str_int((ip + fp).decode() or "0")
+        e10 = int(exp or b"0") - len(fp)
+        magnitude = len((ip + fp).lstrip(b"0")) + e10  # value ~ 10 ** (magnitude - 1)
+        if num and (magnitude > 4940 or magnitude < -4960):
+            return None  # far outside the long double range: ERANGE (overflow or underflow)
+        q = Fraction(num) * (Fraction(10) ** e10)
+        exact_zero = num == 0
     v = _fraction_to_ld(-q if neg else q) if abs(q) < Fraction(10) ** 4940 else np.longdouble("inf")
     with np.errstate(all="ignore"):
         if np.isinf(v):
@@ -160,6 +166,13 @@ def parse_ld(b: bytes) -> Any | None:
     if v == 0 and not exact_zero:
         return None  # ERANGE underflow to zero is rejected
     return v
+
+
+def _str_int(s: str) -> int:
+    """``int(s)`` for decimal strings of any length (Python caps int() at 4300 digits)."""
+    if len(s) <= 4000:
+        return int(s)
+    return _str_int(s[:-4000]) * 10**4000 + int(s[-4000:])
 
 
 def _int_str(i: int) -> str:

@@ -18,14 +18,16 @@ import simpy
 
 from redissim.scenario import Scenario, build_profile
 from redissim.server.eventloop import EventLoop
+from redissim.server.expiry import ActiveExpire
 from redissim.server.keyspace import Keyspace
-from redissim.sim.clock import unix_ms
+from redissim.sim.clock import EPOCH_MS, unix_ms
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
 from redissim.sim.network import Link
 from redissim.sim.trace import Trace
 from redissim.sim.workload import DRIVERS, Driver
 
-SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "dbsize")
+SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "p50_ms", "p99_ms", "dbsize",
+                  "expires", "alive")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -91,6 +93,8 @@ class Result:
     trace: Trace | None
     client_labels: dict[int, str]
     variant: str | None = None
+    #: the model's mechanisms for inspection (not serialised): {"expire": ActiveExpire}
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Simulation:
@@ -104,15 +108,23 @@ class Simulation:
         net = scenario.network
         self.link = Link.preset(net.preset, net.rtt, net.bandwidth)
         self.trace = Trace(limit=scenario.metrics.trace_limit) if trace else None
-        self.keyspace = Keyspace()
-        if scenario.preload and scenario.preload.keys:
-            pl = scenario.preload
-            self.keyspace.populate(pl.keys, pl.prefix, pl.value_size)
         srv = scenario.server
+        self.keyspace = Keyspace(srv.databases)
+        if scenario.preload and scenario.preload.keys:
+            self._preload(scenario.preload, seed)
         self.loop = EventLoop(self.env, self.keyspace, self.profile, self.link,
                               hz=srv.hz, dynamic_hz=srv.dynamic_hz,
                               loop_mode=scenario.model.loop, rng=stream(seed, "command-costs"),
                               trace=self.trace)
+        pe = self.profile.expire
+        self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
+                                   effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
+                                   cost_sample_us=pe.sample_us, cost_expire_us=pe.expire_us,
+                                   trace=self.trace)
+        self.keyspace.active_expire_enabled = srv.active_expire
+        self.loop.cron_hooks += [self.expire.slow_cycle, self.expire.databases_cron_resize]
+        self.loop.before_sleep_hooks.append(self.expire.fast_cycle)
+        self.loop.info_providers.append(self.expire.info_fields)
         self.drivers: list[Driver] = []
         for i, wl in enumerate(scenario.workloads):
             drv = DRIVERS[wl.type](i, wl, self.loop, stream(seed, f"workload-{i}"),
@@ -122,6 +134,19 @@ class Simulation:
         self.done = self.env.event()
         self._pending = len(self.drivers)
         self._end = 0.0
+
+    def _preload(self, pl: Any, seed: int) -> None:
+        """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs."""
+        ks = self.keyspace
+        ks.populate(pl.keys, pl.prefix, pl.value_size)
+        if pl.ttl_min is None:
+            return
+        rng = stream(seed, "preload-ttl")
+        lo, hi = int(pl.ttl_min * 1000), int(pl.ttl_max * 1000)
+        whens = (EPOCH_MS + rng.integers(lo, hi + 1, pl.keys)).tolist()
+        prefix = pl.prefix.encode()
+        for i, when in enumerate(whens):
+            ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % when], EPOCH_MS)
 
     # Workloads start at their time, or when the previous one has finished.
     def _on_finish(self, drv: Driver, t: float) -> None:
@@ -153,13 +178,31 @@ class Simulation:
             t = env.now
             cmds = loop.total_commands_processed
             busy = loop.busy_time
+            keys, expires, alive = self._key_counts(t)
+            win = loop.window_hist
             self.series.add(t, (
                 (cmds - last_cmds) / interval,
                 float(loop.in_system(t)),
                 min(1.0, max(0.0, (busy - last_busy) / interval)),
-                float(self.keyspace.execute([b"DBSIZE"], unix_ms(t))),
+                win.percentile(50) * 1e3, win.percentile(99) * 1e3,
+                float(keys), float(expires), float(alive),
             ))
+            loop.window_hist = LatencyHistogram(precision=0.01)
             last_cmds, last_busy = cmds, busy
+
+    def _key_counts(self, t: float) -> tuple[int, int, int]:
+        """Keys in the dicts (what DBSIZE says), keys with a TTL, keys logically alive."""
+        now = unix_ms(t)
+        keys = expires = alive = 0
+        for db in self.keyspace.dbs:
+            n, e = len(db.data), len(db.exp)
+            keys += n
+            expires += e
+            alive += n
+            if e:
+                whens = np.fromiter(db.exp.values(), dtype=np.int64, count=e)
+                alive -= int(np.count_nonzero(whens < now))  # expired iff now > when
+        return keys, expires, alive
 
     def run(self, progress: Callable[[float], None] | None = None) -> Result:
         """Run to the end; ``progress(fraction)`` is called now and then if given."""
@@ -217,7 +260,7 @@ class Simulation:
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
         labels = {c.id: c.label for c in self.loop.conns}
         return Result(self.scenario, self.scenario.seed, self.env.now, out, info, self.series,
-                      self.trace, labels)
+                      self.trace, labels, extra={"expire": self.expire, "loop": self.loop})
 
 
 def simulate(scenario: Scenario, *, trace: bool = False,

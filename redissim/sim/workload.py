@@ -240,8 +240,11 @@ class ClosedDriver(Driver):
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         done_batch = None
+        window = self.loop.window_hist
         for label, batch, _size, _reply in sent:
-            self._hist(label).record(t_recv - batch.t_send)
+            lat = t_recv - batch.t_send
+            self._hist(label).record(lat)
+            window.record(lat)
             batch.remaining -= 1
             if batch.remaining == 0:
                 done_batch = batch
@@ -303,8 +306,11 @@ class OpenDriver(Driver):
             self._finish(max(self.t_last, env.now))
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        window = self.loop.window_hist
         for label, batch, _size, _reply in sent:
-            self._hist(label).record(t_recv - batch.t_send)
+            lat = t_recv - batch.t_send
+            self._hist(label).record(lat)
+            window.record(lat)
         self.completed += len(sent)
         if t_recv > self.t_last:
             self.t_last = t_recv

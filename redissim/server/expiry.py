@@ -1,0 +1,203 @@
+"""Active expiry: Redis 7.0's ``activeExpireCycle`` (``src/expire.c``) and the table resizing
+of ``databasesCron`` (``src/server.c``), charged to the event loop.
+
+Lazy expiry (a key found past its TTL on lookup is deleted then and there) lives in the
+keyspace (``db.c:expireIfNeeded``). Keys nobody reads would stay forever, so Redis also walks
+the ``expires`` table in the background:
+
+* the **slow** cycle runs from serverCron at every tick, and may use ``25%`` of the tick
+  (25 ms at hz 10): ``timelimit = slow_time_perc * 1e6 / hz / 100`` microseconds;
+* the **fast** cycle runs from beforeSleep, at most 1 ms, never within 2 ms of the previous
+  fast cycle, and -- because ``stat_expired_stale_perc`` is a fraction compared against an
+  integer percentage -- in practice only after a cycle that ran out of time;
+* per database it loops: take ``keys_per_loop`` (20) keys by walking buckets of ``expires``
+  from ``db->expires_cursor`` (whole chains, at most 20 x num buckets), delete the expired
+  ones, and repeat while more than 10% of the sample was expired; every 16 loops it checks
+  the time limit;
+* databases are visited round-robin (16 per call, all of them after a timed-out call).
+
+The walk here follows 7.0, which advances ``expires_cursor`` bucket by bucket (7.2 walks the
+same buckets with ``dictScan``). The cycle's CPU time comes from the cost profile: a cost per
+bucket visited, per key sampled and per key expired (the delete, the DEL propagation, the
+keyspace notification). Because the simulated clock advances with that CPU, the 25 ms budget
+and the every-16-loops check behave as they do in Redis, and the replies waiting in the
+loop are delayed by exactly the cycle's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from redissim.server.keyspace import Keyspace
+from redissim.sim import trace as tr
+from redissim.sim.clock import EPOCH_MS
+
+ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP = 20
+ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US = 1000
+ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC = 25
+ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE = 10
+CRON_DBS_PER_CALL = 16
+DICT_HT_INITIAL_SIZE = 4
+
+SLOW = "slow"
+FAST = "fast"
+
+
+class ActiveExpire:
+    """The state ``activeExpireCycle`` keeps in statics, and its INFO counters."""
+
+    def __init__(self, keyspace: Keyspace, *, hz: Callable[[], int], effort: int = 1,
+                 cost_bucket_us: float = 0.0, cost_sample_us: float = 0.0,
+                 cost_expire_us: float = 0.0, trace: tr.Trace | None = None,
+                 on_expired: Callable[[int, list[bytes], float], None] | None = None):
+        self.ks = keyspace
+        self.hz = hz
+        e = effort - 1
+        self.keys_per_loop = ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP + \
+            ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP // 4 * e
+        self.fast_duration = (ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US +
+                              ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US // 4 * e) * 1e-6
+        self.slow_time_perc = ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC + 2 * e
+        self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE - e
+        self.c_bucket = cost_bucket_us * 1e-6
+        self.c_sample = cost_sample_us * 1e-6
+        self.c_expire = cost_expire_us * 1e-6
+        self.trace = trace
+        #: called with (db, propagated DEL argv, time) for every key the cycle expires
+        self.on_expired = on_expired
+        # statics of activeExpireCycle
+        self.current_db = 0
+        self.timelimit_exit = False
+        self.last_fast_cycle = -1.0
+        # INFO stats
+        self.stat_expired_stale_perc = 0.0
+        self.stat_expired_time_cap_reached_count = 0
+        self.stat_expire_cycle_time_used = 0.0  # seconds
+        self.cycles = {SLOW: 0, FAST: 0}
+        #: (start, duration, kind, expired) of recent cycles, for tests and the view
+        self.history: list[tuple[float, float, str, int]] = []
+        self.history_limit = 10_000
+
+    # serverCron -> databasesCron -> activeExpireCycle(SLOW)
+    def slow_cycle(self, t: float) -> float:
+        if not self.ks.active_expire_enabled:
+            return t
+        return self._cycle(t, SLOW)
+
+    # beforeSleep -> activeExpireCycle(FAST)
+    def fast_cycle(self, t: float) -> float:
+        if not self.ks.active_expire_enabled:
+            return t
+        # The quirk of 7.0: a fraction (0..1) compared with a percentage (10), so only a
+        # timed-out previous cycle lets the fast cycle run.
+        if not self.timelimit_exit and self.stat_expired_stale_perc < self.acceptable_stale:
+            return t
+        if t < self.last_fast_cycle + 2 * self.fast_duration:
+            return t
+        self.last_fast_cycle = t
+        return self._cycle(t, FAST)
+
+    def _cycle(self, t: float, kind: str) -> float:
+        ks = self.ks
+        dbs = ks.dbs
+        ndb = len(dbs)
+        start = t
+        dbs_per_call = CRON_DBS_PER_CALL
+        if dbs_per_call > ndb or self.timelimit_exit:
+            dbs_per_call = ndb
+        timelimit = self.slow_time_perc * 1e6 / self.hz() / 100 * 1e-6
+        if timelimit <= 0:
+            timelimit = 1e-6
+        if kind == FAST:
+            timelimit = self.fast_duration
+        self.timelimit_exit = False
+        total_sampled = total_expired = 0
+        iteration = 0
+        c_bucket, c_sample, c_expire = self.c_bucket, self.c_sample, self.c_expire
+        per_loop = self.keys_per_loop
+        stale = self.acceptable_stale
+        trace = self.trace
+        j = 0
+        while j < dbs_per_call and not self.timelimit_exit:
+            db = dbs[self.current_db % ndb]
+            self.current_db += 1
+            j += 1
+            expires = db.expires
+            while True:
+                iteration += 1
+                num = len(db.exp)
+                if num == 0:
+                    db.avg_ttl = 0
+                    break
+                slots = expires.size
+                now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
+                # Below 1% fill, sampling is too expensive: wait for the resize.
+                if slots > DICT_HT_INITIAL_SIZE and num * 100 // slots < 1:
+                    break
+                if num > per_loop:
+                    num = per_loop
+                sampled = expired = 0
+                ttl_sum = ttl_samples = 0
+                max_buckets = num * 20
+                checked = 0
+                mask = slots - 1
+                exp = db.exp
+                while sampled < num and checked < max_buckets:
+                    chain = expires.bucket_keys(db.expires_cursor & mask)
+                    checked += 1
+                    if chain:
+                        for key in list(chain):
+                            when = exp.get(key)
+                            if when is None:
+                                continue
+                            ttl = when - now_ms
+                            if now_ms > when:
+                                argv = ks.delete_expired(db, key)
+                                expired += 1
+                                if trace is not None:
+                                    trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))
+                                if self.on_expired is not None:
+                                    self.on_expired(db.id, argv, t)
+                            elif ttl > 0:
+                                ttl_sum += ttl
+                                ttl_samples += 1
+                            sampled += 1
+                    db.expires_cursor += 1
+                t += checked * c_bucket + sampled * c_sample + expired * c_expire
+                total_sampled += sampled
+                total_expired += expired
+                if ttl_samples:
+                    avg = ttl_sum // ttl_samples
+                    if db.avg_ttl == 0:
+                        db.avg_ttl = avg
+                    db.avg_ttl = (db.avg_ttl // 50) * 49 + avg // 50
+                if (iteration & 0xF) == 0 and t - start > timelimit:
+                    self.timelimit_exit = True
+                    self.stat_expired_time_cap_reached_count += 1
+                    break
+                if not (sampled == 0 or expired * 100 // sampled > stale):
+                    break
+        elapsed = t - start
+        self.stat_expire_cycle_time_used += elapsed
+        current = total_expired / total_sampled if total_sampled else 0.0
+        self.stat_expired_stale_perc = current * 0.05 + self.stat_expired_stale_perc * 0.95
+        self.cycles[kind] += 1
+        if total_expired and len(self.history) < self.history_limit:
+            self.history.append((start, elapsed, kind, total_expired))
+        return t
+
+    def databases_cron_resize(self, t: float) -> float:
+        """``tryResizeHashTables``: shrink tables under 10% fill (the cron's other job here;
+        rehashing is instantaneous in the table model, see ``server/hashtable.py``)."""
+        for db in self.ks.dbs[:CRON_DBS_PER_CALL]:
+            for table in (db.main, db.expires):
+                if table.needs_resize():
+                    table.shrink_to_fit()
+        return t
+
+    def info_fields(self) -> dict[str, dict[str, object]]:
+        return {"stats": {
+            "expired_stale_perc": f"{self.stat_expired_stale_perc * 100:.2f}",
+            "expired_time_cap_reached_count": self.stat_expired_time_cap_reached_count,
+            "expire_cycle_cpu_milliseconds": int(self.stat_expire_cycle_time_used * 1000),
+        }}
