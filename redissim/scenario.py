@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from redissim.profile import CostProfile, load_profile_data
+from redissim.sim.devices import DeviceSpec
 from redissim.units import UnitError, parse_bandwidth, parse_rate, parse_size, parse_time
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -73,6 +74,31 @@ class ServerConfig(_Base):
     active_expire_effort: int = Field(1, ge=1, le=10)
     #: DEBUG SET-ACTIVE-EXPIRE 0 in a scenario: lazy expiry only
     active_expire: YesNo = True
+    # memory and eviction (evict.c)
+    maxmemory: Bytes = 0
+    maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
+                              "volatile-lfu", "allkeys-random", "volatile-random",
+                              "volatile-ttl"] = "noeviction"
+    maxmemory_samples: int = Field(5, ge=1, le=64)
+    maxmemory_eviction_tenacity: int = Field(10, ge=0, le=100)
+    lfu_log_factor: int = Field(10, ge=0)
+    lfu_decay_time: int = Field(1, ge=0)
+    # persistence (aof.c, rdb.c)
+    appendonly: YesNo = False
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    #: redis.conf syntax: "3600 1 300 100 60 10000" (the 7.0 built-in default); "" disables
+    save: str = "3600 1 300 100 60 10000"
+    auto_aof_rewrite_percentage: int = Field(100, ge=0)
+    auto_aof_rewrite_min_size: Bytes = 64 * 1024 * 1024
+    no_appendfsync_on_rewrite: YesNo = False
+    stop_writes_on_bgsave_error: YesNo = True
+
+    @model_validator(mode="after")
+    def _save(self) -> ServerConfig:
+        parts = self.save.split()
+        if len(parts) % 2 or not all(p.isdigit() for p in parts):
+            raise ValueError("save: pairs of '<seconds> <changes>', e.g. '3600 1 300 100', or ''")
+        return self
 
 
 class ModelConfig(_Base):
@@ -156,6 +182,17 @@ class Workload(_Base):
         return self
 
 
+class Fault(_Base):
+    """A failure injected at a time: ``crash`` (kill -9 of redis-server: the page cache
+    survives), ``power-loss`` (the machine dies: unsynced page-cache data is lost too),
+    ``disk-error`` (the storage device starts failing writes)."""
+
+    at: Seconds
+    kind: Literal["crash", "power-loss", "disk-error"]
+    #: the server comes back after this long (then loads what was durable)
+    restart_after: Seconds = 1.0
+
+
 class Preload(_Base):
     """Keys created before the run, like ``DEBUG POPULATE count prefix size``."""
 
@@ -205,6 +242,9 @@ class Scenario(_Base):
     profile: str = "default"
     costs: dict[str, Any] = Field(default_factory=dict)
     preload: Preload | None = None
+    #: the disk under Redis's AOF/RDB (and PostgreSQL): a preset name and overrides
+    storage: DeviceSpec = Field(default_factory=lambda: DeviceSpec(preset="ssd"))
+    faults: list[Fault] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
     variants: list[Variant] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -148,6 +148,11 @@ class EventLoop:
         self.cron_hooks: list[Callable[[float], float]] = []
         self.before_sleep_hooks: list[Callable[[float], float]] = []
         self.after_command: Callable[[Conn, list, float], None] | None = None
+        #: run before each command (processCommand's checks): each returns the advanced clock
+        #: and either None (go on) or a reply that answers the command instead of call()
+        self.before_command: list[Callable[[Conn, list, float], tuple[float, Any]]] = []
+        #: called when replies are written: (conn, [(label, batch, bytes, reply)], t_recv)
+        self.reply_hooks: list[Callable[[Conn, list, float], None]] = []
         #: more INFO fields by section, from the mechanisms plugged into the loop
         self.info_providers: list[Callable[[], dict[str, dict[str, object]]]] = []
 
@@ -303,6 +308,7 @@ class EventLoop:
         c_default = self.c_default
         fcfs = self.fcfs
         after = self.after_command
+        pre = self.before_command
         for conn in ready:
             conn.ready = False
             inq = conn.inq
@@ -329,30 +335,51 @@ class EventLoop:
                 trace.emit(t, tr.K_READ, conn.id, len(batch_cmds))
             session = conn.session
             for args, _size, label, batch in batch_cmds:
-                now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
-                reply = execute(args, now_ms, session)
-                name = fx.name
-                if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
-                    cost = self.command_cost(name, fx)
+                reply = None
+                if pre:
+                    # processCommand's checks before call(): eviction and OOM, MISCONF,
+                    # commands the persistence model answers itself (BGSAVE...).
+                    for hook in pre:
+                        t, reply = hook(conn, args, t)
+                        if reply is not None:
+                            break
+                if reply is None:
+                    now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
+                    reply = execute(args, now_ms, session)
+                    name = fx.name
+                    if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 \
+                            or self.exp_costs:
+                        cost = self.command_cost(name, fx)
+                    else:
+                        cost = c_cmd.get(name, c_default)
+                    t_begin = t
+                    t += cost
+                    t_cmd_total += cost
+                    ncmds += 1
+                    st = cmdstats.get(name)
+                    if st is None:
+                        st = cmdstats[name] = CommandStats()
+                    st.calls += 1
+                    st.usec += cost * 1e6
+                    if fx.error:
+                        st.failed_calls += 1
+                        self.total_error_replies += 1
+                    if trace is not None:
+                        key = args[1] if len(args) > 1 else b""
+                        trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost))
+                    if after is not None:
+                        after(conn, args, t)
                 else:
-                    cost = c_cmd.get(name, c_default)
-                t_begin = t
-                t += cost
-                t_cmd_total += cost
-                ncmds += 1
-                st = cmdstats.get(name)
-                if st is None:
-                    st = cmdstats[name] = CommandStats()
-                st.calls += 1
-                st.usec += cost * 1e6
-                if fx.error:
-                    st.failed_calls += 1
-                    self.total_error_replies += 1
-                if trace is not None:
-                    key = args[1] if len(args) > 1 else b""
-                    trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost))
-                if after is not None:
-                    after(conn, args, t)
+                    ncmds += 1
+                    name = _as_str(args[0]).lower()
+                    st = cmdstats.get(name)
+                    if st is None:
+                        st = cmdstats[name] = CommandStats()
+                    if isinstance(reply, ReplyError):
+                        st.rejected_calls += 1
+                        self.total_error_replies += 1
+                    else:
+                        st.calls += 1
                 rsize = reply_size(reply)
                 conn.out.append((label, batch, rsize, reply))
                 conn.out_bytes += rsize
@@ -415,6 +442,8 @@ class EventLoop:
         if self.trace is not None:
             self.trace.emit(t, tr.K_WRITE, conn.id, nbytes)
             self.trace.emit(t_recv, tr.K_RECV, conn.id, n)
+        for hook in self.reply_hooks:
+            hook(conn, sent, t_recv)
         conn.driver.on_replies(conn, sent, t_recv)
         return t
 
