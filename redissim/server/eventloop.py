@@ -193,11 +193,15 @@ class EventLoop:
         batch = Batch(conn, t_send, len(cmds))
         if keep:
             batch.replies = []
-        nbytes = 0
-        recs = []
-        for args, size, label in cmds:
-            nbytes += size
-            recs.append((args, size, label, batch))
+        if len(cmds) == 1:
+            args, nbytes, label = cmds[0]
+            recs = [(args, nbytes, label, batch)]
+        else:
+            nbytes = 0
+            recs = []
+            for args, size, label in cmds:
+                nbytes += size
+                recs.append((args, size, label, batch))
         t_arr = self.link.up.transmit(t_send, nbytes)
         heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs))
         if self.trace is not None:
@@ -421,17 +425,24 @@ class EventLoop:
         out = conn.out
         if not out:
             return t
-        nbytes = 0
-        n = 0
-        limit = NET_MAX_WRITES_PER_EVENT
-        for rec in out:
-            if nbytes and nbytes + rec[2] > limit:
-                break
-            nbytes += rec[2]
-            n += 1
-        sent = out[:n]
-        del out[:n]
-        conn.out_bytes -= nbytes
+        if conn.out_bytes <= NET_MAX_WRITES_PER_EVENT:
+            # The usual case: everything pending fits in one write.
+            sent = out
+            nbytes = conn.out_bytes
+            n = len(out)
+            conn.out = out = []
+            conn.out_bytes = 0
+        else:
+            nbytes = 0
+            n = 0
+            for rec in out:
+                if nbytes and nbytes + rec[2] > NET_MAX_WRITES_PER_EVENT:
+                    break
+                nbytes += rec[2]
+                n += 1
+            sent = out[:n]
+            del out[:n]
+            conn.out_bytes -= nbytes
         t += self.c_write + nbytes * self.c_write_byte
         self.total_writes_processed += 1
         self.total_net_output_bytes += nbytes

@@ -32,6 +32,10 @@ from redissim.sim.metrics import LatencyHistogram
 CHUNK = 8192
 
 
+def _digits(n: int) -> int:
+    return len(str(n))
+
+
 class KeyPicker:
     """Draws key indices in chunks from the workload's distribution."""
 
@@ -135,20 +139,34 @@ class CommandMix:
             fixed_size = request_size(enc)
             return lambda: (list(enc), fixed_size, label)
         keys = self.keys
-        value, ttl_s, ttl_ms = self.value, self.ttl_s, self.ttl_ms
+        fill = {"{value}": self.value, "{ttl_s}": self.ttl_s, "{ttl_ms}": self.ttl_ms}
+        # Everything but the key is fixed: its share of the request size is computed once
+        # (the per-command path is the simulator's hot path).
+        for i, p in slots:
+            if p != "{key}":
+                enc[i] = fill.get(p, enc[i])
+        key_slots = [i for i, p in slots if p == "{key}"]
+        base = request_size([a for i, a in enumerate(enc) if i not in key_slots]) \
+            - _digits(len(enc) - len(key_slots)) + _digits(len(enc))
+        if len(key_slots) == 1:
+            ki = key_slots[0]
+
+            def build_one() -> tuple[list, int, str]:
+                args = enc.copy()
+                k = keys.next_key()
+                args[ki] = k
+                n = len(k)
+                return args, base + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5, label
+            return build_one
 
         def build() -> tuple[list, int, str]:
-            args = list(enc)
-            for i, p in slots:
-                if p == "{key}":
-                    args[i] = keys.next_key()
-                elif p == "{value}":
-                    args[i] = value
-                elif p == "{ttl_s}":
-                    args[i] = ttl_s
-                elif p == "{ttl_ms}":
-                    args[i] = ttl_ms
-            return args, request_size(args), label
+            args = enc.copy()
+            size = base
+            for i in key_slots:
+                k = keys.next_key()
+                args[i] = k
+                size += len(k) + len(str(len(k))) + 5
+            return args, size, label
         return build
 
     def next(self) -> tuple[list, int, str]:
@@ -231,7 +249,7 @@ class ClosedDriver(Driver):
             n = min(n, self.budget)
             self.budget -= n
         mix = self.mix
-        cmds = [mix.next() for _ in range(n)]
+        cmds = [mix.next()] if n == 1 else [mix.next() for _ in range(n)]
         self.issued += n
         self.active += 1
         if t < self.t_first:
