@@ -93,6 +93,9 @@ class DeviceSpec(BaseModel):
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("preset"):
+            if data["preset"] not in PRESETS:
+                raise ValueError(f"unknown device preset {data['preset']!r}; "
+                                 f"choose one of {', '.join(PRESETS)}")
             base = dict(PRESETS[data["preset"]])
             base.update(data)
             return base
