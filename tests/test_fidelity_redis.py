@@ -1,0 +1,123 @@
+"""The model against a real redis-server 7.0 started by the test (skipped where absent).
+
+Only shapes that do not depend on how fast this machine is are compared: how the active
+expire cycle shares the CPU with its 25 % budget, and what pipelining does to the number of
+read(2)/write(2) calls and to throughput.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from realredis import RedisServer, find_redis_server  # noqa: E402
+
+from redissim.scenario import Scenario  # noqa: E402
+from redissim.sim.engine import simulate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    srv = RedisServer(binary, tmp_path_factory.mktemp("fidelity")).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def info(c, section: str) -> dict[str, str]:
+    text = c.command("INFO", section).decode()
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+N_KEYS = 150_000
+
+
+def test_active_expiry_uses_its_budget_like_redis(server):
+    """N keys expire at once on an idle server: both drain them in slow cycles capped at
+    25 ms per 100 ms tick (plus a 1 ms fast cycle after each), i.e. ~20 % of the CPU."""
+    c = server.client()
+    c.command("FLUSHALL")
+    c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    c.command("DEBUG", "POPULATE", str(N_KEYS), "key", "10")
+    c.command("EVAL", f"for i=0,{N_KEYS - 1} do redis.call('pexpire','key:'..i, 1) end", "0")
+    time.sleep(0.05)
+    c.command("CONFIG", "RESETSTAT")
+    c.command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    t0 = time.monotonic()
+    while c.command("DBSIZE") != 0:  # poll rarely: every poll is an extra loop iteration
+        time.sleep(0.25)
+        assert time.monotonic() - t0 < 60
+    real_drain = time.monotonic() - t0
+    st = info(c, "stats")
+    real_cpu = int(st["expire_cycle_cpu_milliseconds"]) / 1000
+    real_share = real_cpu / real_drain
+    c.close()
+
+    sc = Scenario.model_validate({
+        "name": "drain", "metrics": {"interval": "50ms"},
+        "preload": {"keys": N_KEYS, "prefix": "key", "value-size": 10,
+                    "ttl-min": "1ms", "ttl-max": "1ms"},
+        "workloads": [{"type": "script", "steps": [{"at": "20s", "cmd": "DBSIZE"}]}]})
+    res = simulate(sc)
+    s = res.series.to_dict()
+    t, keys = np.array(s["t"]), np.array(s["dbsize"])
+    sim_drain = float(t[np.argmax(keys == 0)])
+    sim_share = res.info["stats"]["expire_cycle_cpu_milliseconds"] / 1000 / sim_drain
+    # The model: 25 ms slow cycle + 1 ms fast cycle per 125 ms (the cron period counts from
+    # the end of serverCron) ~ 21 %. Redis measured here (poll granularity 0.25 s): the same
+    # within the noise of a shared 2-core machine.
+    assert 0.17 < sim_share < 0.25
+    assert real_share == pytest.approx(sim_share, abs=0.08), (real_share, real_drain, real_cpu)
+    assert int(st["expired_time_cap_reached_count"]) > 0
+    assert res.info["stats"]["expired_time_cap_reached_count"] > 0
+
+
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
+def test_pipelining_shape_matches_redis_benchmark(server):
+    c = server.client()
+    real = {}
+    for p in (1, 16):
+        before = info(c, "stats")
+        out = subprocess.run(
+            ["redis-benchmark", "-p", str(server.port), "-t", "set", "-n", "40000", "-c", "50",
+             "-P", str(p), "-r", "1000", "--csv"], capture_output=True, text=True, timeout=120,
+            check=True).stdout
+        after = info(c, "stats")
+        cmds = int(after["total_commands_processed"]) - int(before["total_commands_processed"])
+        reads = int(after["total_reads_processed"]) - int(before["total_reads_processed"])
+        writes = int(after["total_writes_processed"]) - int(before["total_writes_processed"])
+        rps = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+        real[p] = (reads / cmds, writes / cmds, rps)
+    c.close()
+    sim = {}
+    for p in (1, 16):
+        sc = Scenario.model_validate({"name": "p", "workloads": [
+            {"clients": 50, "pipeline": p, "requests": 40_000, "commands": [{"cmd": "SET"}],
+             "keys": {"space": 1000}}]})
+        r = simulate(sc)
+        st = r.info["stats"]
+        n = st["total_commands_processed"]
+        sim[p] = (st["total_reads_processed"] / n, st["total_writes_processed"] / n,
+                  r.workloads[0].commands[0].throughput_rps)
+    for p in (1, 16):
+        # one read(2) and one write(2) per client round trip, in Redis and in the model
+        assert real[p][0] == pytest.approx(1 / p, rel=0.15)
+        assert sim[p][0] == pytest.approx(real[p][0], rel=0.15)
+        assert sim[p][1] == pytest.approx(real[p][1], rel=0.15)
+    # Both gain several times from pipelining. The size of the gain is not compared: on a
+    # shared 2-core machine redis-benchmark's own CPU competes with the server's (measured
+    # here between 5x and 12x from run to run), which the model leaves to the profile.
+    real_gain, sim_gain = real[16][2] / real[1][2], sim[16][2] / sim[1][2]
+    assert real_gain > 2 and sim_gain > 2, (real, sim)
