@@ -1,0 +1,171 @@
+"""Start a real ``redis-server`` for differential tests and talk raw RESP2 to it.
+
+The client is deliberately tiny (a socket and a RESP2 parser, no redis-py) so replies are
+compared exactly as the server sent them: ``+OK`` -> ``str``, ``$`` -> ``bytes``, ``:`` ->
+``int``, nil -> ``None``, ``*`` -> ``list``, ``-ERR ...`` -> ``ReplyError``, the same
+values ``Keyspace.execute`` returns.
+
+Usage (pytest): the ``real_redis`` fixture in ``conftest.py`` starts one server per test
+session on 127.0.0.1 and a free port, in a temporary directory, with persistence off; it
+skips with a clear reason when ``redis-server`` is not installed, and stops the server by
+its PID at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from redissim.server.resp import ReplyError
+
+__all__ = ["RespClient", "RedisServer", "find_redis_server", "free_port"]
+
+
+def find_redis_server() -> str | None:
+    """Path of the redis-server binary, or None (REDIS_SERVER env var overrides)."""
+    env = os.environ.get("REDIS_SERVER")
+    if env and Path(env).exists():
+        return env
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _encode_command(args: Sequence[bytes | str]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a.encode() if isinstance(a, str) else a
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+class RespClient:
+    """A blocking RESP2 client over one TCP connection."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def command(self, *args: bytes | str) -> object:
+        self.sock.sendall(_encode_command(args))
+        return self._read_reply()
+
+    def pipeline(self, commands: Sequence[Sequence[bytes | str]]) -> list[object]:
+        self.sock.sendall(b"".join(_encode_command(c) for c in commands))
+        return [self._read_reply() for _ in commands]
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError("redis-server closed the connection")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[: i + 2]
+                return line
+            self._fill()
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n + 2:
+            self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[: n + 2]
+        return data
+
+    def _read_reply(self) -> object:
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode("utf-8", "surrogateescape")
+        if kind == b"-":
+            return ReplyError(rest.decode("utf-8", "surrogateescape"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read_reply() for _ in range(n)]
+        raise ValueError(f"unexpected RESP line {line!r}")
+
+
+class RedisServer:
+    """One redis-server process in ``workdir`` on a free port; stop() kills it by PID."""
+
+    def __init__(self, binary: str, workdir: Path, extra: Sequence[str] = ()) -> None:
+        self.binary = binary
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.extra = list(extra)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.workdir),
+            "--daemonize", "no",
+            "--logfile", str(self.workdir / "redis.log"),
+            "--enable-debug-command", "yes",
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                c = RespClient("127.0.0.1", self.port)
+                if c.command("PING") == "PONG":
+                    c.close()
+                    return self
+                c.close()
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not answer PING in time")
+            time.sleep(0.02)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def client(self) -> RespClient:
+        return RespClient("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
