@@ -131,6 +131,129 @@ def validate(scenario: Annotated[str, typer.Argument(help="scenario file or buil
     typer.echo(f"{scenario}: ok ({len(sc.workloads)} workloads, {len(sc.variants)} variants)")
 
 
+@app.command()
+def animate(
+    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
+    export: Annotated[Path | None, typer.Option(
+        help="write out.gif, out.mp4 or dir/ (headless) instead of opening a window")] = None,
+    fps: Annotated[float, typer.Option(help="frames per second of the export")] = 30.0,
+    size: Annotated[str, typer.Option(help="frame size WxH")] = "1280x720",
+    speed: Annotated[float | None, typer.Option(
+        help="simulated seconds per wall second (default: the run fits in 20 s)")] = None,
+    duration: Annotated[float | None, typer.Option(help="wall seconds of export")] = None,
+    variant: Annotated[str | None, typer.Option(help="which variant to show")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="override a field: dotted.path=value (repeatable)")] = None,
+) -> None:
+    """Replay a scenario's event trace in a pygame window, or export it headless."""
+    from redissim.scenario import variant_scenario
+
+    try:
+        sc, data = load_scenario(scenario, set_ or [], seed)
+        if sc.variants:
+            names = [v.name for v in sc.variants]
+            if variant is not None and variant not in names:
+                raise ScenarioError(f"{scenario}: no variant {variant!r}; variants: "
+                                    + ", ".join(names))
+            chosen = next(v for v in sc.variants if v.name == (variant or names[0]))
+            sc = variant_scenario(data, chosen, scenario)
+        elif variant is not None:
+            raise ScenarioError(f"{scenario}: has no variants")
+        from redissim.view.export import output_kind, parse_size
+
+        w_h = parse_size(size)
+        if export is not None:
+            output_kind(export)  # reject a bad target before simulating
+        if fps <= 0:
+            raise ValueError("--fps must be positive")
+    except (ScenarioError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    if export is not None:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    from redissim.sim.engine import Simulation
+    from redissim.view.animate import export as export_view
+    from redissim.view.animate import run_window, text_progress
+    from redissim.view.model import ViewInput
+
+    res = _run_with_progress(Simulation(sc, trace=True), sc.name, True)
+    vi = ViewInput.from_result(res)
+    if export is None:
+        try:
+            run_window(vi, speed=speed, size=w_h)
+        except Exception as e:  # no display, no video device
+            _fail(f"cannot open a window ({e}); use --export out.mp4 to render headless")
+        return
+    try:
+        frames = _export_atomic(export, lambda out: export_view(
+            vi, out, fps=fps, size=w_h, speed=speed, duration=duration,
+            progress=text_progress() if sys.stderr.isatty() else None))
+    except ValueError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {export} ({frames} frames at {fps:g} fps, {w_h[0]}x{w_h[1]})")
+
+
+def _export_atomic(target: Path, write) -> int:
+    """Render into a temporary sibling, then move it into place (no half-written output)."""
+    import shutil
+
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{target}: directory {parent} does not exist")
+    is_dir = target.suffix.lower() not in (".gif", ".mp4")
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name.rstrip('/')}."))
+    try:
+        out = tmp if is_dir else tmp / target.name
+        n = write(out)
+        if is_dir:
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        else:
+            os.replace(out, target)
+        return n
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@app.command("cache-curve")
+def cache_curve(
+    trace: Annotated[Path | None, typer.Option(
+        help="key trace: one key per line, or CSV (see --column)")] = None,
+    column: Annotated[str | None, typer.Option(help="CSV column holding the key")] = None,
+    keys: Annotated[int, typer.Option(help="synthetic: number of keys")] = 100_000,
+    alpha: Annotated[float, typer.Option(help="synthetic: Zipf exponent")] = 1.0,
+    requests: Annotated[int, typer.Option(help="synthetic: number of requests")] = 1_000_000,
+    sizes: Annotated[str, typer.Option(
+        help="cache sizes: fractions of the keys, key counts, or bytes like 64mb "
+             "(with --value-bytes)")] = "0.01,0.05,0.1,0.2,0.5",
+    policy: Annotated[list[str] | None, typer.Option(
+        help="maxmemory-policy to replay (repeatable)")] = None,
+    samples: Annotated[int, typer.Option(help="maxmemory-samples")] = 5,
+    value_bytes: Annotated[int | None, typer.Option(
+        help="value size: sizes become maxmemory in bytes")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    png: Annotated[Path | None, typer.Option(help="also draw the curves to this PNG")] = None,
+) -> None:
+    """Hit ratio against cache size: Redis's sampled policies replayed, beside the exact
+    one-pass LRU curve (stack distances) and Che's approximation."""
+    from redissim.report.cache_curve import DEFAULT_POLICIES, cache_curve_main
+
+    try:
+        if trace is not None and not trace.exists():
+            raise ValueError(f"{trace}: no such file")
+        if png is not None and not (png.parent if str(png.parent) else Path(".")).is_dir():
+            raise ValueError(f"{png}: directory {png.parent} does not exist")
+        cache_curve_main(trace=trace, column=column, keys=keys, alpha=alpha, requests=requests,
+                         sizes=sizes, policies=policy or DEFAULT_POLICIES, samples=samples,
+                         value_bytes=value_bytes, seed=seed, png=png)
+    except ValueError as e:
+        _fail(str(e))
+
+
 @app.command("list")
 def list_() -> None:
     """Name the built-in scenarios, one line each."""

@@ -29,11 +29,16 @@ class LoopCosts(_Base):
     """Per-iteration and per-syscall costs of the ae loop, in microseconds."""
 
     iteration_us: float = Field(ge=0)
+    #: paid when the loop wakes from an epoll_wait that blocked (scheduler wake-up)
+    wakeup_us: float = Field(0.0, ge=0)
     read_us: float = Field(ge=0)
     read_per_kb_us: float = Field(ge=0)
     write_us: float = Field(ge=0)
     write_per_kb_us: float = Field(ge=0)
     cron_us: float = Field(ge=0)
+    #: serverCron work done every 100 ms whatever hz is (cronUpdateMemoryStats: RSS and
+    #: allocator stats, trackInstantaneousMetric)
+    cron_100ms_us: float = Field(0.0, ge=0)
     cron_per_client_us: float = Field(ge=0)
 
 
@@ -58,12 +63,20 @@ class ExpireCosts(_Base):
     expire_us: float = Field(ge=0)
 
 
+class EvictionCosts(_Base):
+    """CPU of performEvictions (``evict.c``), in microseconds."""
+
+    sample_us: float = Field(ge=0)
+    evict_us: float = Field(ge=0)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
     loop: LoopCosts
     commands: CommandCosts
     expire: ExpireCosts
+    eviction: EvictionCosts
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:

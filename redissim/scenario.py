@@ -111,6 +111,10 @@ class ModelConfig(_Base):
     """
 
     loop: Literal["ae", "fcfs"] = "ae"
+    #: jemalloc size classes: upstream Redis builds its jemalloc with lg-quantum 3 (8-byte
+    #: steps: SET foo bar -> MEMORY USAGE 56); Debian's package links the system jemalloc,
+    #: lg-quantum 4 (16-byte steps: 64). See server/memory.py.
+    jemalloc_lg_quantum: Literal[3, 4] = 3
 
 
 class NetworkConfig(_Base):
@@ -170,6 +174,9 @@ class Workload(_Base):
     count: int = Field(10, ge=1)
     match: str | None = None
     repeat: bool = False
+    #: cache-aside without a database: a GET that misses is followed by a SET of that key
+    #: (value-size bytes, ttl if set) before the client's next request
+    fill_on_miss: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Workload:

@@ -48,8 +48,10 @@ def test_keys_blocks_everybody_scan_does_not():
         if v.name == "keys":
             keys_cmd = admin.commands[0]
             assert keys_cmd.calls == 1
-            # KEYS * on 1M keys: ~0.23 us scanned + 0.5 us returned per key (reference 5.2)
-            assert keys_cmd.latency.max > 0.5
+            # KEYS * on 1M keys: 0.14 us per key scanned + 0.29 us per key returned (the
+            # calibrated profile; reference 5.2 measured 0.23 + 0.5 on its VM), then a 16 MB
+            # reply written 64 KiB per loop iteration
+            assert 0.43 <= keys_cmd.latency.max < 1.0
     assert p99["keys"] >= 100 * p99["scan"]
 
 

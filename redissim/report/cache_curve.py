@@ -21,7 +21,9 @@ from rich.table import Table
 
 from redissim import replay as rp
 from redissim.server import eviction as ev
+from redissim.server import memory as mem
 from redissim.theory import che
+from redissim.units import parse_size
 
 DEFAULT_POLICIES: tuple[str, ...] = (rp.TRUE_LRU, ev.ALLKEYS_LRU, ev.ALLKEYS_LFU,
                                      ev.ALLKEYS_RANDOM)
@@ -35,6 +37,7 @@ class CacheCurveResult:
     requests: int
     warmup: int
     sizes: list[int]
+    unit: str = "keys"  # or "bytes" (maxmemory in bytes of used_memory)
     #: policy -> hit ratio per size (same order as ``sizes``)
     replays: dict[str, list[float]] = field(default_factory=dict)
     replay_seconds: dict[str, float] = field(default_factory=dict)
@@ -65,6 +68,18 @@ def parse_sizes(spec: str | Sequence[float], distinct: int) -> list[int]:
     return sorted(set(out))
 
 
+def parse_byte_sizes(spec: str | Sequence[float | str]) -> list[int]:
+    """maxmemory values in bytes, with redis.conf units ("64mb" = 64 MiB, "64m" = 64e6)."""
+    items = [x for x in spec.split(",") if x.strip()] if isinstance(spec, str) else list(spec)
+    try:
+        out = sorted({parse_size(x) for x in items})
+    except ValueError as e:
+        raise ValueError(f"--sizes: {e}") from None
+    if not out or out[0] <= 0:
+        raise ValueError("--sizes: give at least one positive size")
+    return out
+
+
 def cache_curve_main(
     *,
     trace: str | Path | None = None,
@@ -80,6 +95,9 @@ def cache_curve_main(
     curve_points: int = 50,
     time_mode: str = "requests",
     request_rate: float = 100_000.0,
+    value_bytes: int | None = None,
+    baseline_bytes: int = 0,
+    lg_quantum: int = mem.UPSTREAM_LG_QUANTUM,
     png: str | Path | None = None,
     console: Console | None = None,
 ) -> CacheCurveResult:
@@ -87,6 +105,12 @@ def cache_curve_main(
     a Zipf(``alpha``) stream of ``requests`` over ``keys`` keys against each cache size and
     policy; print hit ratios beside the one-pass true-LRU curve (and Che's approximation for
     the synthetic stream); write ``png`` if given. ``warmup`` is a fraction of the requests.
+
+    With ``value_bytes`` the sizes are maxmemory in bytes (redis.conf units accepted): each key
+    costs its Redis 7.0 allocation (dictEntry, key SDS, a ``value_bytes`` string) and the bucket
+    arrays count too, plus ``baseline_bytes`` for the rest of the server (0 by default, i.e.
+    maxmemory minus the empty server). The one-pass curve and Che are per key and are only
+    shown when sizes are in keys.
     """
     console = console or Console()
     for p in policies:
@@ -95,8 +119,9 @@ def cache_curve_main(
             raise ValueError(f"--policy: {p!r} is not one of {allowed}")
     if not 0.0 <= warmup < 1.0:
         raise ValueError("--warmup: a fraction in [0, 1)")
+    names: list[str] | None = None
     if trace is not None:
-        req, _names = rp.load_key_trace(trace, column)
+        req, names = rp.load_key_trace(trace, column)
         source = f"trace {trace}"
         popularity = None
     else:
@@ -111,16 +136,28 @@ def cache_curve_main(
     distinct = int(req.max()) + 1
     if distinct < 2:
         raise ValueError("the stream needs at least 2 distinct keys")
-    size_list = parse_sizes(sizes, distinct)
+    bytes_mode = value_bytes is not None
+    costs: list[int] | None = None
+    if bytes_mode:
+        if value_bytes is None or value_bytes < 0:
+            raise ValueError("--value-bytes must be >= 0")
+        size_list = parse_byte_sizes(sizes)
+        key_lens = ([len(x.encode()) for x in names] if names is not None
+                    else [len(f"key:{i}") for i in range(distinct)])
+        costs = rp.redis_key_costs(key_lens, [value_bytes] * distinct, lg_quantum)
+    else:
+        size_list = parse_sizes(sizes, distinct)
     w = int(n * warmup)
-    res = CacheCurveResult(distinct_keys=distinct, requests=n, warmup=w, sizes=size_list)
+    res = CacheCurveResult(distinct_keys=distinct, requests=n, warmup=w, sizes=size_list,
+                           unit="bytes" if bytes_mode else "keys")
 
     for p in policies:
         ratios = []
         secs = 0.0
         for c in size_list:
             r = rp.replay(req, c, p, samples=samples, warmup=w, seed=seed, time_mode=time_mode,
-                          request_rate=request_rate, n_keys=distinct)
+                          request_rate=request_rate, n_keys=distinct, key_cost=costs,
+                          baseline=baseline_bytes, lg_quantum=lg_quantum)
             ratios.append(r.hit_ratio)
             secs += r.seconds
         res.replays[p] = ratios
@@ -128,40 +165,47 @@ def cache_curve_main(
 
     import time
 
-    t0 = time.perf_counter()
-    pts = max(2, curve_points)
-    curve_sizes = sorted(set(np.unique(np.geomspace(1, distinct - 1, pts).astype(int)).tolist()
-                             + size_list))
-    curve = rp.lru_hit_ratio_curve(req, curve_sizes, warmup=w)
-    res.curve_seconds = time.perf_counter() - t0
-    res.lru_curve_sizes = curve_sizes
-    res.lru_curve = curve.tolist()
-    at = dict(zip(curve_sizes, res.lru_curve, strict=True))
-    if popularity is not None:
+    at: dict[int, float] = {}
+    if not bytes_mode:
+        t0 = time.perf_counter()
+        pts = max(2, curve_points)
+        curve_sizes = sorted(set(
+            np.unique(np.geomspace(1, distinct - 1, pts).astype(int)).tolist() + size_list))
+        curve = rp.lru_hit_ratio_curve(req, curve_sizes, warmup=w)
+        res.curve_seconds = time.perf_counter() - t0
+        res.lru_curve_sizes = curve_sizes
+        res.lru_curve = curve.tolist()
+        at = dict(zip(curve_sizes, res.lru_curve, strict=True))
+    if popularity is not None and not bytes_mode:
         res.che_lru = [che.che_lru_hit_ratio(popularity, c) for c in size_list]
         res.che_random = [che.che_random_hit_ratio(popularity, c) for c in size_list]
 
     table = Table(title=f"Hit ratio by maxmemory - {source}")
-    table.add_column("keys", justify="right")
-    table.add_column("%", justify="right")
-    table.add_column("LRU curve", justify="right")
+    if bytes_mode:
+        table.add_column("maxmemory (B)", justify="right")
+    else:
+        table.add_column("keys", justify="right")
+        table.add_column("%", justify="right")
+        table.add_column("LRU curve", justify="right")
     if res.che_lru is not None:
         table.add_column("Che LRU", justify="right")
         table.add_column("Che RAND", justify="right")
     for p in policies:
         table.add_column(_short_label(p, samples), justify="right")
     for i, c in enumerate(size_list):
-        row = [f"{c:,}", f"{100 * c / distinct:.1f}", f"{at[c]:.4f}"]
+        row = ([f"{c:,}"] if bytes_mode
+               else [f"{c:,}", f"{100 * c / distinct:.1f}", f"{at[c]:.4f}"])
         if res.che_lru is not None and res.che_random is not None:
             row += [f"{res.che_lru[i]:.4f}", f"{res.che_random[i]:.4f}"]
         row += [f"{res.replays[p][i]:.4f}" for p in policies]
         table.add_row(*row)
     console.print(table)
-    console.print(
-        f"{n:,} requests, {distinct:,} distinct keys, first {w:,} excluded as warm-up; "
-        f"LRU idle time in {'requests' if time_mode == 'requests' else '1 s LRU clock'}; "
-        f"LRU curve: {len(curve_sizes)} sizes in {res.curve_seconds:.2f} s (one pass)"
-    )
+    idle = "requests" if time_mode == "requests" else "1 s LRU clock"
+    tail = (f"{value_bytes}-byte values, lg-quantum {lg_quantum}, baseline {baseline_bytes} B"
+            if bytes_mode else
+            f"LRU curve: {len(res.lru_curve_sizes)} sizes in {res.curve_seconds:.2f} s (one pass)")
+    console.print(f"{n:,} requests, {distinct:,} distinct keys, first {w:,} excluded as "
+                  f"warm-up; LRU idle time in {idle}; {tail}")
     if png is not None:
         res.png = _write_png(Path(png), res, policies, samples, source)
         console.print(f"wrote {res.png}")
@@ -188,17 +232,19 @@ def _write_png(path: Path, res: CacheCurveResult, policies: Sequence[str], sampl
     if not parent.is_dir():
         raise ValueError(f"{path}: directory {parent} does not exist")
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    ax.plot(res.lru_curve_sizes, res.lru_curve, color="black", lw=1.5,
-            label="true LRU (stack distances)")
+    if res.lru_curve:
+        ax.plot(res.lru_curve_sizes, res.lru_curve, color="black", lw=1.5,
+                label="true LRU (stack distances)")
     if res.che_lru is not None and res.che_random is not None:
         ax.plot(res.sizes, res.che_lru, ls="--", color="grey", label="Che LRU")
         ax.plot(res.sizes, res.che_random, ls=":", color="grey", label="Che RANDOM")
     for p in policies:
         label = "true LRU replay" if p == rp.TRUE_LRU else (
             f"{p} K={samples}" if p in ev.POOL_POLICIES else p)
-        ax.plot(res.sizes, res.replays[p], marker="o", ls="none", label=label)
+        ax.plot(res.sizes, res.replays[p], marker="o", ls="-" if res.unit == "bytes" else "none",
+                label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("maxmemory (keys)")
+    ax.set_xlabel(f"maxmemory ({res.unit})")
     ax.set_ylabel("hit ratio")
     ax.set_ylim(0, 1)
     ax.set_title(source, fontsize=9)

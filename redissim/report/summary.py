@@ -67,7 +67,8 @@ def result_dict(res: Result) -> dict[str, Any]:
         "commands": per_command,
         "workloads": workloads,
         "info": info,
-        "series": {k: [_r(x, 6) for x in v] for k, v in res.series.to_dict().items()},
+        "series": {k: [None if x != x else _r(x, 6) for x in v]
+                   for k, v in res.series.to_dict().items()},
     }
 
 

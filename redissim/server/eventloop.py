@@ -83,8 +83,8 @@ class Conn:
         self.inq: deque[tuple[list, int, str, Batch]] = deque()
         self.inq_bytes = 0
         self.ready = False
-        #: replies produced, not yet written: (label, batch, nbytes, reply)
-        self.out: list[tuple[str, Batch, int, Any]] = []
+        #: replies produced, not yet written: (label, batch, nbytes, reply, args)
+        self.out: list[tuple[str, Batch, int, Any, list]] = []
         self.out_bytes = 0
         self.pending_write = False
         self.label = label
@@ -112,11 +112,14 @@ class EventLoop:
         lc = profile.loop
         zero = self.fcfs
         self.c_iter = 0.0 if zero else lc.iteration_us * us
+        self.c_wakeup = 0.0 if zero else lc.wakeup_us * us
+        self._slept = False
         self.c_read = 0.0 if zero else lc.read_us * us
         self.c_read_byte = 0.0 if zero else lc.read_per_kb_us * us / 1024
         self.c_write = 0.0 if zero else lc.write_us * us
         self.c_write_byte = 0.0 if zero else lc.write_per_kb_us * us / 1024
         self.c_cron = 0.0 if zero else lc.cron_us * us
+        self.c_cron_100ms = 0.0 if zero else lc.cron_100ms_us * us
         self.c_cron_client = 0.0 if zero else lc.cron_per_client_us * us
         cc = profile.commands
         self.c_default = cc.default_us * us
@@ -151,8 +154,11 @@ class EventLoop:
         #: run before each command (processCommand's checks): each returns the advanced clock
         #: and either None (go on) or a reply that answers the command instead of call()
         self.before_command: list[Callable[[Conn, list, float], tuple[float, Any]]] = []
-        #: called when replies are written: (conn, [(label, batch, bytes, reply)], t_recv)
+        #: called when replies are written: (conn, [(label, batch, bytes, reply, args)], t_recv)
         self.reply_hooks: list[Callable[[Conn, list, float], None]] = []
+        #: 0 ms timers (evictionTimeProc): objects with ``pending() -> bool`` and
+        #: ``timer(t) -> t``; while one is pending the loop does not sleep
+        self.zero_timers: list[Any] = []
         #: more INFO fields by section, from the mechanisms plugged into the loop
         self.info_providers: list[Callable[[], dict[str, dict[str, object]]]] = []
 
@@ -246,6 +252,7 @@ class EventLoop:
                 if wake > t and self.trace is not None:
                     self.trace.emit(t, tr.K_IDLE)
                 self._wake_at = wake
+                self._slept = wake > t
                 self._sleeping = True
                 try:
                     yield env.timeout(wake - env.now)
@@ -262,6 +269,9 @@ class EventLoop:
         """When epoll_wait returns: now if work is pending, else the next socket or timer."""
         if self._ready_later or self._write_later:
             return t
+        for timer in self.zero_timers:
+            if timer.pending():
+                return t
         nxt = self.next_cron
         arrivals = self._arrivals
         if arrivals and arrivals[0][0] < nxt:
@@ -296,6 +306,9 @@ class EventLoop:
         if trace is not None:
             trace.emit(t, tr.K_ITER, -1, len(ready))
         t += self.c_iter
+        if self._slept:
+            t += self.c_wakeup  # the thread was descheduled in epoll_wait
+            self._slept = False
         ncmds = 0
         t_cmd_total = 0.0
         # Sockets that became writable for replies left over from the last beforeSleep.
@@ -385,7 +398,7 @@ class EventLoop:
                     else:
                         st.calls += 1
                 rsize = reply_size(reply)
-                conn.out.append((label, batch, rsize, reply))
+                conn.out.append((label, batch, rsize, reply, args))
                 conn.out_bytes += rsize
                 if fcfs:
                     t = self._write(conn, t)
@@ -399,6 +412,8 @@ class EventLoop:
             t = self._server_cron(t)
             self.eventloop_duration_cron_sum += t - tc
             self.next_cron = t + 1.0 / self.hz
+        for timer in self.zero_timers:
+            t = timer.timer(t)
         # beforeSleep: mechanisms (fast expire, AOF flush), then replies, LIFO.
         if trace is not None and (self._write_list or self.before_sleep_hooks):
             trace.emit(t, tr.K_BEFORE_SLEEP)
@@ -476,6 +491,7 @@ class EventLoop:
         period_ms = 1000 // self.hz
         if period_ms >= 100 or self.cronloops % max(1, 100 // period_ms) == 0:
             self._track_instantaneous(t)
+            t += self.c_cron_100ms
         # clientsCron visits max(clients/hz, min(clients, 5)) clients per tick.
         n = len(self.conns)
         visited = max(n // self.hz, min(n, 5))
@@ -533,6 +549,50 @@ class EventLoop:
             for section, more in provider().items():
                 fields.setdefault(section, {}).update(more)
         return fields
+
+    # ------------------------------------------------------------------ crash / restart
+    # Added for redissim/server/faults.py (persistence and crashes, issue 6). A killed
+    # redis-server makes no progress at all: its SimPy process is detached from the event it
+    # waits on, so it never resumes; a restart starts a fresh process.
+    def halt(self, t: float, error: Any) -> int:
+        """The process dies at ``t`` (kill -9, power loss, exit on a fatal AOF error).
+
+        Replies produced but not written are lost: their clients see the connection drop,
+        delivered to the driver as ``error`` at ``t`` plus the network delay. Commands that
+        arrived but were not executed stay queued: clients resend them once they reconnect.
+        Returns the number of requests failed that way."""
+        proc = self.process
+        if proc is not None and proc.is_alive:
+            target = proc.target
+            if target is not None:
+                target.callbacks[:] = [cb for cb in target.callbacks
+                                       if getattr(cb, "__self__", None) is not proc]
+        self.process = None
+        self._sleeping = False
+        failed = 0
+        for conn in self.conns:
+            if conn.out:
+                recs = [(label, batch, 0, error) for label, batch, _n, _r in conn.out]
+                conn.out.clear()
+                conn.out_bytes = 0
+                self.served += len(recs)
+                failed += len(recs)
+                conn.driver.on_replies(conn, recs, self.link.down.transmit(t, 0))
+            conn.pending_write = False
+        self._write_list = []
+        self._write_later = []
+        return failed
+
+    def resume(self, t: float) -> None:
+        """A restarted server starts serving at ``t`` (serverCron's first run 1 ms later)."""
+        self.next_cron = t + 0.001
+        self.cronloops = 0
+        self.process = self.env.process(self._resume_at(t))
+
+    def _resume_at(self, t: float):
+        if t > self.env.now:
+            yield self.env.timeout(t - self.env.now)
+        yield from self.run()
 
 
 def _as_str(key: Any) -> str:

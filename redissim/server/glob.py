@@ -9,8 +9,10 @@ SCAN never use the case-insensitive variant):
   brackets; a backslash that ends the pattern is a literal backslash;
 * an unterminated ``[`` takes the rest of the pattern as its set and ends the pattern;
 * the empty string matches only the empty pattern (the matcher loop never runs); the
-  commands themselves special-case the pattern ``*``, which matches every key, even ``""``;
-* more than 1000 nested stars make the match fail (the CVE-2022-36021 guard of 7.0.9+).
+  commands themselves special-case the pattern ``*``, which matches every key, even ``""``.
+
+7.0.15 has no limit on nested stars (the recursion guard came in later releases); the
+regex translation has none either, and the interpreter recurses once per star group.
 
 Two implementations with the same semantics: :func:`stringmatch` interprets the pattern
 like the C code does (the reference), and :func:`compile_pattern` translates it once into an
@@ -26,18 +28,13 @@ from functools import lru_cache
 
 __all__ = ["stringmatch", "compile_pattern", "pattern_to_regex"]
 
-_STAR_NESTING_LIMIT = 1000
-
-
 def stringmatch(pattern: bytes, string: bytes) -> bool:
     """True if ``string`` matches the glob ``pattern`` (reference interpreter)."""
     skip = [False]
-    return _match(pattern, 0, string, 0, skip, 0)
+    return _match(pattern, 0, string, 0, skip)
 
 
-def _match(p: bytes, pi: int, s: bytes, si: int, skip_longer: list[bool], nesting: int) -> bool:
-    if nesting > _STAR_NESTING_LIMIT:
-        return False
+def _match(p: bytes, pi: int, s: bytes, si: int, skip_longer: list[bool]) -> bool:
     plen = len(p)
     slen = len(s)
     while pi < plen and si < slen:
@@ -48,7 +45,7 @@ def _match(p: bytes, pi: int, s: bytes, si: int, skip_longer: list[bool], nestin
             if pi + 1 == plen:
                 return True
             while si < slen:
-                if _match(p, pi + 1, s, si, skip_longer, nesting + 1):
+                if _match(p, pi + 1, s, si, skip_longer):
                     return True
                 # A nested star already ran out of string: starting later cannot help.
                 if skip_longer[0]:
@@ -111,23 +108,17 @@ def _class_byte(b: int) -> str:
     return f"\\x{b:02x}"
 
 
-def pattern_to_regex(pattern: bytes) -> str | None:
-    """Translate a glob into an equivalent regex source (for ``re.fullmatch`` with DOTALL).
-
-    Returns None when no faithful translation exists (more star groups than the nesting
-    guard allows); callers then use :func:`stringmatch`.
-    """
+def pattern_to_regex(pattern: bytes) -> str:
+    """Translate a glob into an equivalent regex source (for ``re.fullmatch`` with DOTALL)."""
     p = pattern
     plen = len(p)
     out: list[str] = []
-    stars = 0
     pi = 0
     while pi < plen:
         c = p[pi]
         if c == 42:
             while pi + 1 < plen and p[pi + 1] == 42:
                 pi += 1
-            stars += 1
             out.append(".*")
         elif c == 63:
             out.append(".")
@@ -165,8 +156,6 @@ def pattern_to_regex(pattern: bytes) -> str | None:
                 c = p[pi]
             out.append(_class_byte(c))
         pi += 1
-    if stars > _STAR_NESTING_LIMIT:
-        return None
     return "".join(out)
 
 
@@ -174,8 +163,6 @@ def pattern_to_regex(pattern: bytes) -> str | None:
 def compile_pattern(pattern: bytes) -> Callable[[bytes], bool]:
     """A fast predicate equivalent to ``lambda s: stringmatch(pattern, s)``."""
     src = pattern_to_regex(pattern)
-    if src is None:
-        return lambda s: stringmatch(pattern, s)
     fullmatch = re.compile(src.encode("latin-1"), re.DOTALL).fullmatch
 
     def match(s: bytes) -> bool:

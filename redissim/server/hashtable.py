@@ -51,8 +51,30 @@ def _next_power(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
+_REV16: list[int] = []
+
+
+def _rev16_table() -> list[int]:
+    if not _REV16:
+        _REV16.extend(int(f"{i:016b}"[::-1], 2) for i in range(1 << 16))
+    return _REV16
+
+
 def _rev64(v: int) -> int:
-    return int(f"{v:064b}"[::-1], 2)
+    t = _rev16_table()
+    return (
+        (t[v & 0xFFFF] << 48)
+        | (t[(v >> 16) & 0xFFFF] << 32)
+        | (t[(v >> 32) & 0xFFFF] << 16)
+        | t[(v >> 48) & 0xFFFF]
+    )
+
+
+def rev_bits(v: int, bits: int) -> int:
+    """Reverse the low ``bits`` bits of ``v`` (bits <= 32)."""
+    t = _rev16_table()
+    r = (t[v & 0xFFFF] << 16) | t[(v >> 16) & 0xFFFF]
+    return r >> (32 - bits)
 
 
 def next_cursor(cursor: int, size: int) -> int:
@@ -245,6 +267,37 @@ class Table:
         index = self._ensure_index()
         for b in sorted(index):
             yield b, index[b][::-1]
+
+    def scan_many(self, cursor: int, count: int, max_steps: int) -> tuple[list[bytes], int, int]:
+        """SCAN's loop in one call: dictScan steps until >= ``count`` keys were collected,
+        the cursor wrapped to 0, or ``max_steps`` steps were made.
+
+        Returns (keys, next cursor, steps). Works in bit-reversed space so that each step
+        costs one reversal (the cursor order is increasing reversed bucket index).
+        """
+        if not self.data:
+            return [], 0, 0
+        index = self._ensure_index()
+        size = self.size
+        bits = size.bit_length() - 1
+        if bits == 0:
+            # A one-bucket table cannot occur (minimum 4), kept for completeness.
+            chain = index.get(0)
+            return (chain[::-1] if chain else []), 0, 1
+        r = rev_bits(cursor & (size - 1), bits)
+        out: list[bytes] = []
+        steps = 0
+        get = index.get
+        while True:
+            chain = get(rev_bits(r, bits))
+            steps += 1
+            if chain:
+                out.extend(reversed(chain))
+            r += 1
+            if r == size:
+                return out, 0, steps
+            if steps > max_steps or len(out) >= count:
+                return out, rev_bits(r, bits), steps
 
     def scan(self, cursor: int) -> tuple[Sequence[bytes], int]:
         """One ``dictScan`` step: the keys of bucket ``cursor & mask`` and the next cursor."""

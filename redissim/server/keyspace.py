@@ -238,11 +238,9 @@ class Effects:
     """
 
     __slots__ = (
-        "name",
         "cmd",
         "error",
         "dirty",
-        "propagate",
         "keys_scanned",
         "keys_returned",
         "buckets_visited",
@@ -252,18 +250,24 @@ class Effects:
         "expired",
         "value_bytes",
         "db",
+        "_ops",
+        "_args",
+        "_rewrite",
+        "_force",
     )
 
     def __init__(self) -> None:
-        self.name: str = ""
         #: the command-table entry, None when the command is unknown
         self.cmd: CommandSpec | None = None
         #: True when the reply is an error
         self.error: bool = False
         #: how much server.dirty grew (keys changed); 0 for reads and failures
         self.dirty: int = 0
-        #: command lines fed to the AOF / replicas, in propagated form, or None
-        self.propagate: list[list[bytes]] | None = None
+        # What `propagate` is computed from (lazily: most callers never read it).
+        self._ops: list[list[bytes]] | None = None  # lazily expired keys' DELs, in order
+        self._args: Sequence[bytes] = ()  # the command line as executed
+        self._rewrite: list[bytes] | None = None  # the propagated form, if rewritten
+        self._force = False  # forceCommandPropagation (FLUSHALL/FLUSHDB)
         #: keys examined by KEYS / collected by SCAN (before filtering)
         self.keys_scanned: int = 0
         #: keys in a KEYS / SCAN reply
@@ -284,17 +288,39 @@ class Effects:
         self.db: int = 0
 
 
+    @property
+    def name(self) -> str:
+        """Lower-case command name as in the table ("get"); "" when unknown."""
+        cmd = self.cmd
+        return cmd.name if cmd is not None else ""
+
+    @property
+    def propagate(self) -> list[list[bytes]] | None:
+        """Command lines fed to the AOF / replicas for this call, or None.
+
+        The command itself is fed when it changed something (``server.dirty`` grew) or
+        forces propagation, in its rewritten form (``SET k v PXAT ms``, ``PEXPIREAT``,
+        ``DEL``...); keys expired lazily during the call come first as ``DEL`` (``UNLINK``
+        with lazyfree-lazy-expire). Several ops are wrapped in MULTI/EXEC like 7.0's
+        ``propagatePendingCommands`` does, except for commands that touch arbitrary keys.
+        """
+        ops = list(self._ops) if self._ops else []
+        if self.dirty or self._force:
+            ops.append(self._rewrite if self._rewrite is not None else list(self._args))
+        if len(ops) > 1 and self.cmd is not None and "touches_arbitrary_keys" not in self.cmd.flags:
+            ops = [[b"MULTI"], *ops, [b"EXEC"]]
+        return ops or None
+
+
 class Stats:
     """Counters the keyspace owns, named like their INFO fields."""
 
-    __slots__ = ("keyspace_hits", "keyspace_misses", "expired_keys", "total_commands_processed")
+    __slots__ = ("keyspace_hits", "keyspace_misses", "expired_keys")
 
     def __init__(self) -> None:
         self.keyspace_hits = 0
         self.keyspace_misses = 0
         self.expired_keys = 0
-        #: commands that reached call() (unknown command / arity errors do not count)
-        self.total_commands_processed = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -325,6 +351,11 @@ _EMPTY: tuple[()] = ()
 
 
 def _normalize(args: Sequence[Any]) -> list[bytes]:
+    """Encode a command line to bytes (str as UTF-8, numbers via str()).
+
+    ``execute`` calls this only when the first, second or last element is not bytes, so
+    a line must be either all bytes or have str there (the usual all-str line qualifies).
+    """
     out = []
     for a in args:
         if a.__class__ is bytes:
@@ -373,75 +404,83 @@ class Keyspace:
         self.now = 0
         self._session = Session()
         # Propagation overrides set by a handler for the current call only.
-        self._rewrite: list[bytes] | None = None
-        self._force_prop = False
-        self._dispatch: dict[Any, tuple[CommandSpec, Handler]] = {}
+        self._rare_dirty = True
+        # name spelling -> (spec, handler, min argc, max argc, hot). "Hot" handlers never set
+        # the rarely used Effects fields except through _expire_now/_note_deleted, which
+        # flag them for the next reset themselves.
+        self._dispatch: dict[Any, tuple[CommandSpec, Handler, int, int, bool]] = {}
         for name, spec in COMMANDS.items():
             fn = getattr(type(self), "_cmd_" + name)
+            lo = spec.arity if spec.arity > 0 else -spec.arity
+            hi = spec.arity if spec.arity > 0 else 1 << 62
+            entry = (spec, fn, lo, hi, name in _HOT)
             for variant in (name, name.upper()):
-                self._dispatch[variant] = (spec, fn)
-                self._dispatch[variant.encode()] = (spec, fn)
+                self._dispatch[variant] = entry
+                self._dispatch[variant.encode()] = entry
 
     # ------------------------------------------------------------------------------------------
     # Entry point
     # ------------------------------------------------------------------------------------------
     def execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
         """Run one command line at unix time ``now_ms``; return the reply (errors returned)."""
-        for a in args:
-            if a.__class__ is not bytes:
-                args = _normalize(args)
-                break
+        # The line is normalised (str -> UTF-8 bytes) when its first, second or last element
+        # is not bytes: that covers the name, the key and the value of every single-key
+        # command at a fraction of the cost of checking every element (see _normalize).
+        if args and (
+            args[0].__class__ is not bytes
+            or args[-1].__class__ is not bytes
+            or (len(args) > 2 and args[1].__class__ is not bytes)
+        ):
+            args = _normalize(args)
         fx = self.effects
-        fx.error = False
+        # Hot path: only the fields every command sets are reset unconditionally; the rarely
+        # used ones are reset only if the previous command may have set them.
         fx.dirty = 0
-        fx.propagate = None
-        fx.keys_scanned = 0
-        fx.keys_returned = 0
-        fx.buckets_visited = 0
-        fx.elements = 0
+        fx._args = args
         fx.touched = _EMPTY
-        fx.deleted = _EMPTY
-        fx.expired = _EMPTY
         fx.value_bytes = 0
+        if self._rare_dirty:
+            fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
+            fx.deleted = fx.expired = _EMPTY
+            fx._ops = None
+            fx._rewrite = None
+            fx._force = False
+            self._rare_dirty = False
         if session is None:
             session = self._session
         fx.db = dbid = session.db
-        if not args:
-            fx.name = ""
-            fx.cmd = None
-            fx.error = True
-            return ReplyError("ERR unknown command '', with args beginning with: ")
-        entry = self._dispatch.get(args[0])
+        entry = self._dispatch.get(args[0]) if args else None
         if entry is None:
-            spec = lookup_command(_cstr(args[0]))
-            if spec is None:
-                return self._unknown(args)
-            entry = self._dispatch[spec.name]
-            if len(self._dispatch) < 4096:
-                self._dispatch[args[0]] = entry
-        spec, fn = entry
-        fx.name = spec.name
+            return self._slow_dispatch(args, now_ms, session)
+        spec, fn, lo, hi, hot = entry
         fx.cmd = spec
-        arity = spec.arity
-        argc = len(args)
-        if (argc != arity) if arity > 0 else (argc < -arity):
+        if not lo <= len(args) <= hi:
             fx.error = True
             return ReplyError(f"ERR wrong number of arguments for '{spec.name}' command")
         self.now = now_ms
-        self.stats.total_commands_processed += 1
-        if spec.name == "select":
-            reply = self._select(args, session)
-        else:
-            reply = fn(self, self.dbs[dbid], args)  # type: ignore[arg-type]
-        if reply.__class__ is ReplyError:
-            fx.error = True
-        if fx.dirty or fx.propagate is not None or self._force_prop:
-            self._finish_propagation(args, spec)  # type: ignore[arg-type]
+        if not hot:
+            self._rare_dirty = True
+            if fn is _SELECT_HANDLER:
+                reply = self._select(args, session)  # type: ignore[arg-type]
+                fx.error = reply.__class__ is ReplyError
+                return reply
+        reply = fn(self, self.dbs[dbid], args)  # type: ignore[arg-type]
+        fx.error = reply.__class__ is ReplyError
         return reply
+
+    def _slow_dispatch(self, args: Sequence[bytes], now_ms: int, session: Session) -> Any:
+        """Unknown spellings (mixed case, NUL-terminated...) and unknown commands."""
+        spec = lookup_command(_cstr(args[0])) if args else None
+        if spec is None:
+            self._rare_dirty = True
+            return self._unknown(args)
+        entry = self._dispatch[spec.name]
+        if len(self._dispatch) < 4096:  # remember the spelling, bounded
+            self._dispatch[args[0]] = entry
+        return self.execute(args, now_ms, session)
 
     def _unknown(self, args: Sequence[bytes]) -> ReplyError:
         fx = self.effects
-        fx.name = ""
         fx.cmd = None
         fx.error = True
         # Built in bytes like the C code (the 128-byte budgets count bytes, not characters).
@@ -450,21 +489,14 @@ class Keyspace:
             if len(shown) >= 128:
                 break
             shown += b"'" + _cstr(a)[: 128 - len(shown)] + b"' "
-        text = b"ERR unknown command '" + _cstr(args[0])[:128] + b"', with args beginning with: " + shown
+        name = _cstr(args[0])[:128] if args else b""
+        text = b"ERR unknown command '" + name + b"', with args beginning with: " + shown
         return ReplyError(text.decode("utf-8", "surrogateescape"))
 
-    def _finish_propagation(self, args: list[bytes], spec: CommandSpec) -> None:
-        fx = self.effects
-        ops = fx.propagate if fx.propagate is not None else []
-        if fx.dirty or self._force_prop:
-            ops.append(self._rewrite if self._rewrite is not None else list(args))
-        self._rewrite = None
-        self._force_prop = False
-        # propagatePendingCommands: several ops from one call go out as MULTI/EXEC, except
-        # for commands flagged touches_arbitrary_keys (SCAN's lazily expired keys).
-        if len(ops) > 1 and "touches_arbitrary_keys" not in spec.flags:
-            ops = [[b"MULTI"], *ops, [b"EXEC"]]
-        fx.propagate = ops or None
+    def _set_rewrite(self, argv: list[bytes]) -> None:
+        """Set the propagated form of the current command (``rewriteClientCommandVector``)."""
+        self.effects._rewrite = argv
+        self._rare_dirty = True
 
     # ------------------------------------------------------------------------------------------
     # Key lookup, expiry and low-level add/delete (db.c)
@@ -493,10 +525,11 @@ class Keyspace:
         """Lazy expiry inside a command: delete, count and queue the propagated DEL."""
         fx = self.effects
         argv = self.delete_expired(db, key)
-        if fx.propagate is None:
-            fx.propagate = [argv]
+        if fx._ops is None:
+            fx._ops = [argv]
         else:
-            fx.propagate.append(argv)
+            fx._ops.append(argv)
+        self._rare_dirty = True
         if fx.expired:
             fx.expired.append(key)  # type: ignore[union-attr]
         else:
@@ -548,6 +581,7 @@ class Keyspace:
 
     def _note_deleted(self, key: bytes) -> None:
         fx = self.effects
+        self._rare_dirty = True
         if fx.deleted:
             fx.deleted.append(key)  # type: ignore[union-attr]
         else:
@@ -802,9 +836,9 @@ class Keyspace:
         fx.value_bytes += len(val)
         if expire is not None:
             self._set_expire(db, key, when)
-            self._rewrite = [b"SET", key, val, b"PXAT", b"%d" % when]
+            self._set_rewrite([b"SET", key, val, b"PXAT", b"%d" % when])
         elif flags & _GET:
-            self._rewrite = [a for i, a in enumerate(args) if i < 3 or _cstr(a).lower() != b"get"]
+            self._set_rewrite([a for i, a in enumerate(args) if i < 3 or _cstr(a).lower() != b"get"])
         return old if flags & _GET else ok_reply
 
     def _cmd_set(self, db: Db, args: list[bytes]) -> Any:
@@ -863,7 +897,7 @@ class Keyspace:
         self._set_key(db, key, args[2])
         self.effects.dirty += 1
         self.effects.value_bytes += len(args[2])
-        self._rewrite = [b"SET", key, args[2]]
+        self._set_rewrite([b"SET", key, args[2]])
         return old
 
     def _cmd_getdel(self, db: Db, args: list[bytes]) -> Any:
@@ -874,7 +908,7 @@ class Keyspace:
         self._db_delete(db, key)
         self._note_deleted(key)
         self.effects.dirty += 1
-        self._rewrite = [b"UNLINK" if self.lazyfree_lazy_user_del else b"DEL", key]
+        self._set_rewrite([b"UNLINK" if self.lazyfree_lazy_user_del else b"DEL", key])
         return val
 
     def _cmd_getex(self, db: Db, args: list[bytes]) -> Any:
@@ -901,15 +935,15 @@ class Keyspace:
             self._db_delete(db, key)
             self._note_deleted(key)
             fx.dirty += 1
-            self._rewrite = [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+            self._set_rewrite([b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key])
         elif expire is not None:
             self._set_expire(db, key, when)
             fx.dirty += 1
-            self._rewrite = [b"PEXPIREAT", key, b"%d" % when]
+            self._set_rewrite([b"PEXPIREAT", key, b"%d" % when])
         elif flags & _PERSIST:
             if self._remove_expire(db, key):
                 fx.dirty += 1
-                self._rewrite = [b"PERSIST", key]
+                self._set_rewrite([b"PERSIST", key])
         return val
 
     def _cmd_mset(self, db: Db, args: list[bytes]) -> Any:
@@ -996,6 +1030,8 @@ class Keyspace:
             old = 0
         elif val.__class__ is not bytes:
             return E_WRONGTYPE
+        elif val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
+            old = int(val)  # common case inlined: a plain non-negative integer, no overflow
         else:
             old = parse_ll(val)
             if old is None:
@@ -1015,7 +1051,30 @@ class Keyspace:
         return new
 
     def _cmd_incr(self, db: Db, args: list[bytes]) -> Any:
-        return self._incr_by(db, args[1], 1)
+        # _incr_by(db, key, 1) inlined: INCR is one of the three benchmarked hot commands.
+        key = args[1]
+        data = db.data
+        val = data.get(key)
+        fx = self.effects
+        fx.touched = [key]
+        if val is None:
+            data[key] = b"1"
+            main = db.main
+            if len(data) > main._trigger:
+                main.note_add(key)
+            fx.dirty = 1
+            return 1
+        exp = db.exp
+        if exp:
+            when = exp.get(key)
+            if when is not None and self.now > when:
+                return self._incr_by(db, key, 1)  # lazily expired: take the general path
+        if val.__class__ is bytes and val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
+            new = int(val) + 1
+            data[key] = b"%d" % new
+            fx.dirty = 1
+            return new
+        return self._incr_by(db, key, 1)
 
     def _cmd_decr(self, db: Db, args: list[bytes]) -> Any:
         return self._incr_by(db, args[1], -1)
@@ -1057,7 +1116,7 @@ class Keyspace:
         else:
             db.data[key] = nb
         self.effects.dirty += 1
-        self._rewrite = [b"SET", key, nb, b"KEEPTTL"]
+        self._set_rewrite([b"SET", key, nb, b"KEEPTTL"])
         return nb
 
     # ------------------------------------------------------------------------------------------
@@ -1176,7 +1235,7 @@ class Keyspace:
             self._db_delete(db, key)
             self._note_deleted(key)
             fx.dirty += 1
-            self._rewrite = [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+            self._set_rewrite([b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key])
             return 1
         self._set_expire(db, key, when)
         fx.dirty += 1
@@ -1185,7 +1244,7 @@ class Keyspace:
             out[0] = b"PEXPIREAT"
         if basetime != 0 or seconds:
             out[2] = b"%d" % when
-        self._rewrite = out
+        self._set_rewrite(out)
         return 1
 
     def _cmd_expire(self, db: Db, args: list[bytes]) -> Any:
@@ -1287,24 +1346,9 @@ class Keyspace:
                 i += 2
             else:
                 return E_SYNTAX
-        table = db.main
-        collected: list[bytes] = []
-        visited = 0
-        if table.data:
-            maxit = count * 10
-            scan = table.scan
-            while True:
-                chain, cursor = scan(cursor)
-                visited += 1
-                collected.extend(chain)
-                if not cursor:
-                    break
-                m = maxit
-                maxit -= 1
-                if not m or len(collected) >= count:
-                    break
-        else:
-            cursor = 0
+        # do { dictScan } while (cursor && maxiterations-- && collected < count): at most
+        # 1 + 10 * COUNT bucket steps.
+        collected, cursor, visited = db.main.scan_many(cursor, count, count * 10)
         match = compile_pattern(pattern) if pattern is not None else None
         out = []
         for key in collected:
@@ -1349,7 +1393,7 @@ class Keyspace:
             d.expires_cursor = 0
         self.effects.dirty += removed
         self.effects.elements = removed
-        self._force_prop = True
+        self.effects._force = True  # forceCommandPropagation: fed even when nothing changed
         return "OK"
 
     def _cmd_flushdb(self, db: Db, args: list[bytes]) -> Any:
@@ -1363,7 +1407,7 @@ class Keyspace:
         db.expires_cursor = 0
         self.effects.dirty += removed
         self.effects.elements = removed
-        self._force_prop = True
+        self.effects._force = True  # forceCommandPropagation: fed even when nothing changed
         return "OK"
 
     # ------------------------------------------------------------------------------------------
@@ -1440,7 +1484,6 @@ class Keyspace:
         if name == "stats":
             st = self.stats
             return {
-                "total_commands_processed": st.total_commands_processed,
                 "expired_keys": st.expired_keys,
                 "keyspace_hits": st.keyspace_hits,
                 "keyspace_misses": st.keyspace_misses,
@@ -1739,6 +1782,10 @@ class Keyspace:
             return E_WRONGTYPE
         return len(val)
 
+
+_SELECT_HANDLER = Keyspace._cmd_select
+#: Commands whose handlers leave keys_scanned/keys_returned/buckets_visited/elements alone.
+_HOT = frozenset({"get", "set", "incr", "decr", "incrby", "decrby", "ping", "echo"})
 
 # SET / GETEX option flags (server.h OBJ_SET_* / OBJ_*)
 _NX = 1 << 0

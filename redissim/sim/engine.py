@@ -20,6 +20,7 @@ from redissim.scenario import Scenario, build_profile
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
 from redissim.server.keyspace import Keyspace
+from redissim.server.maxmemory import MaxMemory
 from redissim.sim.clock import EPOCH_MS, unix_ms
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
 from redissim.sim.network import Link
@@ -27,7 +28,7 @@ from redissim.sim.trace import Trace
 from redissim.sim.workload import DRIVERS, Driver
 
 SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "p50_ms", "p99_ms", "dbsize",
-                  "expires", "alive")
+                  "expires", "alive", "hit_ratio", "evicted_keys", "used_memory")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -125,6 +126,17 @@ class Simulation:
         self.loop.cron_hooks += [self.expire.slow_cycle, self.expire.databases_cron_resize]
         self.loop.before_sleep_hooks.append(self.expire.fast_cycle)
         self.loop.info_providers.append(self.expire.info_fields)
+        pv = self.profile.eviction
+        self.memory = MaxMemory(self.keyspace, self.loop, srv, rng_seed=seed,
+                                sample_us=pv.sample_us, evict_us=pv.evict_us,
+                                lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace)
+        self.loop.before_command.append(self.memory.before_command)
+        if srv.maxmemory or self.memory.track_lru:
+            self.loop.after_command = self.memory.after_command
+        self.loop.cron_hooks.insert(0, self.memory.cron)
+        self.loop.zero_timers.append(self.memory)
+        self.loop.info_providers.append(self.memory.info_fields)
+        self.expire.on_expired = self.memory.on_expired
         self.drivers: list[Driver] = []
         for i, wl in enumerate(scenario.workloads):
             drv = DRIVERS[wl.type](i, wl, self.loop, stream(seed, f"workload-{i}"),
@@ -173,6 +185,8 @@ class Simulation:
         interval = self.series.interval
         last_cmds = 0
         last_busy = 0.0
+        stats = self.keyspace.stats
+        last_hits = last_misses = 0
         while True:
             yield env.timeout(interval)
             t = env.now
@@ -180,13 +194,20 @@ class Simulation:
             busy = loop.busy_time
             keys, expires, alive = self._key_counts(t)
             win = loop.window_hist
+            hits, misses = stats.keyspace_hits, stats.keyspace_misses
+            lookups = hits - last_hits + misses - last_misses
+            mm = self.memory
             self.series.add(t, (
                 (cmds - last_cmds) / interval,
                 float(loop.in_system(t)),
                 min(1.0, max(0.0, (busy - last_busy) / interval)),
                 win.percentile(50) * 1e3, win.percentile(99) * 1e3,
                 float(keys), float(expires), float(alive),
+                (hits - last_hits) / lookups if lookups else float("nan"),
+                float(mm.ev.stats.evicted_keys),
+                float(mm.used_memory()) if mm.tracking else float("nan"),
             ))
+            last_hits, last_misses = hits, misses
             loop.window_hist = LatencyHistogram(precision=0.01)
             last_cmds, last_busy = cmds, busy
 

@@ -8,8 +8,10 @@ NIC, but a loopback round trip still costs two scheduler wake-ups: Redis's pipel
 ``redis-cli --latency`` show tens of microseconds, which the preset carries.
 
 Presets (round-trip time, bandwidth) and their sources:
-* ``loopback``: RTT from the calibration in ``benchmarks/RESULTS.md`` (redis-cli --latency on
-  the reference machine), 40 Gbit/s (memory copy; never the bottleneck in practice).
+* ``loopback``: 45 us RTT from the calibration in ``benchmarks/RESULTS.md``
+  (benchmarks/calibrate_redis.py: one-way 22.7 us median at -c 1 -P 1 including the client's
+  own processing, the server's 5.5 us wake-up charged separately by the loop), 40 Gbit/s
+  (a memory copy; never the bottleneck in practice).
 * ``lan``: 200 us RTT for a 1 Gbit/s LAN, redis.io "Diagnosing latency issues"; 10 Gbit/s.
 * ``cross-az``: ~1 ms RTT between cloud availability zones (AWS documents "single-digit ms",
   typically 0.5-1.5 ms); 5 Gbit/s.
@@ -23,7 +25,7 @@ from redissim.units import parse_bandwidth, parse_time
 
 #: name -> (round-trip time in seconds, bandwidth in bytes per second)
 PRESETS: dict[str, tuple[float, float]] = {
-    "loopback": (parse_time("30us"), parse_bandwidth("40gbit")),
+    "loopback": (parse_time("45us"), parse_bandwidth("40gbit")),
     "lan": (parse_time("200us"), parse_bandwidth("10gbit")),
     "cross-az": (parse_time("1ms"), parse_bandwidth("5gbit")),
 }

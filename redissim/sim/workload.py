@@ -226,6 +226,12 @@ class ClosedDriver(Driver):
         self.active = 0
         self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
         self._think_buf: list[float] = []
+        #: keys whose GET missed, per connection, to SET next (fill-on-miss)
+        self._fill: dict[int, list[bytes]] = {}
+        if wl.fill_on_miss:
+            self._fill_args = [b"SET", b"", b"x" * wl.value_size]
+            if wl.ttl:
+                self._fill_args += [b"PX", b"%d" % max(1, round(wl.ttl * 1000))]
         for conn in self.conns:
             self._send(conn, t)
         if self.active == 0:
@@ -249,7 +255,21 @@ class ClosedDriver(Driver):
             n = min(n, self.budget)
             self.budget -= n
         mix = self.mix
-        cmds = [mix.next()] if n == 1 else [mix.next() for _ in range(n)]
+        fill = self._fill.get(conn.id)
+        if fill:
+            # cache-aside: write back what the last batch missed (these SETs are extra
+            # requests, not counted against the workload's budget)
+            if self.budget > 0:
+                self.budget += n
+            todo, self._fill[conn.id] = fill[:n], fill[n:]
+            cmds = []
+            for key in todo:
+                args = list(self._fill_args)
+                args[1] = key
+                cmds.append((args, request_size(args), "SET"))
+            n = len(cmds)
+        else:
+            cmds = [mix.next()] if n == 1 else [mix.next() for _ in range(n)]
         self.issued += n
         self.active += 1
         if t < self.t_first:
@@ -259,10 +279,13 @@ class ClosedDriver(Driver):
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         done_batch = None
         window = self.loop.window_hist
-        for label, batch, _size, _reply in sent:
+        fill_on_miss = self.wl.fill_on_miss
+        for label, batch, _size, reply, args in sent:
             lat = t_recv - batch.t_send
             self._hist(label).record(lat)
             window.record(lat)
+            if fill_on_miss and reply is None and label == "GET":
+                self._fill.setdefault(conn.id, []).append(args[1])
             batch.remaining -= 1
             if batch.remaining == 0:
                 done_batch = batch
@@ -325,7 +348,7 @@ class OpenDriver(Driver):
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         window = self.loop.window_hist
-        for label, batch, _size, _reply in sent:
+        for label, batch, _size, _reply, _args in sent:
             lat = t_recv - batch.t_send
             self._hist(label).record(lat)
             window.record(lat)
@@ -368,7 +391,7 @@ class ScriptDriver(Driver):
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         env = self.loop.env
-        for label, batch, _size, reply in sent:
+        for label, batch, _size, reply, _args in sent:
             self._hist(label).record(t_recv - batch.t_send)
             self.completed += 1
             self.t_last = max(self.t_last, t_recv)
@@ -401,7 +424,7 @@ class ScanDriver(Driver):
         self.loop.submit(self.conn, t, [(args, request_size(args), "SCAN")])
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
-        for label, batch, _size, reply in sent:
+        for label, batch, _size, reply, _args in sent:
             self._hist(label).record(t_recv - batch.t_send)
             self.completed += 1
             self.t_last = max(self.t_last, t_recv)

@@ -1,0 +1,325 @@
+"""maxmemory on the event loop: used_memory accounting, performEvictions before every command,
+OOM rejections, the LRU/LFU fields of objects, and the eviction timer.
+
+Models the parts of ``src/server.c:processCommand`` and ``src/evict.c`` that sit between the
+event loop and the keyspace (the eviction *algorithms* -- clocks, sampling, the pool, the time
+budget -- are ``server/eviction.py``; the allocation sizes are ``server/memory.py``):
+
+* ``used_memory`` is kept incrementally, as zmalloc does: every command that changes keys
+  re-measures those keys (``key_alloc``: dictEntry, key SDS, value object, expires entry),
+  plus the bucket arrays of every table, the empty-server baseline and the client buffers.
+* When ``maxmemory`` is set, ``performEvictions`` runs before every command (not only writes).
+  If it fails (still over the limit and nothing evictable, or ``noeviction``), only commands
+  flagged ``denyoom`` are refused with ``-OOM command not allowed when used memory >
+  'maxmemory'.``; reads, DEL and the like still run. A command admitted under the limit may
+  allocate past it: memory overshoots by at most one command's allocation.
+* Each lookup refreshes the object's 24-bit ``lru`` field (LRU clock, or LFU minutes+counter),
+  except NOTOUCH commands and while a fork child exists (to spare copy-on-write).
+* If ``performEvictions`` ran out of its time budget (``maxmemory-eviction-tenacity``), the 0 ms
+  ``evictionTimeProc`` timer goes on evicting once per event-loop iteration.
+
+The lru fields are kept only when a policy needs them (LRU/LFU under maxmemory), so a run
+without maxmemory pays nothing on its hot path; OBJECT IDLETIME/FREQ then answer from a
+field set at creation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from redissim.server import memory as mem
+from redissim.server.commands import lookup as lookup_command
+from redissim.server.eviction import (
+    EVICT_FAIL,
+    LFU_POLICIES,
+    LRU_POLICIES,
+    EvictionConfig,
+    Evictor,
+    lookup_touches,
+)
+from redissim.server.keyspace import Db, Keyspace
+from redissim.server.resp import ReplyError
+from redissim.sim import trace as tr
+from redissim.sim.clock import EPOCH_MS
+
+OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
+
+#: commands whose effect on memory is not limited to the keys they name
+_WHOLESALE = frozenset({"flushall", "flushdb", "swapdb", "debug", "move", "copy"})
+
+
+class _TableView:
+    """A keyspace table as the eviction sampler sees it (size, chains, len, membership)."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, table: Any):
+        self.t = table
+
+    @property
+    def size(self) -> int:
+        return self.t.size
+
+    def bucket_keys(self, i: int) -> Sequence[bytes]:
+        return self.t.bucket_keys(i)
+
+    def __len__(self) -> int:
+        return len(self.t.data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.t.data
+
+
+class _DbView:
+    """One database for ``Evictor``: its two tables, lru fields and expire times."""
+
+    __slots__ = ("db", "main", "expires", "lru")
+
+    def __init__(self, db: Db):
+        self.db = db
+        self.main = _TableView(db.main)
+        self.expires = _TableView(db.expires)
+        self.lru: dict[bytes, int] = {}
+
+    def lru_field(self, key: bytes) -> int:
+        return self.lru.get(key, 0)
+
+    def expire_ms(self, key: bytes) -> int:
+        return self.db.exp[key]
+
+
+class MaxMemory:
+    """used_memory and eviction for one server; plugs into an ``EventLoop``."""
+
+    def __init__(self, keyspace: Keyspace, loop: Any, server: Any, *, rng_seed: int,
+                 sample_us: float, evict_us: float, lg_quantum: int = mem.UPSTREAM_LG_QUANTUM,
+                 trace: tr.Trace | None = None):
+        self.ks = keyspace
+        self.loop = loop
+        self.trace = trace
+        self.policy = server.maxmemory_policy
+        self.maxmemory = server.maxmemory
+        self.lg = lg_quantum
+        self.shared_ok = mem.shared_integers_allowed(self.maxmemory, self.policy)
+        self.config = EvictionConfig(
+            maxmemory=server.maxmemory, maxmemory_policy=server.maxmemory_policy,
+            maxmemory_samples=server.maxmemory_samples,
+            maxmemory_eviction_tenacity=server.maxmemory_eviction_tenacity,
+            lfu_log_factor=server.lfu_log_factor, lfu_decay_time=server.lfu_decay_time,
+            sample_cost_s=sample_us * 1e-6)
+        self.ev = Evictor(config=self.config, rng=random.Random(rng_seed))
+        self.c_evict = evict_us * 1e-6
+        self.dbs = [_DbView(db) for db in keyspace.dbs]
+        self.track_lru = self.maxmemory > 0 and (self.policy in LRU_POLICIES
+                                                  or self.policy in LFU_POLICIES)
+        #: per db: key -> bytes its objects take (dictEntry, key, value, expires entry)
+        self.key_bytes: list[dict[bytes, int]] = [{} for _ in keyspace.dbs]
+        self.keys_total = 0
+        self.startup = mem.EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
+        #: set by the persistence model while a fork child runs (no LRU updates then)
+        self.child_active = False
+        self.peak = 0
+        self.oom_rejections = 0
+        #: (time, used_memory) after each eviction burst, for tests and plots
+        self._now = 0.0
+        self._bucket_cache: dict[int, int] = {}
+        #: with maxmemory off nothing asks used_memory per command: measure on demand
+        self.tracking = self.maxmemory > 0
+        if self.tracking:
+            self.resync_all()
+
+    # ------------------------------------------------------------------ accounting
+    def _alloc(self, db: Db, key: bytes) -> int:
+        val = db.data.get(key)
+        if val is None:
+            return 0
+        has_ttl = key in db.exp
+        if isinstance(val, bytes | int):
+            return mem.key_alloc(key, val, has_ttl=has_ttl, shared_ok=self.shared_ok,
+                                 lg_quantum=self.lg)
+        # Hashes and lists: dictEntry + key + robj + per element two SDS strings (a coarse
+        # stand-in for listpack/quicklist encodings, which pack small collections tighter).
+        size = mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg) + mem.sds_alloc(len(key), self.lg)
+        size += mem.jemalloc_size(mem.ROBJ_SIZE, self.lg)
+        items = val.items() if isinstance(val, dict) else ((v, b"") for v in val)
+        for a, b in items:
+            size += mem.sds_alloc(len(a), self.lg) + (mem.sds_alloc(len(b), self.lg) if b else 0)
+        if has_ttl:
+            size += mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg)
+        return size
+
+    def remeasure(self, dbid: int, keys: Sequence[bytes]) -> None:
+        db = self.ks.dbs[dbid]
+        kb = self.key_bytes[dbid]
+        for k in keys:
+            new = self._alloc(db, k)
+            old = kb.pop(k, 0)
+            if new:
+                kb[k] = new
+            self.keys_total += new - old
+            if not new and self.track_lru:
+                self.dbs[dbid].lru.pop(k, None)
+
+    def resync_all(self) -> None:
+        """Measure every key again (after a preload, FLUSHALL, a restart...)."""
+        self.keys_total = 0
+        for dbid, db in enumerate(self.ks.dbs):
+            kb = self.key_bytes[dbid] = {}
+            for k in db.data:
+                n = self._alloc(db, k)
+                kb[k] = n
+                self.keys_total += n
+            if self.track_lru:
+                lru = self.dbs[dbid].lru
+                field = self.ev.new_object_field(self._now)
+                self.dbs[dbid].lru = {k: lru.get(k, field) for k in db.data}
+
+    def _buckets(self) -> int:
+        total = 0
+        cache = self._bucket_cache
+        for db in self.ks.dbs:
+            for table in (db.main, db.expires):
+                size = table.size
+                if size:
+                    b = cache.get(size)
+                    if b is None:
+                        b = cache[size] = mem.bucket_array_alloc(size, self.lg)
+                    total += b
+        return total
+
+    def used_memory(self) -> int:
+        clients = mem.client_buffers(0, len(self.loop.conns))
+        return self.startup + self.keys_total + self._buckets() + clients
+
+    def not_counted_memory(self) -> int:
+        return 0
+
+    # ------------------------------------------------------------------ EvictionHost
+    def evict_key(self, dbid: int, key: bytes) -> float:
+        db = self.ks.dbs[dbid]
+        self.ks._db_delete(db, key)
+        self.remeasure(dbid, [key])
+        if self.trace is not None:
+            self.trace.emit(self._now, tr.K_EVICT, -1, (key.decode("utf-8", "replace"), ()))
+        return self.c_evict
+
+    # ------------------------------------------------------------------ loop hooks
+    def before_command(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """processCommand: MEMORY/OBJECT answers, then performEvictions and the OOM check."""
+        first = args[0]
+        if first[:1] in b"mMoO":
+            name = first.lower() if isinstance(first, bytes) else first.encode().lower()
+            if name == b"memory" or name == b"object":
+                reply = self._introspect(name, args, conn, t)
+                if reply is not None:
+                    return t, reply
+        if self.maxmemory == 0:
+            return t, None
+        name = first.lower() if isinstance(first, bytes) else first.encode().lower()
+        self._now = t
+        res = self.ev.perform(self, t)
+        t += res.cpu_s
+        if res.status == EVICT_FAIL:
+            spec = lookup_command(name.decode("utf-8", "replace"))
+            if spec is not None and spec.denyoom:
+                self.oom_rejections += 1
+                return t, ReplyError(OOM_ERROR)
+        return t, None
+
+    def after_command(self, conn: Any, args: list, t: float) -> None:
+        fx = self.ks.effects
+        dbid = fx.db
+        if fx.name in _WHOLESALE and not fx.error:
+            self.resync_all()
+        elif fx.dirty or fx.deleted or fx.expired:
+            self.remeasure(dbid, [*fx.touched, *fx.deleted, *fx.expired])
+        if self.track_lru and fx.touched and not self.child_active:
+            cmd = fx.name
+            if lookup_touches(cmd, self.child_active):
+                lru = self.dbs[dbid].lru
+                data = self.ks.dbs[dbid].data
+                ev = self.ev
+                for k in fx.touched:
+                    if k in data:
+                        old = lru.get(k)
+                        lru[k] = ev.new_object_field(t) if old is None else ev.touch(old, t)
+        used = self.used_memory()
+        if used > self.peak:
+            self.peak = used
+
+    def on_expired(self, dbid: int, argv: list[bytes], t: float) -> None:
+        """A key deleted by the active expire cycle."""
+        self.remeasure(dbid, [argv[1]])
+
+    def cron(self, t: float) -> float:
+        self.ev.cron(t)
+        return t
+
+    def timer(self, t: float) -> float:
+        """evictionTimeProc, once per iteration while the previous call ran out of time."""
+        if not self.ev.timer_running:
+            return t
+        self._now = t
+        res = self.ev.timer_proc(self, t)
+        return t + res.cpu_s
+
+    def pending(self) -> bool:
+        return self.ev.timer_running
+
+    # ------------------------------------------------------------------ MEMORY / OBJECT
+    def _introspect(self, name: bytes, args: list, conn: Any, t: float) -> Any:
+        if len(args) < 3:
+            return None
+        sub = args[1].lower() if isinstance(args[1], bytes) else args[1].encode().lower()
+        key = args[2] if isinstance(args[2], bytes) else args[2].encode()
+        dbid = conn.session.db
+        db = self.ks.dbs[dbid]
+        val = db.data.get(key)
+        now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
+        when = db.exp.get(key)
+        if when is not None and now_ms > when:
+            val = None
+        if name == b"memory" and sub == b"usage":
+            if val is None:
+                return None if len(args) == 3 else None
+            if isinstance(val, bytes | int):
+                return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
+                                            lg_quantum=self.lg)
+            return self._alloc(db, key)
+        if name == b"object" and sub in (b"freq", b"idletime"):
+            if val is None:
+                return None
+            lru = self.dbs[dbid].lru.get(key, 0)
+            if sub == b"freq":
+                if self.policy not in LFU_POLICIES:
+                    return ReplyError("ERR An LFU maxmemory policy is not selected, access "
+                                      "frequency not tracked. Please note that when switching "
+                                      "between policies at runtime LRU and LFU data will take "
+                                      "some time to adjust.")
+                return self.ev.object_freq(lru, t)
+            if self.policy in LFU_POLICIES:
+                return ReplyError("ERR An LFU maxmemory policy is selected, idle time not "
+                                  "tracked. Please note that when switching between policies "
+                                  "at runtime LRU and LFU data will take some time to adjust.")
+            return self.ev.object_idletime_s(lru)
+        return None
+
+    # ------------------------------------------------------------------ INFO
+    def info_fields(self) -> dict[str, dict[str, object]]:
+        if not self.tracking:
+            self.resync_all()
+        used = self.used_memory()
+        overhead_db = 0
+        for db in self.ks.dbs:
+            overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
+                                           db.expires.size)
+        clients = mem.client_buffers(0, len(self.loop.conns))
+        im = mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
+                             clients=clients, maxmemory=self.maxmemory, policy=self.policy)
+        fields: dict[str, object] = dict(im.as_dict())
+        fields["used_memory_peak"] = max(self.peak, used)
+        fields["mem_clients_normal"] = clients
+        stats = self.ev.stats.info(self._now)
+        return {"memory": fields, "stats": stats}

@@ -1,0 +1,95 @@
+"""maxmemory on the event loop: used_memory, OOM rejections, eviction before every command."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redissim.scenario import Scenario
+from redissim.server import memory as mem
+from redissim.sim.engine import simulate
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+
+def script(steps, server=None, model=None):
+    sc = Scenario.model_validate({
+        "name": "mm", "server": server or {}, "model": model or {},
+        "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": c} for c in steps]}]})
+    res = simulate(sc)
+    return [r["reply"] for r in res.workloads[0].records], res
+
+
+def test_memory_usage_matches_redis_builds():
+    replies, _ = script(["SET foo bar", "MEMORY USAGE foo"])
+    assert replies[1] == 56  # upstream jemalloc (lg-quantum 3): the published figure
+    replies, _ = script(["SET foo bar", "MEMORY USAGE foo"], model={"jemalloc-lg-quantum": 4})
+    assert replies[1] == 64  # Debian's redis-server 7.0.15 (system jemalloc)
+
+
+def test_million_keys_like_debug_populate():
+    sc = Scenario.model_validate({
+        "name": "pop", "model": {"jemalloc-lg-quantum": 4},
+        "preload": {"keys": 1_000_000, "prefix": "key", "value-size": 10},
+        "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "PING"}]}]})
+    used = simulate(sc).info["memory"]["used_memory"]
+    # Debian's redis-server 7.0.15 after DEBUG POPULATE 1000000 key 10: 89,450,992 B
+    assert used == pytest.approx(89_450_992, rel=0.01)
+
+
+def test_noeviction_rejects_only_denyoom_commands():
+    # A 1.2 MB limit, keys of ~1 KB: a few hundred fit.
+    steps = [f"SET k{i} {'x' * 1000}" for i in range(400)]
+    steps += ["GET k1", "EXISTS k1", "INCR counter", "DEL k1", "SET after-del v", "DBSIZE"]
+    replies, res = script(steps, server={"maxmemory": "1200kb",
+                                          "maxmemory-policy": "noeviction"})
+    first_oom = next(i for i, r in enumerate(replies) if r == {"error": OOM})
+    assert 100 < first_oom < 400
+    assert all(r == {"error": OOM} for r in replies[first_oom:400])
+    get, exists, incr, dele, set_after, dbsize = replies[400:]
+    assert get == "x" * 1000 and exists == 1  # reads are still served
+    assert incr == {"error": OOM}  # INCR is denyoom too
+    assert dele == 1  # DEL is not denyoom
+    # DEL freed ~1 KB, so the next SET fits again
+    assert set_after == "OK"
+    assert dbsize == first_oom  # what was stored, minus the deleted key, plus the new one
+    info = res.info
+    assert info["memory"]["used_memory"] <= info["memory"]["maxmemory"] + 2048
+    assert info["stats"]["evicted_keys"] == 0
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy=st.sampled_from(["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
+                               "volatile-ttl", "volatile-random", "noeviction"]),
+       value_size=st.integers(1, 3000), space=st.integers(50, 3000),
+       ttl=st.sampled_from([None, "5s"]), seed=st.integers(0, 10))
+def test_used_memory_overshoots_by_at_most_one_command(policy, value_size, space, ttl, seed):
+    maxmemory = 1_500_000
+    wl = {"clients": 4, "requests": 3000, "value-size": value_size,
+          "commands": [{"cmd": "SET", "weight": 2}, {"cmd": "GET", "weight": 1}],
+          "keys": {"distribution": "zipf", "space": space}}
+    if ttl:
+        wl["ttl"] = ttl
+    sc = Scenario.model_validate({"name": "h", "seed": seed, "workloads": [wl], "server": {
+        "maxmemory": maxmemory, "maxmemory-policy": policy}})
+    res = simulate(sc)
+    m = res.info["memory"]
+    # The largest single allocation of one command: one key with the biggest value, or the
+    # doubling of a bucket array when an insert grows the table.
+    largest_key = mem.key_alloc(b"key:%d" % space, b"x" * value_size, has_ttl=bool(ttl))
+    largest_table = mem.bucket_array_alloc(mem.table_size_for(space))
+    assert m["used_memory_peak"] <= maxmemory + largest_key + largest_table
+    if policy.startswith("allkeys") and value_size * space > 2 * maxmemory:
+        assert res.info["stats"]["evicted_keys"] > 0
+
+
+def test_eviction_keeps_memory_near_the_limit_and_costs_loop_time():
+    sc = Scenario.model_validate({
+        "name": "e", "server": {"maxmemory": "2mb", "maxmemory-policy": "allkeys-lru"},
+        "workloads": [{"clients": 10, "requests": 40_000, "value-size": 100,
+                       "commands": [{"cmd": "SET"}], "keys": {"space": 100_000}}]})
+    res = simulate(sc)
+    m, st = res.info["memory"], res.info["stats"]
+    assert st["evicted_keys"] > 10_000
+    assert 0.9 * m["maxmemory"] <= m["used_memory"] <= m["maxmemory"] + 1024
+    s = res.series.to_dict()
+    assert max(x for x in s["evicted_keys"] if x == x) > 0
