@@ -93,3 +93,17 @@ def test_eviction_keeps_memory_near_the_limit_and_costs_loop_time():
     assert 0.9 * m["maxmemory"] <= m["used_memory"] <= m["maxmemory"] + 1024
     s = res.series.to_dict()
     assert max(x for x in s["evicted_keys"] if x == x) > 0
+
+
+def test_eviction_scenario_orders_policies_under_zipf():
+    """scenarios/eviction.yaml, shortened: LFU and LRU keep the hot keys, RANDOM does not."""
+    from redissim.scenario import load_scenario, variant_scenario
+
+    sc, data = load_scenario("eviction", ["workloads.0.duration=2s", "workloads.0.clients=10"])
+    ratio = {}
+    for v in sc.variants:
+        st = simulate(variant_scenario(data, v, "eviction")).info["stats"]
+        ratio[v.name] = st["keyspace_hits"] / (st["keyspace_hits"] + st["keyspace_misses"])
+        assert st["evicted_keys"] > 1000
+    assert ratio["allkeys-lfu"] > ratio["allkeys-random"]
+    assert ratio["allkeys-lru"] > ratio["allkeys-random"]

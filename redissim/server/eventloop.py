@@ -383,7 +383,8 @@ class EventLoop:
                         self.total_error_replies += 1
                     if trace is not None:
                         key = args[1] if len(args) > 1 else b""
-                        trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost))
+                        hit = reply is not None and not fx.error
+                        trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost, hit))
                     if after is not None:
                         after(conn, args, t)
                 else:

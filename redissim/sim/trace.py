@@ -29,7 +29,7 @@ K_RECV = "recv"          # the client received its replies; data = number of rep
 # Event loop phases. data: None unless stated.
 K_ITER = "iter"          # an ae iteration starts (epoll_wait returned); data = ready clients
 K_READ = "read"          # read(2) of one client; data = commands parsed
-K_EXEC = "exec"          # a command runs; data = (command name, key or "", cpu seconds)
+K_EXEC = "exec"          # a command runs; data = (name, key or "", cpu seconds, found: bool)
 K_CRON = "cron"          # serverCron starts; data = cpu seconds it takes
 K_BEFORE_SLEEP = "before_sleep"  # beforeSleep starts
 K_WRITE = "write"        # write(2) of replies to one client; data = bytes
