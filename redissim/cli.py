@@ -65,6 +65,29 @@ def run_scenario(target: str, seed: int | None, overrides: list[str],
     return results
 
 
+def _write_figures(png: Path, results: list) -> None:
+    from redissim.report.lru_grid import draw_grid
+
+    grids = [(r.variant, r.extra["lru_grid"]) for r in results if "lru_grid" in r.extra]
+    if not grids:
+        raise ScenarioError(f"{png}: this scenario draws no figure (only lru-grid does)")
+    for variant, grid in grids:
+        target = png if variant is None or len(grids) == 1 else \
+            png.with_name(f"{png.stem}-{_slug(variant)}{png.suffix}")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".png")
+        os.close(fd)
+        try:
+            draw_grid(grid, tmp, f"{results[0].scenario.name} {variant or ''}: "
+                                 f"score {grid.score:.3f}")
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()
+
+
 def _run_with_progress(sim, label: str, show: bool):
     if not show or not sys.stderr.isatty():
         return sim.run()
@@ -100,12 +123,15 @@ def run(
     json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="write results as CSV")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no text report")] = False,
+    png: Annotated[Path | None, typer.Option(
+        help="write the scenario's figure (the LRU grid of lru-grid) to this PNG; "
+             "variants get their name appended")] = None,
 ) -> None:
     """Run a scenario and print a redis-benchmark style report."""
     from redissim.report.summary import benchmark_text, to_csv, to_json
 
     try:
-        for out in (json_out, csv_out):
+        for out in (json_out, csv_out, png):
             if out is not None and not (out.parent if str(out.parent) else Path(".")).is_dir():
                 raise ScenarioError(f"{out}: directory {out.parent} does not exist")
         results = run_scenario(scenario, seed, set_ or [])
@@ -113,6 +139,8 @@ def run(
             write_atomic(json_out, to_json(results))
         if csv_out is not None:
             write_atomic(csv_out, to_csv(results))
+        if png is not None:
+            _write_figures(png, results)
     except (ScenarioError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     if not quiet:

@@ -135,6 +135,8 @@ class KeysConfig(_Base):
     #: redis-benchmark without -r uses one literal key; with space 1 the key is just the prefix
     #: followed by 0 unless ``fixed`` names it.
     fixed: str | None = None
+    #: added to every index (e.g. sequential keys 10000.. for a second batch)
+    offset: int = Field(0, ge=0)
 
 
 class CommandSpec(_Base):
@@ -233,6 +235,15 @@ class Caption(_Base):
     event: str | None = None
 
 
+class LruGrid(_Base):
+    """antirez's LRU picture: ``old-keys`` keys filled to maxmemory and then read in order,
+    then ``new-keys`` more; the report scores where the evictions fell (report/lru_grid.py)."""
+
+    old_keys: int = Field(ge=2)
+    new_keys: int = Field(ge=1)
+    prefix: str = "lru:"
+
+
 class MetricsConfig(_Base):
     interval: Seconds = Field(0.1, gt=0)
     trace_limit: int = Field(200_000, ge=0)
@@ -256,6 +267,7 @@ class Scenario(_Base):
     variants: list[Variant] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     captions: list[Caption] = Field(default_factory=list)
+    lru_grid: LruGrid | None = None
 
 
 class ScenarioError(Exception):

@@ -107,3 +107,31 @@ def test_eviction_scenario_orders_policies_under_zipf():
         assert st["evicted_keys"] > 1000
     assert ratio["allkeys-lfu"] > ratio["allkeys-random"]
     assert ratio["allkeys-lru"] > ratio["allkeys-random"]
+
+
+def test_lru_grid_scenario_reproduces_antirez_picture(tmp_path):
+    """theory.md 1.4: pool K=5 evicts ~0.85 of the older half, K=10 ~0.92 (with uniform
+    sampling; dictGetSomeKeys' bucket walk gives ~0.83 / ~0.915, see eviction tests)."""
+    import subprocess
+    import sys
+
+    from redissim.scenario import load_scenario, variant_scenario
+
+    sc, data = load_scenario("lru-grid")
+    scores = {}
+    for v in sc.variants:
+        res = simulate(variant_scenario(data, v, "lru-grid"))
+        g = res.extra["lru_grid"]
+        assert g.evicted_old == pytest.approx(5000, rel=0.01) and g.evicted_new == 0
+        scores[v.name] = g.score
+    assert 0.78 < scores["K=5"] < 0.88
+    assert scores["K=5"] < scores["K=10"] < 0.96
+    png = tmp_path / "grid.png"
+    r = subprocess.run([sys.executable, "-m", "redissim", "run", "lru-grid", "-q", "--png",
+                        str(png)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+    for name in ("grid-k-5.png", "grid-k-10.png"):
+        with Image.open(tmp_path / name) as img:
+            assert img.width > 100 and img.height > 50

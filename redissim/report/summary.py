@@ -59,7 +59,14 @@ def result_dict(res: Result) -> dict[str, Any]:
             key = label if label not in per_command else f"{w['name']}:{label}"
             per_command[key] = c
     info = {k: v for sec in res.info.values() for k, v in sec.items()}
-    return {
+    doc_extra: dict[str, Any] = {}
+    grid = res.extra.get("lru_grid")
+    if grid is not None:
+        doc_extra["lru_grid"] = {"old_keys": grid.old_keys, "new_keys": grid.new_keys,
+                                 "evicted_old": grid.evicted_old,
+                                 "evicted_older_half": grid.evicted_older_half,
+                                 "evicted_new": grid.evicted_new, "score": _r(grid.score, 6)}
+    return {**doc_extra,
         "scenario": res.scenario.name,
         "variant": res.variant,
         "seed": res.seed,
@@ -127,6 +134,11 @@ def benchmark_text(res: Result) -> str:
             out.append(f"  [{wl.name} t={rec['t']:.3f}s] {rec['command']} -> {rec['reply']!r}")
         if wl.records:
             out.append("")
+    grid = res.extra.get("lru_grid")
+    if grid is not None:
+        from redissim.report.lru_grid import grid_text
+        out.append(grid_text(grid))
+        out.append("")
     out.append("# INFO (simulated server)")
     for sec, fields in INFO_SHOWN.items():
         for f in fields:

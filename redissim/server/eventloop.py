@@ -73,7 +73,7 @@ class Conn:
     """A client connection as the server sees it (``client`` struct in server.h)."""
 
     __slots__ = ("id", "driver", "session", "inq", "inq_bytes", "ready", "out", "out_bytes",
-                 "pending_write", "label", "keep_replies")
+                 "pending_write", "label", "keep_replies", "closed")
 
     def __init__(self, cid: int, driver: Any, label: str, keep_replies: bool = False):
         self.id = cid
@@ -89,6 +89,7 @@ class Conn:
         self.pending_write = False
         self.label = label
         self.keep_replies = keep_replies
+        self.closed = False
 
 
 class EventLoop:
@@ -134,6 +135,8 @@ class EventLoop:
         self._exp_i = 0
 
         self.conns: list[Conn] = []
+        #: connections not closed (INFO connected_clients)
+        self.connected = 0
         self._arrivals: list[tuple[float, int, Conn, list]] = []
         self._seq = itertools.count()
         self._write_list: list[Conn] = []       # clients with replies to write (LIFO)
@@ -191,7 +194,14 @@ class EventLoop:
     def connect(self, driver: Any, label: str, keep_replies: bool = False) -> Conn:
         conn = Conn(len(self.conns), driver, label, keep_replies)
         self.conns.append(conn)
+        self.connected += 1
         return conn
+
+    def disconnect(self, conn: Conn) -> None:
+        """The client closed its connection (freeClient: its buffers go too)."""
+        if not conn.closed:
+            conn.closed = True
+            self.connected -= 1
 
     def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]],
                keep: bool = False) -> Batch:
@@ -481,7 +491,7 @@ class EventLoop:
             self.trace.emit(t, tr.K_CRON, -1, None)
         if self.dynamic_hz:
             hz = self.config_hz
-            nclients = len(self.conns)
+            nclients = self.connected
             while nclients // hz > MAX_CLIENTS_PER_CLOCK_TICK:
                 hz *= 2
                 if hz > CONFIG_MAX_HZ:
@@ -494,7 +504,7 @@ class EventLoop:
             self._track_instantaneous(t)
             t += self.c_cron_100ms
         # clientsCron visits max(clients/hz, min(clients, 5)) clients per tick.
-        n = len(self.conns)
+        n = self.connected
         visited = max(n // self.hz, min(n, 5))
         t += self.c_cron + visited * self.c_cron_client
         for hook in self.cron_hooks:
@@ -526,7 +536,7 @@ class EventLoop:
         us = 1e6
         fields: dict[str, dict[str, object]] = {
             "server": {"hz": self.hz, "configured_hz": self.config_hz},
-            "clients": {"connected_clients": len(self.conns)},
+            "clients": {"connected_clients": self.connected},
             "stats": {
                 "total_connections_received": len(self.conns),
                 "total_commands_processed": self.total_commands_processed,

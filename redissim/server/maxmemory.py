@@ -190,7 +190,7 @@ class MaxMemory:
         return total
 
     def used_memory(self) -> int:
-        clients = mem.client_buffers(0, len(self.loop.conns))
+        clients = mem.client_buffers(0, self.loop.connected)
         return self.startup + self.keys_total + self._buckets() + clients
 
     def not_counted_memory(self) -> int:
@@ -315,7 +315,7 @@ class MaxMemory:
         for db in self.ks.dbs:
             overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
                                            db.expires.size)
-        clients = mem.client_buffers(0, len(self.loop.conns))
+        clients = mem.client_buffers(0, self.loop.connected)
         im = mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
                              clients=clients, maxmemory=self.maxmemory, policy=self.policy)
         fields: dict[str, object] = dict(im.as_dict())

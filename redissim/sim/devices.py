@@ -260,8 +260,9 @@ class OSPageCache:
       active/inactive LRU lists, simplified to one LRU).
     * ``write(key)``: a buffered ``write(2)``: the page becomes dirty in memory, no device I/O.
     * ``fsync(keys)``: writes the given dirty pages (one file's) and flushes the device cache.
-    * A flusher process wakes every ``writeback_interval_s`` (``dirty_writeback_centisecs``
-      = 500 -> 5 s) and writes back pages dirty for longer than ``dirty_expire_s``
+    * While dirty pages exist, a flusher process wakes every ``writeback_interval_s``
+      (``dirty_writeback_centisecs`` = 500 -> 5 s) and writes back pages dirty for longer than
+      ``dirty_expire_s``
       (``dirty_expire_centisecs`` = 3000 -> 30 s). Redis's docs: with ``appendfsync no`` the
       kernel flushes "normally every 30 seconds".
     * ``power_loss()`` drops every dirty page, returning the keys lost.
@@ -288,8 +289,10 @@ class OSPageCache:
         self.dirty: dict[PageKey, float] = {}  # key -> time it became dirty
         self._inflight: dict[PageKey, simpy.Event] = {}
         self.stats = PageCacheStats()
-        if start_flusher and writeback_interval_s > 0:
-            env.process(self._flusher())
+        # The flusher runs only while there are dirty pages, so an idle cache schedules no
+        # events and ``env.run()`` without ``until`` still ends.
+        self._flusher_enabled = start_flusher and writeback_interval_s > 0
+        self._flusher_running = False
 
     def __contains__(self, key: PageKey) -> bool:
         return key in self._lru
@@ -331,6 +334,9 @@ class OSPageCache:
         """A buffered write without the copy time (the caller charges ``copy_s``)."""
         self._insert(key)
         self.dirty.setdefault(key, self.env.now)
+        if self._flusher_enabled and not self._flusher_running:
+            self._flusher_running = True
+            self.env.process(self._flusher())
 
     def read(self, key: PageKey) -> SimGen:
         """Read one page; returns True on a cache hit, False when the device was read."""
@@ -371,7 +377,7 @@ class OSPageCache:
         yield from self.device.fsync()
 
     def _flusher(self) -> SimGen:
-        while True:
+        while self.dirty:
             yield self.env.timeout(self.writeback_interval_s)
             cutoff = self.env.now - self.dirty_expire_s
             old = [k for k, t in self.dirty.items() if t <= cutoff]
@@ -380,6 +386,7 @@ class OSPageCache:
                     del self.dirty[k]
                 self.stats.writeback_pages += len(old)
                 yield from self.device.write(len(old) * self.page_size)
+        self._flusher_running = False
 
     def power_loss(self) -> list[PageKey]:
         """The machine loses power: dirty pages never reached the device. Returns them."""

@@ -280,8 +280,13 @@ class Simulation:
                 commands=cmds, records=drv.records, extra=extra))
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
         labels = {c.id: c.label for c in self.loop.conns}
+        extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,
+                                 "memory": self.memory}
+        if self.scenario.lru_grid is not None:
+            from redissim.report.lru_grid import lru_grid
+            extra["lru_grid"] = lru_grid(self.keyspace, self.scenario.lru_grid)
         return Result(self.scenario, self.scenario.seed, self.env.now, out, info, self.series,
-                      self.trace, labels, extra={"expire": self.expire, "loop": self.loop})
+                      self.trace, labels, extra=extra)
 
 
 def simulate(scenario: Scenario, *, trace: bool = False,

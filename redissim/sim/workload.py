@@ -47,6 +47,7 @@ class KeyPicker:
         self._i = 0
         self._seq = 0
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
+        self.offset = cfg.offset
         self._cdf: np.ndarray | None = None
         if cfg.distribution == "zipf":
             ranks = np.arange(1, cfg.space + 1, dtype=np.float64)
@@ -80,7 +81,7 @@ class KeyPicker:
             self._refill()
         i = self._buf[self._i]
         self._i += 1
-        return b"%s%d" % (self.prefix, i)
+        return b"%s%d" % (self.prefix, i + self.offset)
 
 
 #: argument templates of the commands a workload can name without ``args``.
@@ -210,6 +211,9 @@ class Driver:
     def _finish(self, t: float) -> None:
         if not self.finished:
             self.finished = True
+            for conn in self.loop.conns:
+                if conn.driver is self:
+                    self.loop.disconnect(conn)
             self.on_finish(self, t)
 
     def label_for(self, i: int) -> str:
