@@ -128,7 +128,7 @@ def run(
              "variants get their name appended")] = None,
 ) -> None:
     """Run a scenario and print a redis-benchmark style report."""
-    from redissim.report.summary import benchmark_text, to_csv, to_json
+    from redissim.report.summary import report_text, to_csv, to_json
 
     try:
         for out in (json_out, csv_out, png):
@@ -145,7 +145,7 @@ def run(
         _fail(str(e))
     if not quiet:
         for res in results:
-            typer.echo(benchmark_text(res))
+            typer.echo(report_text(res))
 
 
 @app.command()

@@ -126,10 +126,10 @@ class NetworkConfig(_Base):
 class KeysConfig(_Base):
     """How a workload picks keys: ``prefix`` + an index in [0, space)."""
 
-    distribution: Literal["uniform", "zipf", "sequential", "hotspot"] = "uniform"
+    distribution: Literal["uniform", "zipf", "sequential", "hotspot", "powerlaw"] = "uniform"
     space: int = Field(1, ge=1, le=100_000_000)
     prefix: str = "key:"
-    alpha: float = Field(1.0, gt=0, le=5, description="zipf exponent")
+    alpha: float = Field(1.0, gt=0, le=10, description="zipf or powerlaw exponent")
     hot_fraction: float = Field(0.2, gt=0, lt=1, description="hotspot: share of keys that are hot")
     hot_probability: float = Field(0.8, ge=0, le=1, description="hotspot: share of requests to them")
     #: redis-benchmark without -r uses one literal key; with space 1 the key is just the prefix
@@ -176,6 +176,9 @@ class Workload(_Base):
     count: int = Field(10, ge=1)
     match: str | None = None
     repeat: bool = False
+    #: ``random``: each command drawn from the weighted mix; ``batches``: each pipeline batch is
+    #: one command of the list, in turn (redis-cli --lru-test: 250 SETs, then 250 GETs, ...)
+    mix: Literal["random", "batches"] = "random"
     #: cache-aside without a database: a GET that misses is followed by a SET of that key
     #: (value-size bytes, ttl if set) before the client's next request
     fill_on_miss: bool = False
@@ -268,6 +271,8 @@ class Scenario(_Base):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     captions: list[Caption] = Field(default_factory=list)
     lru_grid: LruGrid | None = None
+    #: the text report: redis-benchmark's summary, or redis-cli --lru-test's line per second
+    report: Literal["benchmark", "lru-test"] = "benchmark"
 
 
 class ScenarioError(Exception):

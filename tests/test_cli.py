@@ -130,3 +130,20 @@ def test_validate_and_list():
 def test_unwritable_output_is_an_error(tmp_path):
     r = cli("run", str(tiny(tmp_path, "quickstart")), "--json", str(tmp_path / "no/dir/x.json"))
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_lru_test_prints_redis_cli_lines():
+    r = cli("run", "lru-test", "--set", "workloads.0.duration=0.3s",
+            "--set", "metrics.interval=100ms")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if "Gets/sec" in ln]
+    assert len(lines) >= 2
+    import re
+    pat = re.compile(r"^(\d+) Gets/sec \| Hits: (\d+) \((\d+\.\d\d)%\) \| "
+                     r"Misses: (\d+) \((\d+\.\d\d)%\)$")
+    for ln in lines:
+        m = pat.match(ln)
+        assert m, ln
+        n, h, hp, mi, mp = m.groups()
+        assert int(h) + int(mi) == int(n)
+        assert abs(float(hp) + float(mp) - 100) < 0.02

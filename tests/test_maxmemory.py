@@ -90,9 +90,13 @@ def test_eviction_keeps_memory_near_the_limit_and_costs_loop_time():
     res = simulate(sc)
     m, st = res.info["memory"], res.info["stats"]
     assert st["evicted_keys"] > 10_000
-    assert 0.9 * m["maxmemory"] <= m["used_memory"] <= m["maxmemory"] + 1024
+    assert m["maxmemory"] < m["used_memory_peak"] <= m["maxmemory"] + 1024
     s = res.series.to_dict()
     assert max(x for x in s["evicted_keys"] if x == x) > 0
+    # while the clients run, memory sits at the limit (at the end they disconnect and their
+    # ~38 KB of buffers each are freed)
+    used = [u for u, t in zip(s["used_memory"], s["t"], strict=True) if 0.05 < t < res.sim_time]
+    assert used and min(used[len(used) // 2:]) > 0.97 * m["maxmemory"]
 
 
 def test_eviction_scenario_orders_policies_under_zipf():

@@ -106,6 +106,29 @@ def to_csv(results: list[Result]) -> str:
     return buf.getvalue()
 
 
+def lru_test_text(res: Result) -> str:
+    """redis-cli --lru-test's line per second (redis-cli.c:LRUTestMode), from the time series
+    of keyspace hits and misses (sample the series every 1 s: metrics.interval)."""
+    s = res.series.to_dict()
+    lines = []
+    if res.variant:
+        lines.append(f"#### variant: {res.variant}")
+    for h, m in zip(s["hits"], s["misses"], strict=True):
+        n = h + m
+        if n == 0:
+            continue
+        lines.append(f"{int(n)} Gets/sec | Hits: {int(h)} ({h / n * 100:.2f}%) | "
+                     f"Misses: {int(m)} ({m / n * 100:.2f}%)")
+    return "\n".join(lines) + "\n"
+
+
+def report_text(res: Result) -> str:
+    """The scenario's chosen text report."""
+    if res.scenario.report == "lru-test":
+        return lru_test_text(res)
+    return benchmark_text(res)
+
+
 def benchmark_text(res: Result) -> str:
     """redis-benchmark's summary block per workload command, then the main INFO counters."""
     out = []

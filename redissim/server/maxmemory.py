@@ -125,6 +125,8 @@ class MaxMemory:
         #: (time, used_memory) after each eviction burst, for tests and plots
         self._now = 0.0
         self._bucket_cache: dict[int, int] = {}
+        #: databases that ever held keys: only their bucket arrays can be non-empty
+        self._active_dbs: set[int] = {i for i, db in enumerate(keyspace.dbs) if db.data}
         #: with maxmemory off nothing asks used_memory per command: measure on demand
         self.tracking = self.maxmemory > 0
         if self.tracking:
@@ -166,6 +168,8 @@ class MaxMemory:
         """Measure every key again (after a preload, FLUSHALL, a restart...)."""
         self.keys_total = 0
         for dbid, db in enumerate(self.ks.dbs):
+            if db.data or db.main.size:
+                self._active_dbs.add(dbid)
             kb = self.key_bytes[dbid] = {}
             for k in db.data:
                 n = self._alloc(db, k)
@@ -179,7 +183,9 @@ class MaxMemory:
     def _buckets(self) -> int:
         total = 0
         cache = self._bucket_cache
-        for db in self.ks.dbs:
+        dbs = self.ks.dbs
+        for i in self._active_dbs:
+            db = dbs[i]
             for table in (db.main, db.expires):
                 size = table.size
                 if size:
@@ -231,6 +237,8 @@ class MaxMemory:
     def after_command(self, conn: Any, args: list, t: float) -> None:
         fx = self.ks.effects
         dbid = fx.db
+        if dbid not in self._active_dbs:
+            self._active_dbs.add(dbid)
         if fx.name in _WHOLESALE and not fx.error:
             self.resync_all()
         elif fx.dirty or fx.deleted or fx.expired:

@@ -28,7 +28,8 @@ from redissim.sim.trace import Trace
 from redissim.sim.workload import DRIVERS, Driver
 
 SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "p50_ms", "p99_ms", "dbsize",
-                  "expires", "alive", "hit_ratio", "evicted_keys", "used_memory")
+                  "expires", "alive", "hits", "misses", "hit_ratio", "evicted_keys",
+                  "used_memory")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -203,6 +204,7 @@ class Simulation:
                 min(1.0, max(0.0, (busy - last_busy) / interval)),
                 win.percentile(50) * 1e3, win.percentile(99) * 1e3,
                 float(keys), float(expires), float(alive),
+                float(hits - last_hits), float(misses - last_misses),
                 (hits - last_hits) / lookups if lookups else float("nan"),
                 float(mm.ev.stats.evicted_keys),
                 float(mm.used_memory()) if mm.tracking else float("nan"),

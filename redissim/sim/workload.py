@@ -62,6 +62,13 @@ class KeyPicker:
             assert self._cdf is not None
             arr = np.minimum(np.searchsorted(self._cdf, rng.random(n), side="right"),
                              cfg.space - 1)
+        elif cfg.distribution == "powerlaw":
+            # redis-cli's powerLawRand(1, space, alpha) (LRUTestGenKey): inverse transform of
+            # a power law, folded so that low indices are the popular ones
+            lo, hi, a1 = 1.0, cfg.space + 1.0, cfg.alpha + 1.0
+            r = rng.random(n)
+            pl = ((hi ** a1 - lo ** a1) * r + lo ** a1) ** (1.0 / a1)
+            arr = (hi - 1 - np.floor(pl)).astype(np.int64) + 1
         elif cfg.distribution == "sequential":
             arr = (np.arange(self._seq, self._seq + n)) % cfg.space
             self._seq += n
@@ -121,6 +128,18 @@ class CommandMix:
         self._cum = np.cumsum(w) / w.sum()
         self._choice: list[int] = []
         self._ci = 0
+        self.batches = wl.mix == "batches"
+        self._turn = 0
+
+    def next_batch(self, n: int) -> list[tuple[list, int, str]]:
+        """``n`` command lines: from the weighted mix, or all of the next command in turn."""
+        if self.batches:
+            build = self.builders[self._turn % len(self.builders)]
+            self._turn += 1
+            return [build() for _ in range(n)]
+        if n == 1:
+            return [self.next()]
+        return [self.next() for _ in range(n)]
 
     def _builder(self, spec: CommandSpec, ttl: float | None) -> Callable[[], tuple[list, int, str]]:
         name = spec.cmd.upper()
@@ -273,7 +292,7 @@ class ClosedDriver(Driver):
                 cmds.append((args, request_size(args), "SET"))
             n = len(cmds)
         else:
-            cmds = [mix.next()] if n == 1 else [mix.next() for _ in range(n)]
+            cmds = mix.next_batch(n)
         self.issued += n
         self.active += 1
         if t < self.t_first:
