@@ -128,7 +128,7 @@ def run(
              "variants get their name appended")] = None,
 ) -> None:
     """Run a scenario and print a redis-benchmark style report."""
-    from redissim.report.summary import report_text, to_csv, to_json
+    from redissim.report.summary import comparison_text, report_text, to_csv, to_json
 
     try:
         for out in (json_out, csv_out, png):
@@ -146,6 +146,8 @@ def run(
     if not quiet:
         for res in results:
             typer.echo(report_text(res))
+        if len(results) > 1:
+            typer.echo(comparison_text(results))
 
 
 @app.command()

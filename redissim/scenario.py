@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from redissim.postgres.config import PostgresConfig
 from redissim.profile import CostProfile, load_profile_data
 from redissim.sim.devices import DeviceSpec
 from redissim.units import UnitError, parse_bandwidth, parse_rate, parse_size, parse_time
@@ -179,6 +180,16 @@ class Workload(_Base):
     #: ``random``: each command drawn from the weighted mix; ``batches``: each pipeline batch is
     #: one command of the list, in turn (redis-cli --lru-test: 250 SETs, then 250 GETs, ...)
     mix: Literal["random", "batches"] = "random"
+    #: where requests go: Redis; PostgreSQL (GET -> SELECT by primary key, SET -> UPDATE);
+    #: Redis in front of PostgreSQL (cache-aside: read Redis, on a miss SELECT then SET with
+    #: ttl; write PostgreSQL then DEL or SET the key); or a storage ``device`` (block reads)
+    target: Literal["redis", "postgres", "cache-aside", "device"] = "redis"
+    #: PostgreSQL protocol: prepared statements (pgbench -M prepared) or simple queries
+    prepared: bool = True
+    #: cache-aside writes: delete the cached key, or overwrite it with the new value
+    write_policy: Literal["delete", "update"] = "delete"
+    #: target device: a preset (cpu-cache, ram, nvme, ssd, hdd, cloud) and overrides
+    device: DeviceSpec | None = None
     #: cache-aside without a database: a GET that misses is followed by a SET of that key
     #: (value-size bytes, ttl if set) before the client's next request
     fill_on_miss: bool = False
@@ -191,6 +202,10 @@ class Workload(_Base):
             raise ValueError("set requests or duration")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
+        if self.target != "redis" and self.type != "closed":
+            raise ValueError(f"target {self.target} works with closed workloads only")
+        if self.target == "device" and self.device is None:
+            raise ValueError("target device needs a device (e.g. {preset: ssd})")
         return self
 
 
@@ -271,6 +286,8 @@ class Scenario(_Base):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     captions: list[Caption] = Field(default_factory=list)
     lru_grid: LruGrid | None = None
+    #: a simulated PostgreSQL 15 server (postgresql.conf names; see redissim/postgres)
+    postgres: PostgresConfig | None = None
     #: the text report: redis-benchmark's summary, or redis-cli --lru-test's line per second
     report: Literal["benchmark", "lru-test"] = "benchmark"
 

@@ -54,7 +54,7 @@ def test_every_builtin_scenario_runs(tmp_path, name):
     doc = json.loads(out.read_text())
     runs = doc.get("variants", [doc])
     for run in runs:
-        assert run["info"]["total_commands_processed"] > 0
+        assert run["commands"] and run["sim_time_s"] > 0
         for c in run["commands"].values():
             assert c["calls"] > 0 and c["latency_ms"]["p99"] >= c["latency_ms"]["p50"] > 0
 

@@ -60,6 +60,16 @@ def result_dict(res: Result) -> dict[str, Any]:
             per_command[key] = c
     info = {k: v for sec in res.info.values() for k, v in sec.items()}
     doc_extra: dict[str, Any] = {}
+    pg = res.extra.get("postgres")
+    if pg is not None:
+        doc_extra["postgres"] = {
+            "stats": {k: (_r(v, 9) if isinstance(v, float) else v)
+                      for k, v in pg.stats().items() if isinstance(v, int | float)},
+            "breakdown": {k: _r(v, 9) for k, v in pg.breakdown().items()}}
+    if res.extra.get("cache_aside"):
+        doc_extra["cache_aside"] = {n: {k: _r(v, 9) if isinstance(v, float) else v
+                                        for k, v in c.items()}
+                                    for n, c in res.extra["cache_aside"].items()}
     grid = res.extra.get("lru_grid")
     if grid is not None:
         doc_extra["lru_grid"] = {"old_keys": grid.old_keys, "new_keys": grid.new_keys,
@@ -104,6 +114,69 @@ def to_csv(results: list[Result]) -> str:
                 w.writerow([name, f"{c.throughput_rps:.2f}"] +
                            [f"{lat[k]:.3f}" for k in ("avg", "min", "p50", "p95", "p99", "max")])
     return buf.getvalue()
+
+
+def comparison_text(results: list[Result]) -> str:
+    """Variants side by side: throughput and latency of each, a log-scale bar of the p50,
+    and for PostgreSQL runs the mean time per stage (the lesson's two-lane diagram)."""
+    import math
+
+    rows = []
+    for res in results:
+        for wl in res.workloads:
+            for c in wl.commands:
+                lat = c.latency.summary_ms()
+                rows.append((res.variant or res.scenario.name, wl.name, c.label,
+                             c.throughput_rps, lat))
+    if not rows:
+        return ""
+    out = ["", "====== side by side ======",
+           f"{'variant':<22} {'op':<8} {'ops/s':>13} {'p50':>9} {'p95':>9} {'p99':>9}"
+           "  p50 on a log scale: 1 ns .. 1 s"]
+    for variant, _wl, label, rps, lat in rows:
+        p50 = lat["p50"] * 1e-3
+        bar = "#" * max(1, round((math.log10(max(p50, 1e-9)) + 9) * 4)) if p50 > 0 else ""
+        out.append(f"{variant[:22]:<22} {label[:8]:<8} {rps:>13,.0f} "
+                   f"{_dur(lat['p50']):>9} {_dur(lat['p95']):>9} {_dur(lat['p99']):>9}  {bar}")
+    for res in results:
+        pg = res.extra.get("postgres")
+        if pg is not None and pg.queries:
+            b = pg.breakdown()
+            st = pg.stats()
+            counts = ("buffer_hits", "os_cache_hits", "disk_reads")
+            stages = ", ".join(f"{k} {v * 1e6:.1f}" for k, v in b.items()
+                               if k not in counts and not k.endswith("_time_s")
+                               and k != "response_s" and v > 0)
+            tiers = ", ".join(f"{k} {b[k]:.2f}" for k in counts if k in b)
+            elapsed = max(res.sim_time, 1e-9)
+            cores = ", ".join(f"{busy / elapsed:.0%}" for busy in pg.core_busy_s)
+            out.append(f"[{res.variant}] PostgreSQL per query (us): {stages}; "
+                       f"response {b['response_s'] * 1e6:.1f}")
+            out.append(f"[{res.variant}] pages per query: {tiers}")
+            out.append(f"[{res.variant}] shared_buffers hit ratio {st['buffer_hit_ratio']:.3f}, "
+                       f"disk reads {pg.disk_reads / elapsed:,.0f}/s, CPU per core {cores}")
+        ca = res.extra.get("cache_aside")
+        if ca:
+            for name, c in ca.items():
+                looks = c["redis_hits"] + c["redis_misses"]
+                ratio = c["redis_hits"] / looks if looks else float("nan")
+                window = c["stale_window_s"] / c["writes"] * 1e3 if c["writes"] else 0.0
+                out.append(f"[{res.variant}] {name}: Redis hit ratio {ratio:.3f}, PostgreSQL "
+                           f"queries {c['pg_queries'] / max(res.sim_time, 1e-9):,.0f}/s, "
+                           f"stale-read window after a write {window:.3f} ms on average")
+    return "\n".join(out) + "\n"
+
+
+def _dur(ms: float) -> str:
+    """A duration given in ms, in the unit that reads best (ns, us, ms, s)."""
+    s = ms / 1e3
+    if s < 1e-6:
+        return f"{s * 1e9:.1f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
 
 
 def lru_test_text(res: Result) -> str:

@@ -108,8 +108,11 @@ def _class_byte(b: int) -> str:
     return f"\\x{b:02x}"
 
 
-def pattern_to_regex(pattern: bytes) -> str:
-    """Translate a glob into an equivalent regex source (for ``re.fullmatch`` with DOTALL)."""
+def _tokens(pattern: bytes) -> list[str]:
+    """Split a glob into tokens: ``"*"`` for a star group, else a one-byte regex fragment.
+
+    Parses exactly like the interpreter above; every token except ``*`` matches one byte.
+    """
     p = pattern
     plen = len(p)
     out: list[str] = []
@@ -119,7 +122,7 @@ def pattern_to_regex(pattern: bytes) -> str:
         if c == 42:
             while pi + 1 < plen and p[pi + 1] == 42:
                 pi += 1
-            out.append(".*")
+            out.append("*")
         elif c == 63:
             out.append(".")
         elif c == 91:
@@ -156,19 +159,65 @@ def pattern_to_regex(pattern: bytes) -> str:
                 c = p[pi]
             out.append(_class_byte(c))
         pi += 1
-    return "".join(out)
+    return out
+
+
+def pattern_to_regex(pattern: bytes) -> str:
+    """Translate a glob into an equivalent regex source (for ``re.fullmatch`` with DOTALL)."""
+    return "".join(".*" if t == "*" else t for t in _tokens(pattern))
+
+
+def _compile(src: str) -> re.Pattern[bytes]:
+    return re.compile(src.encode("latin-1"), re.DOTALL)
 
 
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: bytes) -> Callable[[bytes], bool]:
-    """A fast predicate equivalent to ``lambda s: stringmatch(pattern, s)``."""
-    src = pattern_to_regex(pattern)
-    fullmatch = re.compile(src.encode("latin-1"), re.DOTALL).fullmatch
+    """A fast predicate equivalent to ``lambda s: stringmatch(pattern, s)``.
 
-    def match(s: bytes) -> bool:
-        # The C loop never runs on an empty string: only the empty pattern matches it.
+    With at most one star group the whole glob is one regex. With more, a regex with
+    several ``.*`` can backtrack exponentially (Redis avoids that with its
+    skip-longer-matches shortcut), so the glob is matched as fixed-width segments between
+    stars instead: the first anchored at the start, the last at the end, each middle one at
+    its leftmost occurrence -- which is optimal because every non-star token is one byte.
+    """
+    tokens = _tokens(pattern)
+    if tokens.count("*") <= 1:
+        fullmatch = _compile("".join(".*" if t == "*" else t for t in tokens)).fullmatch
+
+        def match(s: bytes) -> bool:
+            # The C loop never runs on an empty string: only the empty pattern matches it.
+            if not s:
+                return not pattern
+            return fullmatch(s) is not None
+
+        return match
+
+    segments: list[list[str]] = [[]]
+    for t in tokens:
+        if t == "*":
+            segments.append([])
+        else:
+            segments[-1].append(t)
+    head_len = len(segments[0])
+    tail_len = len(segments[-1])
+    head = _compile("".join(segments[0])).match
+    tail = _compile("".join(segments[-1])).match
+    middles = [(_compile("".join(seg)).search, len(seg)) for seg in segments[1:-1] if seg]
+
+    def match_segments(s: bytes) -> bool:
         if not s:
-            return not pattern
-        return fullmatch(s) is not None
+            return False  # a pattern with stars is never empty
+        n = len(s)
+        if head_len + tail_len > n or head(s) is None:
+            return False
+        pos = head_len
+        limit = n - tail_len
+        for search, width in middles:
+            m = search(s, pos, limit)
+            if m is None:
+                return False
+            pos = m.start() + width
+        return tail(s, limit) is not None
 
-    return match
+    return match_segments

@@ -21,7 +21,9 @@ from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
 from redissim.server.keyspace import Keyspace
 from redissim.server.maxmemory import MaxMemory
+from redissim.sim.app import AppDriver
 from redissim.sim.clock import EPOCH_MS, unix_ms
+from redissim.sim.devices import StorageDevice
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
 from redissim.sim.network import Link
 from redissim.sim.trace import Trace
@@ -138,10 +140,24 @@ class Simulation:
         self.loop.zero_timers.append(self.memory)
         self.loop.info_providers.append(self.memory.info_fields)
         self.expire.on_expired = self.memory.on_expired
+        self.postgres = None
+        if scenario.postgres is not None:
+            from redissim.postgres.pipeline import PostgresServer
+            from redissim.postgres.profile import load_profile
+
+            pg = scenario.postgres
+            self.postgres = PostgresServer(
+                self.env, pg, load_profile(pg.cost_profile), stream(seed, "postgres"),
+                StorageDevice(self.env, pg.device, stream(seed, "postgres-device")), self.trace)
         self.drivers: list[Driver] = []
         for i, wl in enumerate(scenario.workloads):
-            drv = DRIVERS[wl.type](i, wl, self.loop, stream(seed, f"workload-{i}"),
-                                   self._on_finish)
+            cls = AppDriver if wl.target != "redis" else DRIVERS[wl.type]
+            drv = cls(i, wl, self.loop, stream(seed, f"workload-{i}"), self._on_finish)
+            if self.postgres is not None:
+                drv.extra_targets["postgres"] = self.postgres
+            if wl.device is not None:
+                drv.extra_targets["device"] = StorageDevice(self.env, wl.device,
+                                                            stream(seed, f"device-{i}"))
             self.drivers.append(drv)
         self.series = TimeSeries(scenario.metrics.interval, SERIES_COLUMNS)
         self.done = self.env.event()
@@ -284,6 +300,12 @@ class Simulation:
         labels = {c.id: c.label for c in self.loop.conns}
         extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,
                                  "memory": self.memory}
+        if self.postgres is not None:
+            extra["postgres"] = self.postgres
+        apps = {d.name: d.counts for d in self.drivers if isinstance(d, AppDriver)
+                and d.wl.target == "cache-aside"}
+        if apps:
+            extra["cache_aside"] = apps
         if self.scenario.lru_grid is not None:
             from redissim.report.lru_grid import lru_grid
             extra["lru_grid"] = lru_grid(self.keyspace, self.scenario.lru_grid)

@@ -220,6 +220,9 @@ class Driver:
         self.issued = 0
         self.completed = 0
         self.records: list[dict[str, Any]] = []
+        #: other systems this workload's clients talk to ("postgres", "device"), set by the
+        #: engine before start()
+        self.extra_targets: dict[str, Any] = {}
 
     def _hist(self, label: str) -> LatencyHistogram:
         h = self.hist.get(label)

@@ -114,11 +114,18 @@ class ViewInput:
             appendonly=bool(int(aof)) if str(aof).isdigit() else bool(aof),
             appendfsync=str(flat.get("appendfsync", "everysec")),
         )
+        memory = None
+        series = getattr(result, "series", None)
+        if series is not None and "used_memory" in series.columns:
+            cols = series.to_dict()
+            memory = [(t, int(u)) for t, u in zip(cols["t"], cols["used_memory"], strict=True)
+                      if u == u]  # NaN when the run did not track memory
         return cls(
             trace=result.trace,
             client_labels=dict(getattr(result, "client_labels", {}) or {}),
             captions=captions,
             settings=settings,
+            memory=memory or None,
             duration_s=None,
             title=title or str(getattr(scenario, "name", "redissim")),
         )

@@ -366,7 +366,11 @@ class Replay:
         # stands in for a touch. Whether a read hit is then unknown (the preloaded data set
         # is not in the trace), so hits and misses are not counted at all.
         self.touches_from_commands = not any(e[1] == tr.K_TOUCH for e in events)
-        self.hits_known = not self.touches_from_commands
+        # The engine's exec events carry whether the key was found (4th field): then hits
+        # and misses are known even without touch events.
+        flagged = any(e[1] == tr.K_EXEC and isinstance(e[3], tuple) and len(e[3]) >= 4
+                      and isinstance(e[3][3], bool) for e in events[:2000])
+        self.hits_known = flagged or not self.touches_from_commands
         for t, kind, _c, data in events:
             if kind == tr.K_EXEC and self.touches_from_commands:
                 name, key, _ = _exec_fields(data)
