@@ -72,8 +72,20 @@ HIST_LO_EXP, HIST_HI_EXP, HIST_PER_DECADE = -6, 0, 4
 HIST_BINS = (HIST_HI_EXP - HIST_LO_EXP) * HIST_PER_DECADE
 
 
+#: the engine's PostgreSQL stages (postgres/pipeline.py STAGES) on the lesson's six lanes
+_PG_LANE = {
+    "pool_wait": "parse", "cpu_wait": "parse", "recv": "parse", "parse": "parse",
+    "analyze": "parse", "plan": "plan", "bind": "plan", "executor": "index",
+    "index": "index", "heap": "buffer cache", "disk": "disk", "lock_wait": "result",
+    "commit": "result", "wal_flush": "result", "send": "result",
+}
+#: the stage whose ``leave`` ends a query
+_PG_LAST = frozenset({"send", "result"})
+
+
 def normalise_stage(name: str) -> str:
-    return str(name).replace("_", " ").strip().lower()
+    raw = str(name).strip().lower()
+    return _PG_LANE.get(raw, raw.replace("_", " "))
 
 
 class IntervalIndex:
@@ -604,7 +616,6 @@ class Replay:
         items: list[tuple[float, float, object]] = []
         q_start: dict[int, float] = {}
         q_lat: list[tuple[float, float]] = []
-        first = PG_STAGES[0]
         for t, kind, c, data in events:
             if kind != tr.K_PG_STAGE:
                 continue
@@ -616,13 +627,13 @@ class Replay:
                     ps, pt = open_.pop(c)
                     items.append((pt, t, (c, ps)))
                 open_[c] = (st, t)
-                if st == first or c not in q_start:
+                if c not in q_start:
                     q_start[c] = t
             else:
                 if c in open_ and open_[c][0] == st:
                     ps, pt = open_.pop(c)
                     items.append((pt, t, (c, ps)))
-                if st == PG_STAGES[-1] and c in q_start:
+                if str(name).strip().lower() in _PG_LAST and c in q_start:
                     q_lat.append((t, t - q_start.pop(c)))
         for c, (ps, pt) in open_.items():
             items.append((pt, math.inf, (c, ps)))
