@@ -125,6 +125,7 @@ class MaxMemory:
         #: (time, used_memory) after each eviction burst, for tests and plots
         self._now = 0.0
         self._bucket_cache: dict[int, int] = {}
+        self._size_cache: dict[tuple[int, int, bool], int] = {}
         #: databases that ever held keys: only their bucket arrays can be non-empty
         self._active_dbs: set[int] = {i for i, db in enumerate(keyspace.dbs) if db.data}
         #: with maxmemory off nothing asks used_memory per command: measure on demand
@@ -138,6 +139,14 @@ class MaxMemory:
         if val is None:
             return 0
         has_ttl = key in db.exp
+        if val.__class__ is bytes and not val[:1].isdigit() and val[:1] != b"-":
+            # not an integer: only the lengths matter (the common case, and a fast one)
+            sizes = (len(key), len(val), has_ttl)
+            n = self._size_cache.get(sizes)
+            if n is None:
+                n = self._size_cache[sizes] = mem.key_alloc_sizes(
+                    len(key), len(val), has_ttl=has_ttl, lg_quantum=self.lg)
+            return n
         if isinstance(val, bytes | int):
             return mem.key_alloc(key, val, has_ttl=has_ttl, shared_ok=self.shared_ok,
                                  lg_quantum=self.lg)
