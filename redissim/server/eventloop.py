@@ -58,37 +58,33 @@ STATS_METRIC_SAMPLES = 16
 class Batch:
     """What a client wrote in one go (a pipeline of ``n`` commands) and is waiting for."""
 
-    __slots__ = ("conn", "t_send", "n", "remaining", "replies", "t_recv")
+    __slots__ = ("conn", "t_send", "n", "remaining")
 
     def __init__(self, conn: Conn, t_send: float, n: int):
         self.conn = conn
         self.t_send = t_send
         self.n = n
         self.remaining = n
-        self.replies: list[Any] | None = None
-        self.t_recv = 0.0
 
 
 class Conn:
     """A client connection as the server sees it (``client`` struct in server.h)."""
 
-    __slots__ = ("id", "driver", "session", "inq", "inq_bytes", "ready", "out", "out_bytes",
-                 "pending_write", "label", "keep_replies", "closed")
+    __slots__ = ("id", "driver", "session", "inq", "ready", "out", "out_bytes",
+                 "pending_write", "label", "closed")
 
-    def __init__(self, cid: int, driver: Any, label: str, keep_replies: bool = False):
+    def __init__(self, cid: int, driver: Any, label: str):
         self.id = cid
         self.driver = driver
         self.session = Session()
         #: arrived, unread commands: (args, nbytes, label, batch)
         self.inq: deque[tuple[list, int, str, Batch]] = deque()
-        self.inq_bytes = 0
         self.ready = False
         #: replies produced, not yet written: (label, batch, nbytes, reply, args)
         self.out: list[tuple[str, Batch, int, Any, list]] = []
         self.out_bytes = 0
         self.pending_write = False
         self.label = label
-        self.keep_replies = keep_replies
         self.closed = False
 
 
@@ -191,8 +187,8 @@ class EventLoop:
         keyspace.info_hook = self.info_fields
 
     # ------------------------------------------------------------------ clients
-    def connect(self, driver: Any, label: str, keep_replies: bool = False) -> Conn:
-        conn = Conn(len(self.conns), driver, label, keep_replies)
+    def connect(self, driver: Any, label: str) -> Conn:
+        conn = Conn(len(self.conns), driver, label)
         self.conns.append(conn)
         self.connected += 1
         return conn
@@ -203,12 +199,9 @@ class EventLoop:
             conn.closed = True
             self.connected -= 1
 
-    def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]],
-               keep: bool = False) -> Batch:
+    def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]]) -> Batch:
         """A client writes ``cmds`` (args, request bytes, label) at ``t_send``."""
         batch = Batch(conn, t_send, len(cmds))
-        if keep:
-            batch.replies = []
         if len(cmds) == 1:
             args, nbytes, label = cmds[0]
             recs = [(args, nbytes, label, batch)]
@@ -300,8 +293,6 @@ class EventLoop:
             _, _, conn, recs = pop(arrivals)
             conn.inq.extend(recs)
             self.arrived += len(recs)
-            for r in recs:
-                conn.inq_bytes += r[1]
             if not conn.ready:
                 conn.ready = True
                 ready.append(conn)
@@ -351,7 +342,6 @@ class EventLoop:
                 batch_cmds.append(inq.popleft())
                 if fcfs:
                     break
-            conn.inq_bytes -= nbytes
             if inq:
                 conn.ready = True
                 self._ready_later.append(conn)
@@ -583,7 +573,7 @@ class EventLoop:
         failed = 0
         for conn in self.conns:
             if conn.out:
-                recs = [(label, batch, 0, error) for label, batch, _n, _r in conn.out]
+                recs = [(label, batch, 0, error, args) for label, batch, _n, _r, args in conn.out]
                 conn.out.clear()
                 conn.out_bytes = 0
                 self.served += len(recs)

@@ -56,7 +56,7 @@ class AppDriver(Driver):
         self.active = wl.clients
         self.conns = []
         for i in range(wl.clients):
-            conn = self.loop.connect(self, self.label_for(i), keep_replies=True)
+            conn = self.loop.connect(self, self.label_for(i))
             self.conns.append(conn)
             self.env.process(self._client(i, conn))
 
@@ -75,7 +75,7 @@ class AppDriver(Driver):
         """One Redis command through the event loop; returns the reply."""
         ev = self.env.event()
         self._waiting[conn.id] = ev
-        self.loop.submit(conn, self.env.now, [(args, request_size(args), label)], keep=True)
+        self.loop.submit(conn, self.env.now, [(args, request_size(args), label)])
         reply = yield ev
         return reply
 

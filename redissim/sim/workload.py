@@ -390,7 +390,7 @@ class ScriptDriver(Driver):
 
     def start(self, t: float) -> None:
         self.t_start = t
-        self.conn = self.loop.connect(self, self.wl.label or self.name, keep_replies=True)
+        self.conn = self.loop.connect(self, self.wl.label or self.name)
         self._waiting: Any = None
         self.loop.env.process(self._run(t))
 
@@ -406,8 +406,7 @@ class ScriptDriver(Driver):
             t_send = env.now
             self.t_first = min(self.t_first, t_send)
             self.issued += 1
-            self.loop.submit(self.conn, t_send, [(args, request_size(args), args[0].decode().upper())],
-                             keep=True)
+            self.loop.submit(self.conn, t_send, [(args, request_size(args), args[0].decode().upper())])
             t_recv, reply = yield self._waiting
             self.records.append({
                 "t": round(t_send - t0, 9), "command": " ".join(a.decode("utf-8", "replace")
