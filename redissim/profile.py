@@ -70,6 +70,19 @@ class EvictionCosts(_Base):
     evict_us: float = Field(ge=0)
 
 
+class PersistenceCosts(_Base):
+    """Costs of fork, AOF writes and loading at restart (``rdb.c``, ``aof.c``)."""
+
+    fork_ms_per_gb: float = Field(ge=0)
+    fork_base_us: float = Field(ge=0)
+    aof_write_us: float = Field(ge=0)
+    aof_write_per_kb_us: float = Field(ge=0)
+    rdb_load_per_key_us: float = Field(ge=0)
+    load_s_per_gb: float = Field(ge=0)
+    aof_load_per_command_us: float = Field(ge=0)
+    startup_ms: float = Field(ge=0)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
@@ -77,6 +90,7 @@ class CostProfile(_Base):
     commands: CommandCosts
     expire: ExpireCosts
     eviction: EvictionCosts
+    persistence: PersistenceCosts
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:

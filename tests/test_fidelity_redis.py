@@ -79,7 +79,7 @@ def test_active_expiry_uses_its_budget_like_redis(server):
     # the end of serverCron) ~ 21 %. Redis measured here (poll granularity 0.25 s): the same
     # within the noise of a shared 2-core machine.
     assert 0.17 < sim_share < 0.25
-    assert real_share == pytest.approx(sim_share, abs=0.08), (real_share, real_drain, real_cpu)
+    assert real_share == pytest.approx(sim_share, abs=0.1), (real_share, real_drain, real_cpu)
     assert int(st["expired_time_cap_reached_count"]) > 0
     assert res.info["stats"]["expired_time_cap_reached_count"] > 0
 

@@ -66,6 +66,8 @@ def result_dict(res: Result) -> dict[str, Any]:
             "stats": {k: (_r(v, 9) if isinstance(v, float) else v)
                       for k, v in pg.stats().items() if isinstance(v, int | float)},
             "breakdown": {k: _r(v, 9) for k, v in pg.breakdown().items()}}
+    if res.extra.get("faults"):
+        doc_extra["faults"] = res.extra["faults"]
     if res.extra.get("cache_aside"):
         doc_extra["cache_aside"] = {n: {k: _r(v, 9) if isinstance(v, float) else v
                                         for k, v in c.items()}
@@ -155,6 +157,8 @@ def comparison_text(results: list[Result]) -> str:
             out.append(f"[{res.variant}] pages per query: {tiers}")
             out.append(f"[{res.variant}] shared_buffers hit ratio {st['buffer_hit_ratio']:.3f}, "
                        f"disk reads {pg.disk_reads / elapsed:,.0f}/s, CPU per core {cores}")
+        if res.extra.get("faults"):
+            out.append(faults_text(res.extra["faults"], f"[{res.variant}] "))
         ca = res.extra.get("cache_aside")
         if ca:
             for name, c in ca.items():
@@ -165,6 +169,13 @@ def comparison_text(results: list[Result]) -> str:
                            f"queries {c['pg_queries'] / max(res.sim_time, 1e-9):,.0f}/s, "
                            f"stale-read window after a write {window:.3f} ms on average")
     return "\n".join(out) + "\n"
+
+
+def faults_text(f: dict[str, Any], prefix: str = "") -> str:
+    """What the injected faults cost: acknowledged writes, those lost, the loss window."""
+    kinds = ", ".join(f"{x.get('kind')} at {x.get('at', x.get('t', 0)):g}s" for x in f["faults"])
+    return (f"{prefix}faults ({kinds}): acknowledged writes {f['acked_writes']}, lost "
+            f"{f['acked_writes_lost']}, loss window {f['loss_window_s']:.3f} s")
 
 
 def _dur(ms: float) -> str:
@@ -234,6 +245,9 @@ def benchmark_text(res: Result) -> str:
     if grid is not None:
         from redissim.report.lru_grid import grid_text
         out.append(grid_text(grid))
+        out.append("")
+    if res.extra.get("faults"):
+        out.append(faults_text(res.extra["faults"]))
         out.append("")
     out.append("# INFO (simulated server)")
     for sec, fields in INFO_SHOWN.items():

@@ -127,6 +127,8 @@ class EventLoop:
         self.c_scan_bucket = cc.scan_per_bucket_us * us
         self.c_scan_key = cc.scan_per_key_us * us
         self.exp_costs = cc.distribution == "exponential"
+        #: CPU seconds spent inside command procs (eventloop_duration_cmd_sum)
+        self._cmd_time = 0.0
         self._exp = np.empty(0)
         self._exp_i = 0
 
@@ -301,6 +303,8 @@ class EventLoop:
         return ready
 
     def _iteration(self, t: float) -> float:
+        if self.fcfs:
+            return self._fcfs_iteration(t)
         t_start = t
         trace = self.trace
         ready = self._collect(t)
@@ -310,23 +314,15 @@ class EventLoop:
         if self._slept:
             t += self.c_wakeup  # the thread was descheduled in epoll_wait
             self._slept = False
-        ncmds = 0
-        t_cmd_total = 0.0
+        ncmds = self.total_commands_processed
+        cmd_time = self._cmd_time
         # Sockets that became writable for replies left over from the last beforeSleep.
         if self._write_later:
             later = self._write_later
             self._write_later = []
             for conn in later:
                 t = self._write(conn, t)
-        ks = self.ks
-        execute = ks.execute
-        fx = ks.effects
-        cmdstats = self.cmdstats
-        c_cmd = self.c_cmd
-        c_default = self.c_default
-        fcfs = self.fcfs
-        after = self.after_command
-        pre = self.before_command
+        call = self._call
         for conn in ready:
             conn.ready = False
             inq = conn.inq
@@ -340,8 +336,6 @@ class EventLoop:
                     break
                 nbytes += size
                 batch_cmds.append(inq.popleft())
-                if fcfs:
-                    break
             if inq:
                 conn.ready = True
                 self._ready_later.append(conn)
@@ -350,63 +344,13 @@ class EventLoop:
             self.total_net_input_bytes += nbytes
             if trace is not None:
                 trace.emit(t, tr.K_READ, conn.id, len(batch_cmds))
-            session = conn.session
             for args, _size, label, batch in batch_cmds:
-                reply = None
-                if pre:
-                    # processCommand's checks before call(): eviction and OOM, MISCONF,
-                    # commands the persistence model answers itself (BGSAVE...).
-                    for hook in pre:
-                        t, reply = hook(conn, args, t)
-                        if reply is not None:
-                            break
-                if reply is None:
-                    now_ms = EPOCH_MS + int(t * 1000.0 + 1e-9)
-                    reply = execute(args, now_ms, session)
-                    name = fx.name
-                    if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 \
-                            or self.exp_costs:
-                        cost = self.command_cost(name, fx)
-                    else:
-                        cost = c_cmd.get(name, c_default)
-                    t_begin = t
-                    t += cost
-                    t_cmd_total += cost
-                    ncmds += 1
-                    st = cmdstats.get(name)
-                    if st is None:
-                        st = cmdstats[name] = CommandStats()
-                    st.calls += 1
-                    st.usec += cost * 1e6
-                    if fx.error:
-                        st.failed_calls += 1
-                        self.total_error_replies += 1
-                    if trace is not None:
-                        key = args[1] if len(args) > 1 else b""
-                        hit = reply is not None and not fx.error
-                        trace.emit(t_begin, tr.K_EXEC, conn.id, (name, _as_str(key), cost, hit))
-                    if after is not None:
-                        after(conn, args, t)
-                else:
-                    ncmds += 1
-                    name = _as_str(args[0]).lower()
-                    st = cmdstats.get(name)
-                    if st is None:
-                        st = cmdstats[name] = CommandStats()
-                    if isinstance(reply, ReplyError):
-                        st.rejected_calls += 1
-                        self.total_error_replies += 1
-                    else:
-                        st.calls += 1
-                rsize = reply_size(reply)
-                conn.out.append((label, batch, rsize, reply, args))
-                conn.out_bytes += rsize
-                if fcfs:
-                    t = self._write(conn, t)
-                elif not conn.pending_write:
-                    conn.pending_write = True
-                    self._write_list.append(conn)
-        self.total_commands_processed += ncmds
+                t = call(conn, args, label, batch, t)
+            if not conn.pending_write and conn.out:
+                conn.pending_write = True
+                self._write_list.append(conn)
+        ncmds = self.total_commands_processed - ncmds
+        t_cmd_total = self._cmd_time - cmd_time
         # Timers: serverCron when due (its period counts from the end of the callback).
         if t >= self.next_cron:
             tc = t
@@ -434,6 +378,77 @@ class EventLoop:
             self.eventloop_duration_max = dur
         if ncmds > self.eventloop_cmd_per_cycle_max:
             self.eventloop_cmd_per_cycle_max = ncmds
+        return t
+
+    def _call(self, conn: Conn, args: list, label: str, batch: Batch, t: float) -> float:
+        """processCommand + call() of one command; its reply is queued on the connection."""
+        reply = None
+        for hook in self.before_command:
+            # processCommand's checks before call(): eviction and OOM, MISCONF, commands the
+            # persistence model answers itself (BGSAVE...).
+            t, reply = hook(conn, args, t)
+            if reply is not None:
+                break
+        self.total_commands_processed += 1
+        if reply is None:
+            fx = self.ks.effects
+            reply = self.ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
+            name = fx.name
+            if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
+                cost = self.command_cost(name, fx)
+            else:
+                cost = self.c_cmd.get(name, self.c_default)
+            if self.trace is not None:
+                key = args[1] if len(args) > 1 else b""
+                hit = reply is not None and not fx.error
+                self.trace.emit(t, tr.K_EXEC, conn.id, (name, _as_str(key), cost, hit))
+            t += cost
+            self._cmd_time += cost
+            st = self.cmdstats.get(name)
+            if st is None:
+                st = self.cmdstats[name] = CommandStats()
+            st.calls += 1
+            st.usec += cost * 1e6
+            if fx.error:
+                st.failed_calls += 1
+                self.total_error_replies += 1
+            if self.after_command is not None:
+                self.after_command(conn, args, t)
+        else:
+            name = _as_str(args[0]).lower()
+            st = self.cmdstats.get(name)
+            if st is None:
+                st = self.cmdstats[name] = CommandStats()
+            if isinstance(reply, ReplyError):
+                st.rejected_calls += 1
+                self.total_error_replies += 1
+            else:
+                st.calls += 1
+        rsize = reply_size(reply)
+        conn.out.append((label, batch, rsize, reply, args))
+        conn.out_bytes += rsize
+        return t
+
+    def _fcfs_iteration(self, t: float) -> float:
+        """``model.loop: fcfs``: serve every request that has arrived by the time the
+        previous one ends, strictly in arrival order, each reply leaving at its command's end
+        -- one busy period per SimPy wake-up, no per-iteration or syscall costs."""
+        arrivals = self._arrivals
+        t_start = t
+        pop = heapq.heappop
+        while arrivals and arrivals[0][0] <= t:
+            _, _, conn, recs = pop(arrivals)
+            self.arrived += len(recs)
+            for args, _size, label, batch in recs:
+                t = self._call(conn, args, label, batch, t)
+                t = self._write(conn, t)
+        if t >= self.next_cron:
+            t = self._server_cron(t)
+            self.next_cron = t + 1.0 / self.hz
+        for hook in self.before_sleep_hooks:
+            t = hook(t)
+        self.eventloop_cycles += 1
+        self.eventloop_duration_sum += t - t_start
         return t
 
     def _write(self, conn: Conn, t: float) -> float:

@@ -535,6 +535,21 @@ class Keyspace:
         else:
             fx.expired = [key]
 
+    def _count_lazy_expiry(self, key: bytes) -> None:
+        """The bookkeeping of a lazy expiry whose delete was folded into an overwrite."""
+        self.stats.expired_keys += 1
+        fx = self.effects
+        self._rare_dirty = True
+        argv = [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+        if fx._ops is None:
+            fx._ops = [argv]
+        else:
+            fx._ops.append(argv)
+        if fx.expired:
+            fx.expired.append(key)  # type: ignore[union-attr]
+        else:
+            fx.expired = [key]
+
     def _expire_if_needed(self, db: Db, key: bytes) -> bool:
         exp = db.exp
         if exp:
@@ -574,10 +589,11 @@ class Keyspace:
 
     def _touch(self, key: bytes) -> None:
         fx = self.effects
-        if fx.touched:
-            fx.touched.append(key)  # type: ignore[union-attr]
+        touched = fx.touched
+        if touched.__class__ is list:
+            touched.append(key)  # type: ignore[union-attr]
         else:
-            fx.touched = [key]
+            fx.touched = [*touched, key]
 
     def _note_deleted(self, key: bytes) -> None:
         fx = self.effects
@@ -696,6 +712,16 @@ class Keyspace:
             self._db_add(d, k, v)
             added += 1
         return added
+
+    def delete_key(self, db: Db | int, key: bytes) -> bool:
+        """``dbSyncDelete`` for other mechanisms (eviction): remove the key and its TTL.
+
+        No statistics are counted and nothing is recorded in ``effects``; the caller
+        counts (``evicted_keys``) and feeds ``[b"DEL", key]`` to the AOF itself.
+        """
+        if isinstance(db, int):
+            db = self.dbs[db]
+        return self._db_delete(db, key)
 
     def set_resize_allowed(self, allowed: bool) -> None:
         """Allow/avoid dict growth (Redis avoids it while a fork child is alive)."""
@@ -843,32 +869,27 @@ class Keyspace:
 
     def _cmd_set(self, db: Db, args: list[bytes]) -> Any:
         if len(args) == 3:
-            # Fast path: plain SET key value.
+            # Fast path: plain SET key value, with a single dict operation. If the key was
+            # there, its TTL goes (setKey without KEEPTTL); if that TTL had already passed,
+            # Redis would first have expired the old key (counted, DEL fed), so do the same.
             key = args[1]
             val = args[2]
             data = db.data
-            exp = db.exp
-            if key in data:
-                if exp:
-                    when = exp.get(key)
-                    if when is not None:
-                        if self.now > when:
-                            self._expire_now(db, key)
-                            self._db_add(db, key, val)
-                        else:
-                            data[key] = val
-                            del exp[key]
-                            if db.expires._index is not None:
-                                db.expires.note_delete(key)
-                    else:
-                        data[key] = val
-                else:
-                    data[key] = val
-            else:
-                data[key] = val
+            n = len(data)
+            data[key] = val
+            if len(data) > n:
                 main = db.main
-                if len(data) > main._trigger:
+                if n >= main._trigger:
                     main.note_add(key)
+            else:
+                exp = db.exp
+                if exp:
+                    when = exp.pop(key, None)
+                    if when is not None:
+                        if db.expires._index is not None:
+                            db.expires.note_delete(key)
+                        if self.now > when:
+                            self._count_lazy_expiry(key)
             fx = self.effects
             fx.dirty = 1
             fx.touched = [key]
@@ -1174,6 +1195,7 @@ class Keyspace:
         if when is not None:
             self._set_expire(db, dst, when)
         self._db_delete(db, src)
+        self._note_deleted(src)
         self.effects.dirty += 1
         return 1 if nx else "OK"
 

@@ -19,8 +19,10 @@ import simpy
 from redissim.scenario import Scenario, build_profile
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
+from redissim.server.faults import attach_faults
 from redissim.server.keyspace import Keyspace
 from redissim.server.maxmemory import MaxMemory
+from redissim.server.persistence import attach_persistence
 from redissim.sim.app import AppDriver
 from redissim.sim.clock import EPOCH_MS, unix_ms
 from redissim.sim.devices import StorageDevice
@@ -31,7 +33,7 @@ from redissim.sim.workload import DRIVERS, Driver
 
 SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "p50_ms", "p99_ms", "dbsize",
                   "expires", "alive", "hits", "misses", "hit_ratio", "evicted_keys",
-                  "used_memory")
+                  "used_memory", "cow_bytes", "aof_bytes")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -140,6 +142,9 @@ class Simulation:
         self.loop.zero_timers.append(self.memory)
         self.loop.info_providers.append(self.memory.info_fields)
         self.expire.on_expired = self.memory.on_expired
+        # after MaxMemory: processCommand checks OOM before MISCONF
+        self.persistence = attach_persistence(self)
+        self.faults = attach_faults(self, self.persistence)
         self.postgres = None
         if scenario.postgres is not None:
             from redissim.postgres.pipeline import PostgresServer
@@ -224,6 +229,8 @@ class Simulation:
                 (hits - last_hits) / lookups if lookups else float("nan"),
                 float(mm.ev.stats.evicted_keys),
                 float(mm.used_memory()) if mm.tracking else float("nan"),
+                float(self.persistence.current_cow_size()),
+                float(self.persistence.aof_current_size),
             ))
             last_hits, last_misses = hits, misses
             loop.window_hist = LatencyHistogram(precision=0.01)
@@ -299,7 +306,9 @@ class Simulation:
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
         labels = {c.id: c.label for c in self.loop.conns}
         extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,
-                                 "memory": self.memory}
+                                 "memory": self.memory, "persistence": self.persistence}
+        if self.faults is not None:
+            extra["faults"] = self.faults.summary()
         if self.postgres is not None:
             extra["postgres"] = self.postgres
         apps = {d.name: d.counts for d in self.drivers if isinstance(d, AppDriver)

@@ -1,0 +1,1278 @@
+"""Persistence on the Redis main thread: the AOF (``src/aof.c``) and RDB snapshots
+(``src/rdb.c``, the child handling of ``src/server.c:serverCron``), charged to the event loop.
+
+AOF (``aof.c:feedAppendOnlyFile`` / ``flushAppendOnlyFile``)
+  Every command that changed the dataset is appended to ``aof_buf`` in its propagated form
+  (what ``Keyspace.effects.propagate`` holds: relative expiries already absolute), with a
+  SELECT first when the database differs from the last one fed. ``beforeSleep`` flushes the
+  whole buffer with one ``write(2)`` *before* the replies are written (group commit), then:
+
+  * ``always``: ``fdatasync`` on the main thread; the loop waits for the device;
+  * ``everysec``: a background (BIO thread) fsync, at most once per wall-clock second
+    (``unixtime > aof_last_fsync``); while that fsync still runs the write itself is
+    postponed, for up to two seconds (``aof_flush_postponed_start``), after which it is
+    done anyway and ``aof_delayed_fsync`` counts it. Replies are sent while the data sits
+    in ``aof_buf``: that is the window a process crash can lose;
+  * ``no``: Redis never fsyncs; the kernel writes the dirty file back once it has been
+    dirty for ``dirty_expire_centisecs`` (30 s), checked every ``dirty_writeback_centisecs``
+    (5 s). Linux tracks that age per inode (``inode->dirtied_when``), so a continuously
+    appended file is written back whole every ~30-35 s.
+
+  ``auto-aof-rewrite-percentage`` / ``-min-size`` start a rewrite child with 7.0's multi-part
+  AOF (``rewriteAppendOnlyFileBackground``): the parent flushes, opens a new INCR file and
+  forks; the child writes the new BASE (RDB preamble); no rewrite buffer in the parent.
+  ``no-appendfsync-on-rewrite yes`` skips every fsync while a child exists.
+
+RDB (``server.c:serverCron``, ``rdb.c:rdbSaveBackground``)
+  Save points: the first ``save <seconds> <changes>`` pair with ``dirty >= changes`` and
+  ``unixtime - lastsave > seconds`` (strict), provided the last bgsave succeeded or more
+  than ``CONFIG_BGSAVE_RETRY_DELAY`` (5 s) passed since the last try, starts a BGSAVE.
+  ``fork()`` blocks the main thread in proportion to used memory (page-table copy: a cost
+  in ms per GB from the cost profile); the child writes the file at the device's bandwidth,
+  fsyncing every 4 MB (``rdb-save-incremental-fsync``); copy-on-write is 4 KiB for every
+  distinct page the parent writes while the child runs (keys are mapped to pages by a
+  fixed hash); one child at a time; while it runs the hash tables avoid resizing and LRU/LFU
+  clocks are not updated (``child_active``, read by the eviction code). The parent notices
+  the child's exit in ``serverCron`` (``checkChildrenDone``). A failed save with
+  ``stop-writes-on-bgsave-error yes`` (and save points configured) makes write commands and
+  PING fail with MISCONF until a save succeeds.
+
+Durability bookkeeping (for ``faults.py``): every dataset change gets a sequence number;
+the AOF records, with their local times, up to which change it has been written to the page
+cache and up to which it is on the device; RDB snapshots record the change they were forked
+at. A reply to a write command is *acknowledged* when the client receives it
+(``reply_hooks``' ``t_recv``). With ``track=True`` the model also keeps the durable dataset
+(a lagging copy of the keyspace) so that a restart can load exactly what was durable.
+
+Simplifications, stated: the disk is one FIFO timeline (``disk_free``: fsyncs, kernel
+writeback and the child's 4 MB chunks queue behind each other; the device's parallel slots
+do not matter for these sequential streams); the child's CPU (serialising, LZF compression)
+is not charged, the child being assumed on another core and I/O-bound; RDB sizes are
+uncompressed; the AOF's own page-cache footprint and client buffers do not add COW pages.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable
+from itertools import islice
+from typing import Any
+
+import numpy as np
+import simpy
+
+from redissim.profile import CostProfile, PersistenceCosts, load_profile_data
+from redissim.server.commands import arity_ok
+from redissim.server.commands import lookup as lookup_command
+from redissim.server.keyspace import Keyspace
+from redissim.server.memory import (
+    EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
+    bucket_array_alloc,
+    key_alloc_sizes,
+    table_size_for,
+)
+from redissim.server.resp import ReplyError, request_size
+from redissim.sim import trace as tr
+from redissim.sim.clock import EPOCH_S, unix_ms, unix_s
+from redissim.sim.devices import StorageDevice
+
+__all__ = [
+    "Persistence",
+    "PersistenceCosts",
+    "costs_from_profile",
+    "parse_save",
+    "resp_size",
+    "attach_persistence",
+    "MISCONF_RDB",
+    "CONFIG_BGSAVE_RETRY_DELAY",
+]
+
+#: ``CONFIG_BGSAVE_RETRY_DELAY`` (server.h): seconds between retries after a failed bgsave.
+CONFIG_BGSAVE_RETRY_DELAY = 5
+#: ``REDIS_AUTOSYNC_BYTES`` (server.h): the RDB child fsyncs every 4 MB.
+REDIS_AUTOSYNC_BYTES = 4 * 1024 * 1024
+#: Kernel writeback defaults: ``vm.dirty_expire_centisecs`` = 3000, ``dirty_writeback`` = 500.
+DIRTY_EXPIRE_S = 30.0
+DIRTY_WRITEBACK_S = 5.0
+PAGE_SIZE = 4096
+GIB = 1024 ** 3
+#: the empty RDB: "REDIS0010" + aux fields (redis-ver, redis-bits, ctime, used-mem,
+#: aof-base) + EOF + CRC64; measured: an empty 7.0.15 dump.rdb is 89 bytes.
+RDB_EMPTY_BYTES = 89
+#: strerror(EIO), the errno a failing device gives fsync.
+EIO_TEXT = "Input/output error"
+
+# The replies Redis gives (observable protocol output, reproduced for fidelity).
+MISCONF_RDB = ReplyError(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
+    "the RDB error.")
+E_BGSAVE_RUNNING = ReplyError("ERR Background save already in progress")
+E_OTHER_CHILD = ReplyError(
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE "
+    "in order to schedule a BGSAVE whenever possible.")
+E_REWRITE_RUNNING = ReplyError("ERR Background append only file rewriting already in progress")
+E_SYNTAX = ReplyError("ERR syntax error")
+E_GENERIC = ReplyError("ERR")
+
+#: commands this module answers itself (they are not in the keyspace's command table):
+#: name -> arity (Redis 7.0.15 src/commands/*.json)
+OWN_COMMANDS = {"bgsave": -1, "save": 1, "bgrewriteaof": 1, "lastsave": 1}
+
+RDB = "rdb"
+AOF = "aof"
+
+
+def default_costs() -> PersistenceCosts:
+    """The default cost profile's ``persistence:`` figures (each with its source there)."""
+    return CostProfile.model_validate(load_profile_data("default")).persistence
+
+
+def costs_from_profile(profile: Any) -> PersistenceCosts:
+    """The ``persistence:`` costs of a cost profile."""
+    return profile.persistence
+
+
+def parse_save(spec: str) -> list[tuple[int, int]]:
+    """``save "3600 1 300 100"`` as [(seconds, changes), ...] in the order given."""
+    parts = spec.split()
+    return [(int(parts[i]), int(parts[i + 1])) for i in range(0, len(parts), 2)]
+
+
+#: bytes of one command line in the AOF (``catAppendOnlyGenericCommand`` writes the RESP
+#: array of bulk strings a client would send)
+resp_size = request_size
+
+
+def _select_size(db: int) -> int:
+    return resp_size([b"SELECT", str(db).encode()])
+
+
+def _rdb_len_size(n: int) -> int:
+    """Bytes of an RDB length prefix (``rdbSaveLen``: 6-bit, 14-bit, 32-bit, 64-bit)."""
+    if n < 64:
+        return 1
+    if n < 16384:
+        return 2
+    if n <= 0xFFFFFFFF:
+        return 5
+    return 9
+
+
+def _rdb_string_size(b: bytes) -> int:
+    """``rdbSaveRawString`` without compression: integers up to 11 chars are int-encoded."""
+    if len(b) <= 11 and b and (b.isdigit() or (b[0] == 45 and b[1:].isdigit())):
+        try:
+            v = int(b)
+        except ValueError:
+            v = None
+        if v is not None and str(v).encode() == b:
+            if -128 <= v <= 127:
+                return 2
+            if -32768 <= v <= 32767:
+                return 3
+            if -(1 << 31) <= v < (1 << 31):
+                return 5
+    return _rdb_len_size(len(b)) + len(b)
+
+
+def _rdb_value_size(v: Any) -> int:
+    if isinstance(v, bytes):
+        return _rdb_string_size(v)
+    if isinstance(v, dict):  # a hash: a listpack / hashtable of field-value strings
+        return _rdb_len_size(len(v)) + sum(_rdb_string_size(f) + _rdb_string_size(x)
+                                           for f, x in v.items())
+    try:  # a list (deque): quicklist of listpacks, about the items' bytes
+        return _rdb_len_size(len(v)) + sum(_rdb_string_size(x) for x in v)
+    except TypeError:
+        return 8
+
+
+def _mem_value_len(v: Any) -> int:
+    if isinstance(v, bytes):
+        return len(v)
+    if isinstance(v, dict):
+        return sum(len(f) + len(x) + 16 for f, x in v.items())
+    try:
+        return sum(len(x) + 11 for x in v)
+    except TypeError:
+        return 8
+
+
+#: keys sampled per database for the size estimates (evenly spaced through the dict)
+SIZE_SAMPLE = 2048
+
+
+def _sample(data: dict) -> list[tuple[bytes, Any]]:
+    n = len(data)
+    if n <= SIZE_SAMPLE:
+        return list(data.items())
+    step = n // SIZE_SAMPLE
+    return list(islice(data.items(), 0, None, step))
+
+
+def copy_dataset(ks: Keyspace) -> list[tuple[dict, dict]]:
+    """A copy of every database's (data, expires): what a fork freezes or a load restores.
+
+    Strings are immutable bytes and are shared; hashes and lists are copied."""
+    out = []
+    for d in ks.dbs:
+        data = d.data
+        if any(not isinstance(v, bytes) for v in islice(data.values(), 0, None)):
+            data = {k: (v if isinstance(v, bytes) else type(v)(v)) for k, v in data.items()}
+        else:
+            data = dict(data)
+        out.append((data, dict(d.exp)))
+    return out
+
+
+def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]]) -> None:
+    """Replace the keyspace's content by ``dataset`` (copied), keeping the Db objects."""
+    for d, (data, exp) in zip(ks.dbs, dataset, strict=True):
+        d.main.clear()
+        d.expires.clear()
+        d.avg_ttl = 0
+        d.expires_cursor = 0
+        if data:
+            d.data.update({k: (v if isinstance(v, bytes) else type(v)(v))
+                           for k, v in data.items()})
+            d.main.expand(len(data))
+        if exp:
+            d.exp.update(exp)
+            d.expires.expand(len(exp))
+
+
+class _Child:
+    """A fork child (RDB save or AOF rewrite) and what the parent learns when it exits."""
+
+    __slots__ = ("kind", "t_fork", "t_start", "nbytes", "written", "exited", "ok", "t_exit",
+                 "fork_seq", "dataset", "keys", "cow_pages", "n_pages", "used_memory")
+
+    def __init__(self, kind: str, t_fork: float, t_start: float, nbytes: int, fork_seq: int,
+                 used_memory: int, keys: int):
+        self.kind = kind
+        self.t_fork = t_fork
+        self.t_start = t_start
+        self.nbytes = nbytes
+        self.written = 0
+        self.exited = False
+        self.ok = False
+        self.t_exit = float("inf")
+        self.fork_seq = fork_seq
+        self.dataset: list[tuple[dict, dict]] | None = None
+        self.keys = keys
+        self.cow_pages: set[int] = set()
+        self.used_memory = used_memory
+        self.n_pages = max(1, used_memory // PAGE_SIZE)
+
+
+class Persistence:
+    """AOF + RDB state of one server (the ``server.aof_*``, ``server.rdb_*``, ``lastsave``,
+    ``dirty`` fields of ``struct redisServer``) and the loop hooks that drive it."""
+
+    def __init__(self, env: simpy.Environment, loop: Any, keyspace: Keyspace, config: Any,
+                 device: StorageDevice, *, costs: PersistenceCosts | None = None,
+                 rng: np.random.Generator | None = None, trace: tr.Trace | None = None,
+                 track: bool = False, preload_on_disk: bool | None = None):
+        self.env = env
+        self.loop = loop
+        self.ks = keyspace
+        self.cfg = config
+        self.device = device
+        self.costs = costs or default_costs()
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.trace = trace
+        self.track = track
+
+        self.saveparams = parse_save(config.save)
+        self.aof_on = bool(config.appendonly)
+        self.appendfsync: str = config.appendfsync
+        self.no_fsync_on_rewrite = bool(config.no_appendfsync_on_rewrite)
+        self.stop_writes_on_bgsave_err = bool(config.stop_writes_on_bgsave_error)
+        self.aof_rewrite_perc = int(config.auto_aof_rewrite_percentage)
+        self.aof_rewrite_min_size = int(config.auto_aof_rewrite_min_size)
+
+        c = self.costs
+        self.c_write = c.aof_write_us * 1e-6
+        self.c_write_byte = c.aof_write_per_kb_us * 1e-6 / 1024
+
+        # --- server.dirty, save points, RDB status (server.h) -------------------------------
+        self.dirty = 0
+        self.dirty_before_bgsave = 0
+        self.lastsave = EPOCH_S              # initServer: lastsave = time(NULL)
+        self.lastbgsave_try = 0
+        self.lastbgsave_status_ok = True
+        self.rdb_bgsave_scheduled = False
+        self.rdb_saves = 0
+        self.rdb_last_bgsave_time_sec = -1
+        self.rdb_last_cow_size = 0
+        self.aof_last_cow_size = 0
+        self.latest_fork_usec = 0
+        self.total_forks = 0
+        self.stat_fork_time = 0.0
+        #: (t_fork, stall seconds, used_memory) of every fork, for tests and reports
+        self.forks: list[tuple[float, float, int]] = []
+        #: (t_start, kind, reason) of every save/rewrite started, for tests
+        self.saves_started: list[tuple[float, str, str]] = []
+
+        # --- the child -------------------------------------------------------------------
+        self.child: _Child | None = None
+        #: True while a fork child exists: no LRU/LFU updates, no dict resizing
+        self._child_active = False
+
+        # --- AOF state -------------------------------------------------------------------
+        self.aof_buf_len = 0
+        self.aof_buf_seq = 0                 # last change fed to aof_buf
+        self.aof_selected_db = -1
+        self.aof_current_size = 0
+        self.aof_rewrite_base_size = 0
+        self.aof_last_incr_size = 0
+        self.aof_last_incr_fsync_offset = 0
+        self.aof_last_fsync = EPOCH_S
+        self.aof_flush_postponed_start = 0
+        self.aof_delayed_fsync = 0
+        self.aof_rewrite_scheduled = False
+        self.aof_rewrites = 0
+        self.aof_lastbgrewrite_ok = True
+        self.aof_bio_fsync_ok = True
+        self.bio_fsync_pending = False       # aofFsyncInProgress()
+        self.aof_fsyncs = 0
+        self.aof_writes = 0
+
+        # --- durability (logical AOF stream: byte offset and change seq) -----------------
+        self.seq = 0                         # changes so far (server.dirty never resets)
+        self.written_off = 0                 # bytes in the page cache (write(2) done)
+        self.written_seq = 0
+        self.durable_off = 0                 # bytes on the device (fsync / writeback done)
+        self.durable_seq = 0
+        #: (local time, seq) marks: when the AOF got written / durable up to seq
+        self._written_marks: deque[tuple[float, int]] = deque([(0.0, 0)])
+        self._durable_marks: deque[tuple[float, int]] = deque([(0.0, 0)])
+        self.dirtied_when: float | None = None   # inode->dirtied_when of the AOF file
+        self.disk_free = 0.0                 # the device is busy until this time
+        self.disk_error_windows: list[tuple[float, float]] = []
+        #: called with the time Redis exits on an unrecoverable AOF error (faults.py sets it)
+        self.on_fatal: Callable[[float], None] | None = None
+        #: the engine's used_memory accounting (server/maxmemory.py MaxMemory) if any: its
+        #: used_memory() is used when it tracks every key, and its child_active flag is kept
+        self.memory: Any = None
+        self._cmd_cache: dict[Any, tuple[str | None, Any]] = {}
+        self.fsync_error_exit: float | None = None
+        self._epoch = 0          # +1 when the process dies (stale BIO completions are dropped)
+        self._kernel_epoch = 0   # +1 when the machine dies (stale writebacks are dropped)
+        #: completed snapshots that are on disk: (t_exit, fork seq) (dump.rdb)
+        self.snapshots: list[tuple[float, int]] = []
+        self.aof_base_seq = 0
+
+        # --- acknowledgements ------------------------------------------------------------
+        self._sent: dict[int, int] = {}      # conn id -> replies written so far
+        self._pending_acks: dict[int, deque[tuple[int, int, float]]] = {}
+        self.ack_seq = array("q")            # seq of each acknowledged write
+        self.ack_recv = array("d")           # when its reply reached the client
+        self.ack_exec = array("d")           # when it ran
+        self.acked_writes = 0
+        self._prune_at = 1 << 20
+
+        # --- the durable dataset for restarts (track=True) -------------------------------
+        has_data = any(d.data for d in keyspace.dbs)
+        if preload_on_disk is None:
+            preload_on_disk = self.aof_on or bool(self.saveparams)
+        self.preload_on_disk = preload_on_disk and has_data
+        #: the content a restart loads: a lagging keyspace for the AOF, snapshots for RDB
+        self.shadow: Keyspace | None = None
+        self.shadow_seq = 0
+        self._log: deque[tuple[int, int, list[list[bytes]], int]] = deque()
+        self.snapshot_data: dict[int, list[tuple[dict, dict]]] = {}
+        if self.preload_on_disk:
+            self.snapshots.append((0.0, 0))
+        if track:
+            if self.aof_on:
+                self.shadow = Keyspace(len(keyspace.dbs))
+                if self.preload_on_disk:
+                    restore_dataset(self.shadow, copy_dataset(keyspace))
+            if self.preload_on_disk:
+                self.snapshot_data[0] = copy_dataset(keyspace)
+        if self.aof_on:
+            # At startup the AOF's BASE holds the loaded dataset (aof-use-rdb-preamble).
+            base = self.rdb_size() if self.preload_on_disk else 0
+            self.aof_current_size = base
+            self.aof_rewrite_base_size = base
+
+    @property
+    def child_active(self) -> bool:
+        """True while a fork child exists (no LRU/LFU updates, no dict resizing)."""
+        return self._child_active
+
+    @child_active.setter
+    def child_active(self, value: bool) -> None:
+        self._child_active = value
+        if self.memory is not None:
+            self.memory.child_active = value
+
+    # ================================================================== estimates
+    def used_memory(self) -> int:
+        """used_memory: the engine's exact accounting when it tracks keys (maxmemory set),
+        else an estimate from the keyspace: startup memory + keys x mean allocation per key
+        (sampled, ``memory.key_alloc_sizes``) + bucket arrays."""
+        m = self.memory
+        if m is not None and getattr(m, "tracking", False):
+            return int(m.used_memory())
+        total = EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
+        for d in self.ks.dbs:
+            n = len(d.data)
+            if not n:
+                continue
+            sample = _sample(d.data)
+            exp = d.exp
+            per = sum(key_alloc_sizes(len(k), _mem_value_len(v), has_ttl=k in exp)
+                      for k, v in sample) / len(sample)
+            total += int(per * n) + bucket_array_alloc(table_size_for(n))
+            if exp:
+                total += bucket_array_alloc(table_size_for(len(exp)))
+        return total
+
+    def rdb_size(self) -> int:
+        """Size of an RDB of the current dataset (uncompressed encoding, sampled per db)."""
+        total = RDB_EMPTY_BYTES
+        for d in self.ks.dbs:
+            n = len(d.data)
+            if not n:
+                continue
+            sample = _sample(d.data)
+            exp = d.exp
+            per = sum(1 + _rdb_string_size(k) + _rdb_value_size(v) + (9 if k in exp else 0)
+                      for k, v in sample) / len(sample)
+            # SELECTDB + RESIZEDB opcodes
+            total += int(per * n) + 2 + _rdb_len_size(d.id) + 1 + _rdb_len_size(n) \
+                + _rdb_len_size(len(exp))
+        return total
+
+    def keys(self) -> int:
+        return sum(len(d.data) for d in self.ks.dbs)
+
+    # ================================================================== the disk
+    def disk_failing(self, t0: float, t1: float) -> bool:
+        return any(a < t1 and t0 < b for a, b in self.disk_error_windows)
+
+    def _disk_op(self, t: float, nbytes: int, fsync: bool) -> tuple[float, float]:
+        """Queue ``nbytes`` of writes (and a cache flush) on the device from ``t``:
+        returns (start, end). The device serves one stream at a time (FIFO)."""
+        dev = self.device
+        start = max(t, self.disk_free)
+        service = dev.write_service_time(nbytes) if nbytes else 0.0
+        st = dev.stats
+        if nbytes:
+            st.writes += 1
+            st.bytes_written += nbytes
+        if fsync:
+            service += dev.spec.fsync_latency.sample(self.rng)
+            st.fsyncs += 1
+        st.busy_time_s += service
+        end = start + service
+        self.disk_free = end
+        return start, end
+
+    def _later(self, t: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` at simulated time ``t`` (>= now)."""
+        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(lambda _e: fn())
+
+    # ================================================================== marks
+    @staticmethod
+    def _mark(marks: deque[tuple[float, int]], t: float, seq: int, now: float) -> None:
+        marks.append((t, seq))
+        # Keep one mark at or before now: earlier ones can no longer be asked for.
+        while len(marks) > 1 and marks[1][0] <= now:
+            marks.popleft()
+
+    @staticmethod
+    def _seq_at(marks: Iterable[tuple[float, int]], t: float) -> int:
+        best = 0
+        for tm, s in marks:
+            if tm <= t and s > best:
+                best = s
+        return best
+
+    def written_seq_at(self, t: float) -> int:
+        """Last change in the page cache at time ``t`` (survives a process crash)."""
+        return self._seq_at(self._written_marks, t)
+
+    def durable_seq_at(self, t: float) -> int:
+        """Last change on the device at time ``t`` (survives a power loss)."""
+        return self._seq_at(self._durable_marks, t)
+
+    def _set_durable(self, t: float, off: int, seq: int) -> None:
+        if off > self.durable_off:
+            self.durable_off = off
+        if seq > self.durable_seq:
+            self.durable_seq = seq
+            self._mark(self._durable_marks, t, seq, self.env.now)
+            self._advance_shadow()
+
+    # ================================================================== hooks
+    def attach_light(self) -> None:
+        """Only answer BGSAVE/SAVE/BGREWRITEAOF/LASTSAVE (one set lookup per command); the
+        first of them plugs the whole model in. For servers with no AOF and no save points."""
+        own = frozenset(n.encode() for n in OWN_COMMANDS) | frozenset(
+            n.upper().encode() for n in OWN_COMMANDS)
+        loop = self.loop
+
+        def light(conn: Any, args: list, t: float) -> tuple[float, Any]:
+            if not args or args[0] not in own:
+                return t, None
+            loop.before_command.remove(light)
+            self.attach()
+            return self.before_command(conn, args, t)
+
+        loop.before_command.append(light)
+
+    def attach(self) -> None:
+        """Plug into the event loop (hooks, INFO)."""
+        loop = self.loop
+        loop.before_command.append(self.before_command)
+        prev = loop.after_command
+        if prev is None:
+            loop.after_command = self.after_command
+        else:
+            def chained(conn: Any, args: list, t: float, _p=prev, _s=self.after_command) -> None:
+                _p(conn, args, t)
+                _s(conn, args, t)
+            loop.after_command = chained
+        loop.cron_hooks.append(self.cron)
+        if self.aof_on:
+            loop.before_sleep_hooks.append(self.before_sleep)
+            self.env.process(self._kernel_writeback())
+        loop.reply_hooks.append(self.on_replies)
+        loop.info_providers.append(self.info_fields)
+
+    # ---------------------------------------------------------------- processCommand
+    def before_command(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """BGSAVE/SAVE/BGREWRITEAOF/LASTSAVE, and the MISCONF rejection of writes."""
+        if not args:
+            return t, None
+        raw = args[0]
+        entry = self._cmd_cache.get(raw)
+        if entry is None:
+            entry = self._classify(raw)
+        own, checked = entry
+        if own is not None:
+            arity = OWN_COMMANDS[own]
+            if (len(args) != arity) if arity > 0 else (len(args) < -arity):
+                return t, ReplyError(f"ERR wrong number of arguments for '{own}' command")
+            t += self.loop.c_default
+            return self._own_command(own, args, t)
+        if checked is None or (self.lastbgsave_status_ok and self.aof_bio_fsync_ok):
+            return t, None
+        # processCommand: unknown command and arity errors come before the MISCONF check.
+        if not arity_ok(checked, len(args)):
+            return t, None
+        err = self.disk_error_reply()
+        return t, err
+
+    def _classify(self, raw: Any) -> tuple[str | None, Any]:
+        """(own command name or None, the spec if MISCONF applies to it: writes and PING)."""
+        name = (raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)).lower()
+        if name in OWN_COMMANDS:
+            entry: tuple[str | None, Any] = (name, None)
+        else:
+            spec = lookup_command(raw)
+            entry = (None, spec if spec is not None and (spec.write or spec.name == "ping")
+                     else None)
+        if len(self._cmd_cache) < 4096:
+            self._cmd_cache[raw] = entry
+        return entry
+
+    def disk_error_reply(self) -> ReplyError | None:
+        """``writeCommandsDeniedByDiskError`` + ``writeCommandsGetDiskErrorMessage``."""
+        if self.stop_writes_on_bgsave_err and self.saveparams and not self.lastbgsave_status_ok:
+            return MISCONF_RDB
+        if self.aof_on and not self.aof_bio_fsync_ok:
+            return ReplyError(f"MISCONF Errors writing to the AOF file: {EIO_TEXT}")
+        return None
+
+    def _own_command(self, name: str, args: list, t: float) -> tuple[float, Any]:
+        if name == "lastsave":
+            return t, self.lastsave
+        if name == "bgsave":
+            schedule = False
+            if len(args) > 1:
+                opt = args[1].lower() if isinstance(args[1], bytes) else str(args[1]).lower()
+                if len(args) == 2 and opt in (b"schedule", "schedule"):
+                    schedule = True
+                else:
+                    return t, E_SYNTAX
+            if self.child is not None and self.child.kind == RDB:
+                return t, E_BGSAVE_RUNNING
+            if self.child is not None:
+                if schedule:
+                    self.rdb_bgsave_scheduled = True
+                    return t, "Background saving scheduled"
+                return t, E_OTHER_CHILD
+            t = self._fork(t, RDB, "bgsave")
+            return t, "Background saving started"
+        if name == "bgrewriteaof":
+            if self.child is not None and self.child.kind == AOF:
+                return t, E_REWRITE_RUNNING
+            if self.child is not None:
+                self.aof_rewrite_scheduled = True
+                return t, "Background append only file rewriting scheduled"
+            t = self._start_rewrite(t, "bgrewriteaof")
+            return t, "Background append only file rewriting started"
+        # SAVE: a foreground rdbSave on the main thread.
+        if self.child is not None and self.child.kind == RDB:
+            return t, E_BGSAVE_RUNNING
+        return self._save_foreground(t)
+
+    def _save_foreground(self, t: float) -> tuple[float, Any]:
+        self.rdb_saves += 1
+        nbytes = self.rdb_size()
+        fork_seq = self.seq
+        dataset = copy_dataset(self.ks) if self.track and not self.aof_on else None
+        self.saves_started.append((t, RDB, "save"))
+        t0 = t
+        ok = True
+        done = 0
+        while done < nbytes:
+            chunk = min(REDIS_AUTOSYNC_BYTES, nbytes - done)
+            start, t = self._disk_op(t, chunk, True)
+            if self.disk_failing(start, t):
+                ok = False
+                break
+            done += chunk
+        if ok:
+            start, t = self._disk_op(t, 0, True)
+            ok = not self.disk_failing(start, t)
+        if not ok:
+            self.lastbgsave_status_ok = False
+            return t, E_GENERIC
+        self.dirty = 0
+        self.lastsave = unix_s(t)
+        self.lastbgsave_status_ok = True
+        self.rdb_last_bgsave_time_sec = int(t - t0)
+        self.snapshots.append((t, fork_seq))
+        if dataset is not None:
+            self.snapshot_data[fork_seq] = dataset
+        return t, "OK"
+
+    # ---------------------------------------------------------------- call() -> propagate
+    def after_command(self, conn: Any, args: list, t: float) -> None:
+        fx = self.ks.effects
+        ops = fx.propagate
+        if ops is None:
+            return
+        self.dirty += fx.dirty
+        self.seq += 1
+        seq = self.seq
+        if fx.name == "flushall":
+            self._flushall(t)
+        if self.aof_on:
+            self._feed(fx.db, ops, seq)
+        if self.child is not None and not self.child.exited:
+            self._cow(fx)
+        if not self.track:
+            return
+        if self.shadow is not None:
+            self._log.append((seq, fx.db, ops, unix_ms(t)))
+        if fx.dirty:
+            # The reply goes to index sent + len(out) of this connection's reply stream.
+            cid = conn.id
+            q = self._pending_acks.get(cid)
+            if q is None:
+                q = self._pending_acks[cid] = deque()
+            q.append((self._sent.get(cid, 0) + len(conn.out), seq, t))
+
+    def _flushall(self, t: float) -> None:
+        """``flushAllDataAndResetRDB``: kill an RDB child; with save points, save the (now
+        empty) dataset in the foreground. Its few-ms cost is not charged (after_command
+        cannot advance the clock)."""
+        if self.child is not None and self.child.kind == RDB:
+            self.child = None
+            self.child_active = False
+            self.ks.set_resize_allowed(True)
+            # killRDBChild sends SIGUSR1, which the done handler does not count as an error.
+        if self.saveparams:
+            self.rdb_saves += 1
+            self.dirty = 0
+            self.lastsave = unix_s(t)
+            self.lastbgsave_status_ok = True
+            self.snapshots.append((t, self.seq))
+            if self.track and not self.aof_on:
+                self.snapshot_data[self.seq] = [({}, {}) for _ in self.ks.dbs]
+                self._prune_snapshots()
+
+    def feed_expired(self, db: int, argv: list[bytes], t: float) -> None:
+        """A DEL propagated by the active expire cycle (``ActiveExpire.on_expired``)."""
+        self.seq += 1
+        if self.aof_on:
+            self._feed(db, [argv], self.seq)
+        if self.child is not None and not self.child.exited:
+            self._cow_keys(db, [argv[1]])
+        if self.track and self.shadow is not None:
+            self._log.append((self.seq, db, [argv], unix_ms(t)))
+
+    def _feed(self, db: int, ops: list[list[bytes]], seq: int) -> None:
+        """``feedAppendOnlyFile``: SELECT if the db changed, then the RESP of each op."""
+        n = 0
+        if db != self.aof_selected_db:
+            n += _select_size(db)
+            self.aof_selected_db = db
+        for op in ops:
+            n += resp_size(op)
+        self.aof_buf_len += n
+        self.aof_buf_seq = seq
+
+    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+        """Replies reached the client at ``t_recv``: writes among them are acknowledged."""
+        if not self.track:
+            return
+        cid = conn.id
+        total = self._sent.get(cid, 0) + len(sent)
+        self._sent[cid] = total
+        q = self._pending_acks.get(cid)
+        if not q:
+            return
+        while q and q[0][0] < total:
+            _, seq, t_exec = q.popleft()
+            self.ack_seq.append(seq)
+            self.ack_recv.append(t_recv)
+            self.ack_exec.append(t_exec)
+            self.acked_writes += 1
+        if len(self.ack_seq) >= self._prune_at:
+            self._prune_acks()
+            self._prune_at = max(1 << 20, 2 * len(self.ack_seq))
+
+    # ---------------------------------------------------------------- COW
+    def _cow(self, fx: Any) -> None:
+        keys = list(fx.touched) + list(fx.deleted) + list(fx.expired)
+        if keys:
+            self._cow_keys(fx.db, keys)
+
+    def _cow_keys(self, db: int, keys: Iterable[bytes]) -> None:
+        """Pages written while the child runs: each key lives at a fixed page (hash of db and
+        key); a value bigger than a page spans the following pages."""
+        child = self.child
+        assert child is not None
+        pages = child.cow_pages
+        n_pages = child.n_pages
+        data = self.ks.dbs[db].data
+        salt = db * 0x9E3779B1
+        for k in keys:
+            p = (zlib.crc32(k) ^ salt) % n_pages
+            v = data.get(k)
+            span = 1 + (len(v) // PAGE_SIZE if isinstance(v, bytes) else 0)
+            for i in range(min(span, n_pages)):
+                pages.add((p + i) % n_pages)
+
+    def current_cow_size(self) -> int:
+        c = self.child
+        return len(c.cow_pages) * PAGE_SIZE if c is not None else 0
+
+    # ---------------------------------------------------------------- fork and children
+    def _fork(self, t: float, kind: str, reason: str) -> float:
+        """``redisFork``: the parent is blocked while the page tables are copied."""
+        used = self.used_memory()
+        c = self.costs
+        stall = c.fork_base_us * 1e-6 + c.fork_ms_per_gb * 1e-3 * used / GIB
+        t_fork = t
+        t += stall
+        self.latest_fork_usec = int(stall * 1e6)
+        self.total_forks += 1
+        self.stat_fork_time += stall
+        self.forks.append((t_fork, stall, used))
+        if self.trace is not None:
+            self.trace.emit(t_fork, tr.K_FORK, -1, stall)
+        if kind == RDB:
+            nbytes = self.rdb_size()
+            self.dirty_before_bgsave = self.dirty
+            self.lastbgsave_try = unix_s(t_fork)
+        else:
+            nbytes = self.rdb_size()  # the BASE with aof-use-rdb-preamble yes
+        child = _Child(kind, t_fork, t, nbytes, self.seq, used, self.keys())
+        if self.track and kind == RDB and not self.aof_on:
+            child.dataset = copy_dataset(self.ks)
+        self.child = child
+        self.child_active = True
+        self.ks.set_resize_allowed(False)  # updateDictResizePolicy: avoid while a child runs
+        self.saves_started.append((t_fork, kind, reason))
+        self.env.process(self._child_proc(child))
+        return t
+
+    def _child_proc(self, child: _Child):
+        """The child: writes the file in 4 MB chunks, each followed by an fsync."""
+        env = self.env
+        if child.t_start > env.now:
+            yield env.timeout(child.t_start - env.now)
+        ok = True
+        while child.written < child.nbytes:
+            if self.child is not child:
+                return  # killed (crash)
+            chunk = min(REDIS_AUTOSYNC_BYTES, child.nbytes - child.written)
+            start, end = self._disk_op(env.now, chunk, True)
+            yield env.timeout(end - env.now)
+            if self.child is not child:
+                return
+            if self.disk_failing(start, end):
+                ok = False
+                break
+            child.written += chunk
+            if self.trace is not None:
+                self.trace.emit(env.now, tr.K_SNAPSHOT, -1, child.written / child.nbytes)
+        child.ok = ok
+        child.exited = True
+        child.t_exit = env.now
+        if ok and child.kind == RDB:
+            # fsync + rename done by the child: dump.rdb is on disk from now on.
+            self.snapshots.append((env.now, child.fork_seq))
+            if child.dataset is not None:
+                self.snapshot_data[child.fork_seq] = child.dataset
+                child.dataset = None
+                self._prune_snapshots()
+
+    def _prune_snapshots(self) -> None:
+        keep = max(self.snapshot_data)
+        for s in list(self.snapshot_data):
+            if s != keep:
+                del self.snapshot_data[s]
+
+    def _child_done(self, t: float) -> None:
+        """``checkChildrenDone`` -> ``backgroundSaveDoneHandler`` / ``backgroundRewriteDone``."""
+        child = self.child
+        assert child is not None
+        self.child = None
+        self.child_active = False
+        self.ks.set_resize_allowed(True)
+        cow = len(child.cow_pages) * PAGE_SIZE
+        if child.kind == RDB:
+            self.rdb_last_cow_size = cow
+            self.rdb_last_bgsave_time_sec = int(child.t_exit - child.t_fork)
+            if child.ok:
+                self.dirty -= self.dirty_before_bgsave
+                self.lastsave = unix_s(t)
+                self.lastbgsave_status_ok = True
+            else:
+                self.lastbgsave_status_ok = False
+        else:
+            self.aof_last_cow_size = cow
+            if child.ok:
+                self.aof_lastbgrewrite_ok = True
+                if self.aof_on:
+                    self.aof_current_size = child.nbytes + self.aof_last_incr_size
+                    self.aof_rewrite_base_size = self.aof_current_size
+                    self.aof_base_seq = child.fork_seq
+            else:
+                self.aof_lastbgrewrite_ok = False
+
+    def _start_rewrite(self, t: float, reason: str) -> float:
+        """``rewriteAppendOnlyFileBackground``: flush, new INCR file, fork."""
+        if self.aof_on:
+            self.aof_selected_db = -1
+            t = self.flush(t, force=True)
+            # openNewIncrAofForAppend: the old INCR is fsynced and closed in the background.
+            if self.appendfsync != "no" and not self.bio_fsync_pending:
+                self._start_bio_fsync(t)
+            self.aof_last_incr_size = 0
+            self.aof_last_incr_fsync_offset = 0
+        self.aof_rewrites += 1
+        self.aof_rewrite_scheduled = False
+        return self._fork(t, AOF, reason)
+
+    # ---------------------------------------------------------------- serverCron
+    def cron(self, t: float) -> float:
+        """The persistence part of serverCron, in Redis's order."""
+        if self.child is None and self.aof_rewrite_scheduled:
+            t = self._start_rewrite(t, "scheduled")
+        if self.child is not None:
+            if self.child.exited and self.child.t_exit <= t:
+                self._child_done(t)
+        else:
+            now_s = unix_s(t)
+            for seconds, changes in self.saveparams:
+                if self.dirty >= changes and now_s - self.lastsave > seconds and (
+                        now_s - self.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY
+                        or self.lastbgsave_status_ok):
+                    t = self._fork(t, RDB, f"save {seconds} {changes}")
+                    break
+            if (self.aof_on and self.child is None and self.aof_rewrite_perc
+                    and self.aof_current_size > self.aof_rewrite_min_size):
+                base = self.aof_rewrite_base_size or 1
+                growth = self.aof_current_size * 100 // base - 100
+                if growth >= self.aof_rewrite_perc:
+                    t = self._start_rewrite(t, f"auto {growth}%")
+        if self.aof_on and self.aof_flush_postponed_start:
+            t = self.flush(t)
+        if self.child is None and self.rdb_bgsave_scheduled:
+            now_s = unix_s(t)
+            if now_s - self.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY or \
+                    self.lastbgsave_status_ok:
+                self.rdb_bgsave_scheduled = False
+                t = self._fork(t, RDB, "scheduled")
+        return t
+
+    # ---------------------------------------------------------------- beforeSleep
+    def before_sleep(self, t: float) -> float:
+        return self.flush(t)
+
+    def flush(self, t: float, force: bool = False) -> float:
+        """``flushAppendOnlyFile``: one write(2) of aof_buf, then the policy's fsync."""
+        now_s = unix_s(t)
+        everysec = self.appendfsync == "everysec"
+        if self.aof_buf_len == 0:
+            unsynced = self.aof_last_incr_fsync_offset != self.aof_last_incr_size
+            if everysec and unsynced and now_s > self.aof_last_fsync \
+                    and not self.bio_fsync_pending:
+                return self._try_fsync(t, now_s, False)
+            if self.appendfsync == "always" and unsynced:
+                return self._try_fsync(t, now_s, False)
+            return t
+        sync_in_progress = everysec and self.bio_fsync_pending
+        if everysec and not force and sync_in_progress:
+            if self.aof_flush_postponed_start == 0:
+                self.aof_flush_postponed_start = now_s
+                return t
+            if now_s - self.aof_flush_postponed_start < 2:
+                return t
+            self.aof_delayed_fsync += 1
+        # write(2) into the page cache: CPU for the syscall and the copy.
+        n = self.aof_buf_len
+        t += self.c_write + n * self.c_write_byte
+        self.aof_writes += 1
+        self.aof_flush_postponed_start = 0
+        self.aof_current_size += n
+        self.aof_last_incr_size += n
+        self.written_off += n
+        self.written_seq = self.aof_buf_seq
+        self._mark(self._written_marks, t, self.written_seq, self.env.now)
+        if self.dirtied_when is None:
+            self.dirtied_when = t
+        self.aof_buf_len = 0
+        if self.trace is not None:
+            self.trace.emit(t, tr.K_AOF_WRITE, -1, n)
+        return self._try_fsync(t, now_s, sync_in_progress)
+
+    def _try_fsync(self, t: float, now_s: int, sync_in_progress: bool) -> float:
+        if self.no_fsync_on_rewrite and self.child is not None:
+            return t
+        if self.appendfsync == "always":
+            # fdatasync on the main thread: the loop waits behind whatever the device does.
+            nbytes = max(0, self.written_off - self.durable_off)
+            start, end = self._disk_op(t, nbytes, True)
+            if self.trace is not None:
+                self.trace.emit(t, tr.K_FSYNC_START, -1, nbytes)
+                self.trace.emit(end, tr.K_FSYNC_END, -1, nbytes)
+            self.aof_fsyncs += 1
+            if self.disk_failing(start, end):
+                # Redis exits(1) on an fsync error under always: a process crash.
+                self.fsync_error_exit = end
+                if self.on_fatal is not None:
+                    self.on_fatal(end)
+                return end
+            self.aof_last_incr_fsync_offset = self.aof_last_incr_size
+            self.aof_last_fsync = now_s
+            self.dirtied_when = None
+            self._set_durable(end, self.written_off, self.written_seq)
+            return end
+        if self.appendfsync == "everysec" and now_s > self.aof_last_fsync:
+            if not sync_in_progress and not self.bio_fsync_pending:
+                self._start_bio_fsync(t)
+                self.aof_last_incr_fsync_offset = self.aof_last_incr_size
+            self.aof_last_fsync = now_s
+        return t
+
+    def _start_bio_fsync(self, t: float) -> None:
+        """``aof_background_fsync``: a job for the BIO thread; it runs on the device queue."""
+        self.bio_fsync_pending = True
+        off, seq = self.written_off, self.written_seq
+        nbytes = max(0, off - self.durable_off)
+        start, end = self._disk_op(t, nbytes, True)
+        if self.trace is not None:
+            self.trace.emit(start, tr.K_FSYNC_START, -1, nbytes)
+        epoch = self._epoch
+
+        def done() -> None:
+            if epoch != self._epoch:
+                return  # the process died meanwhile
+            self.bio_fsync_pending = False
+            self.aof_fsyncs += 1
+            if self.trace is not None:
+                self.trace.emit(end, tr.K_FSYNC_END, -1, None)
+            if self.disk_failing(start, end):
+                self.aof_bio_fsync_ok = False
+                return
+            self.aof_bio_fsync_ok = True
+            if off >= self.written_off:
+                self.dirtied_when = None
+            self._set_durable(end, off, seq)
+
+        self._later(end, done)
+
+    def _kernel_writeback(self):
+        """The kernel flusher: every 5 s, an inode dirty for 30 s is written back whole."""
+        env = self.env
+        while True:
+            yield env.timeout(DIRTY_WRITEBACK_S)
+            dw = self.dirtied_when
+            if dw is None or dw > env.now - DIRTY_EXPIRE_S:
+                continue
+            off, seq = self.written_off, self.written_seq
+            if off <= self.durable_off:
+                self.dirtied_when = None
+                continue
+            self.dirtied_when = None
+            epoch = self._kernel_epoch
+            start, end = self._disk_op(env.now, off - self.durable_off, False)
+            yield env.timeout(end - env.now)
+            if epoch == self._kernel_epoch and not self.disk_failing(start, end):
+                self._set_durable(end, off, seq)
+
+    # ================================================================== the durable copy
+    def _advance_shadow(self) -> None:
+        """Apply to the lagging keyspace the changes that reached the device by now."""
+        if self.shadow is None:
+            return
+        target = self.durable_seq_at(self.env.now)
+        self._apply_log(self.shadow, target, consume=True)
+        self.shadow_seq = max(self.shadow_seq, target)
+        # Acknowledgements of changes that can no longer be lost need no tracking.
+
+    def _apply_log(self, ks: Keyspace, upto: int, consume: bool) -> int:
+        """Replay logged changes with seq <= upto into ``ks`` (as AOF loading does)."""
+        log = self._log
+        applied = 0
+        execute = ks.execute
+        from redissim.server.keyspace import Session
+        sess = Session()
+        if consume:
+            while log and log[0][0] <= upto:
+                _, db, ops, now_ms = log.popleft()
+                sess.db = db
+                for op in ops:
+                    if op[0] not in (b"MULTI", b"EXEC"):
+                        execute(op, now_ms, sess)
+                        applied += 1
+        else:
+            for seq, db, ops, now_ms in log:
+                if seq > upto:
+                    break
+                sess.db = db
+                for op in ops:
+                    if op[0] not in (b"MULTI", b"EXEC"):
+                        execute(op, now_ms, sess)
+                        applied += 1
+        return applied
+
+    def recovery_point(self, t: float, kind: str) -> tuple[str, int]:
+        """What a restart after a fault of ``kind`` at ``t`` loads: ("aof"|"rdb"|"none", seq).
+
+        seq = the last change recovered (0 = the preloaded dataset; -1 = nothing at all)."""
+        if self.aof_on:
+            seq = self.written_seq_at(t) if kind == "crash" else self.durable_seq_at(t)
+            return AOF, seq
+        done = [s for te, s in self.snapshots if te <= t]
+        if done:
+            return RDB, max(done)
+        return "none", -1
+
+    # ================================================================== crash and restart
+    def kill(self) -> None:
+        """The process dies: buffers, the child and the BIO queue vanish."""
+        self._epoch += 1
+        self.child = None
+        self.child_active = False
+        self.ks.set_resize_allowed(True)
+        self.aof_buf_len = 0
+        self.bio_fsync_pending = False
+        self.aof_flush_postponed_start = 0
+        self._pending_acks.clear()
+        self._sent.clear()
+
+    def power_off(self) -> None:
+        """The machine dies too: the page cache is gone, in-flight writeback never lands."""
+        self._kernel_epoch += 1
+        self.written_off = self.durable_off
+        self.dirtied_when = None
+
+    def recover(self, t: float, kind: str) -> dict[str, Any]:
+        """Restore the keyspace to what a restart loads; return what was lost and load info.
+
+        Requires ``track=True``."""
+        source, seq = self.recovery_point(t, kind)
+        lost_count, window = self.lost_acked(t, seq)
+        acked = sum(1 for r in self.ack_recv if r <= t)
+        loaded_cmds = 0
+        if source == AOF:
+            assert self.shadow is not None
+            work = Keyspace(len(self.ks.dbs))
+            restore_dataset(work, copy_dataset(self.shadow))
+            loaded_cmds = self._apply_log(work, seq, consume=False)
+            restore_dataset(self.ks, copy_dataset(work))
+        elif source == RDB:
+            data = self.snapshot_data.get(seq)
+            if data is None:
+                raise RuntimeError("no tracked copy of the snapshot (track=False?)")
+            restore_dataset(self.ks, data)
+        else:
+            restore_dataset(self.ks, [({}, {}) for _ in self.ks.dbs])
+        if self.memory is not None and getattr(self.memory, "tracking", False):
+            self.memory.resync_all()
+        keys = self.keys()
+        rdb_bytes = self.rdb_size()
+        used = self.used_memory()
+        # The restarted process: fresh counters, the loaded file as the new baseline.
+        recovered = max(seq, 0)
+        self.seq = recovered
+        self.written_seq = self.durable_seq = self.aof_buf_seq = recovered
+        # What was loaded counts as on disk from now on (a simplification for later faults).
+        self.written_off = self.durable_off = max(self.written_off, self.durable_off)
+        self._kernel_epoch += 1
+        self._written_marks = deque([(t, recovered)])
+        self._durable_marks = deque([(t, recovered)])
+        self.dirtied_when = None
+        if self.shadow is not None:
+            restore_dataset(self.shadow, copy_dataset(self.ks))
+            self._log.clear()
+            self.shadow_seq = recovered
+        self._drop_acks()
+        self.dirty = 0
+        self.aof_selected_db = -1
+        if self.aof_on:
+            self.aof_current_size = self.aof_current_size if source == AOF else rdb_bytes
+            self.aof_last_incr_size = 0
+            self.aof_last_incr_fsync_offset = 0
+        self.snapshots = [(te, s) for te, s in self.snapshots if s <= recovered]
+        for s in [s for s in self.snapshot_data if s > recovered]:
+            del self.snapshot_data[s]
+        return {"source": source, "seq": seq, "keys": keys, "rdb_bytes": rdb_bytes, "used_memory": used,
+                "aof_commands": loaded_cmds, "acked": acked, "lost": lost_count,
+                "window_s": window}
+
+    def lost_acked(self, t: float, seq: int) -> tuple[int, float]:
+        """Acknowledged (reply received by ``t``) writes after ``seq``: count and the loss
+        window (``t`` minus when the oldest of them ran)."""
+        if not self.ack_seq:
+            return 0, 0.0
+        s = np.frombuffer(self.ack_seq, dtype=np.int64)
+        r = np.frombuffer(self.ack_recv, dtype=np.float64)
+        e = np.frombuffer(self.ack_exec, dtype=np.float64)
+        lost = (s > seq) & (r <= t)
+        n = int(lost.sum())
+        if not n:
+            return 0, 0.0
+        return n, float(t - e[lost].min())
+
+    def _drop_acks(self) -> None:
+        self.ack_seq = array("q")
+        self.ack_recv = array("d")
+        self.ack_exec = array("d")
+
+    def _prune_acks(self) -> None:
+        """Forget acknowledgements of changes no fault can lose any more."""
+        floor = self.shadow_seq if self.aof_on else max(
+            (s for _, s in self.snapshots), default=-1)
+        if floor <= 0:
+            return
+        s = np.frombuffer(self.ack_seq, dtype=np.int64)
+        keep = s > floor
+        if keep.all():
+            return
+        self.ack_seq = array("q", s[keep].tobytes())
+        self.ack_recv = array("d", np.frombuffer(self.ack_recv, dtype=np.float64)[keep].tobytes())
+        self.ack_exec = array("d", np.frombuffer(self.ack_exec, dtype=np.float64)[keep].tobytes())
+
+    def load_time(self, info: dict[str, Any], kind: str) -> float:
+        """Seconds from process start to serving: startup, reading the file (cold after a
+        power loss: at the device's read bandwidth), rebuilding keys, replaying the AOF."""
+        c = self.costs
+        t = c.startup_ms * 1e-3
+        if info["source"] == "none":
+            return t
+        nbytes = info["rdb_bytes"]
+        if kind != "crash":
+            t += self.device.read_service_time(nbytes)
+        t += info["keys"] * c.rdb_load_per_key_us * 1e-6
+        t += info["used_memory"] * c.load_s_per_gb / GIB
+        t += info["aof_commands"] * c.aof_load_per_command_us * 1e-6
+        return t
+
+    # ================================================================== INFO
+    def info_fields(self) -> dict[str, dict[str, object]]:
+        child = self.child
+        rdb_running = child is not None and child.kind == RDB
+        aof_running = child is not None and child.kind == AOF
+        now = self.env.now
+        fields: dict[str, object] = {
+            "loading": 0,
+            "async_loading": 0,
+            "current_cow_peak": self.current_cow_size(),
+            "current_cow_size": self.current_cow_size(),
+            "current_fork_perc": (f"{100.0 * child.written / child.nbytes:.2f}"
+                                  if child is not None and child.nbytes else "0.00"),
+            "rdb_changes_since_last_save": self.dirty,
+            "rdb_bgsave_in_progress": int(rdb_running),
+            "rdb_last_save_time": self.lastsave,
+            "rdb_last_bgsave_status": "ok" if self.lastbgsave_status_ok else "err",
+            "rdb_last_bgsave_time_sec": self.rdb_last_bgsave_time_sec,
+            "rdb_current_bgsave_time_sec": int(now - child.t_fork) if rdb_running else -1,
+            "rdb_saves": self.rdb_saves,
+            "rdb_last_cow_size": self.rdb_last_cow_size,
+            "aof_enabled": int(self.aof_on),
+            "aof_rewrite_in_progress": int(aof_running),
+            "aof_rewrite_scheduled": int(self.aof_rewrite_scheduled),
+            "aof_rewrites": self.aof_rewrites,
+            "aof_last_bgrewrite_status": "ok" if self.aof_lastbgrewrite_ok else "err",
+            "aof_last_write_status": "ok",
+            "aof_last_cow_size": self.aof_last_cow_size,
+        }
+        if self.aof_on:
+            fields.update({
+                "aof_current_size": self.aof_current_size,
+                "aof_base_size": self.aof_rewrite_base_size,
+                "aof_pending_rewrite": int(self.aof_rewrite_scheduled),
+                "aof_buffer_length": self.aof_buf_len,
+                "aof_pending_bio_fsync": int(self.bio_fsync_pending),
+                "aof_delayed_fsync": self.aof_delayed_fsync,
+            })
+        stats = {"latest_fork_usec": self.latest_fork_usec, "total_forks": self.total_forks}
+        return {"persistence": fields, "stats": stats}
+
+
+def attach_persistence(sim: Any) -> Persistence:
+    """Build the persistence model of ``sim`` (a ``Simulation``) and plug it into its loop.
+
+    When the scenario has no AOF, no save points and no faults, only a one-set-lookup hook is
+    added, which plugs the model in at the first BGSAVE/SAVE/BGREWRITEAOF/LASTSAVE: then
+    persistence costs (almost) nothing. Call it at the end of
+    ``Simulation.__init__`` (after the preload and the loop exist). Faults are attached by
+    ``faults.attach_faults``.
+    """
+    from redissim.sim.engine import stream
+
+    if "persistence" in vars(sim):  # already attached (by the engine or a test)
+        return sim.persistence
+    scenario = sim.scenario
+    srv = scenario.server
+    idle = not srv.appendonly and not srv.save.split() and not scenario.faults
+    device = StorageDevice(sim.env, scenario.storage, stream(scenario.seed, "storage"))
+    p = Persistence(sim.env, sim.loop, sim.keyspace, srv, device,
+                    costs=costs_from_profile(sim.profile),
+                    rng=stream(scenario.seed, "persistence"), trace=sim.trace,
+                    track=bool(scenario.faults))
+    if idle:
+        p.attach_light()
+    else:
+        p.attach()
+    sim.persistence = p
+    p.memory = getattr(sim, "memory", None)
+    expire = getattr(sim, "expire", None)
+    if expire is not None:
+        prev = expire.on_expired
+        if prev is None:
+            expire.on_expired = p.feed_expired
+        else:
+            def both(db: int, argv: list[bytes], t: float, _a=prev, _b=p.feed_expired) -> None:
+                _a(db, argv, t)
+                _b(db, argv, t)
+            expire.on_expired = both
+    return p
