@@ -227,6 +227,9 @@ def benchmark_text(res: Result) -> str:
             out.append(f"====== {title} ======")
             out.append(f"  {c.calls} requests completed in {span:.2f} seconds")
             out.append(f"  {wl.clients} parallel clients")
+            if wl.type == "closed":
+                out.append(f"  {wl.value_size} bytes payload")
+                out.append("  keep alive: 1")
             if wl.pipeline > 1:
                 out.append(f"  pipeline: {wl.pipeline}")
             out.append("")

@@ -86,6 +86,7 @@ class WorkloadResult:
     commands: list[CommandResult]
     records: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    value_size: int = 0
 
 
 @dataclass
@@ -302,7 +303,7 @@ class Simulation:
                 name=drv.name, type=wl.type, clients=1 if wl.type in ("script", "scan")
                 else wl.clients, pipeline=wl.pipeline, started=drv.t_first
                 if drv.t_first != float("inf") else 0.0, finished=drv.t_last,
-                commands=cmds, records=drv.records, extra=extra))
+                commands=cmds, records=drv.records, extra=extra, value_size=wl.value_size))
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
         labels = {c.id: c.label for c in self.loop.conns}
         extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,
