@@ -214,7 +214,7 @@ class MaxMemory:
     # ------------------------------------------------------------------ EvictionHost
     def evict_key(self, dbid: int, key: bytes) -> float:
         db = self.ks.dbs[dbid]
-        self.ks._db_delete(db, key)
+        self.ks.delete_key(db, key)
         self.remeasure(dbid, [key])
         if self.trace is not None:
             self.trace.emit(self._now, tr.K_EVICT, -1, (key.decode("utf-8", "replace"), ()))
