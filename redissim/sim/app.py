@@ -24,7 +24,7 @@ from typing import Any
 import simpy
 
 from redissim.server.resp import request_size
-from redissim.sim.workload import CHUNK, CommandMix, Driver
+from redissim.sim.workload import Driver
 
 #: commands a workload can name, read or write, as the application means them
 READS = frozenset({"GET", "READ", "SELECT"})
@@ -36,12 +36,8 @@ class AppDriver(Driver):
 
     def start(self, t: float) -> None:
         wl = self.wl
-        self.t_start = t
+        self._begin(t)
         self.env = self.loop.env
-        self.mix = CommandMix(wl, self.rng)
-        self.keys = self.mix.keys
-        self.end_time = t + wl.duration if wl.duration is not None else float("inf")
-        self.budget = wl.requests if wl.requests is not None else -1
         self.pg = self.extra_targets.get("postgres")
         self.device = self.extra_targets.get("device")
         if wl.target in ("postgres", "cache-aside") and self.pg is None:
@@ -50,7 +46,6 @@ class AppDriver(Driver):
         self.ttl_ms = b"%d" % max(1, round((wl.ttl or 3600.0) * 1000))
         self.counts = {"redis_hits": 0, "redis_misses": 0, "pg_queries": 0,
                        "stale_window_s": 0.0, "writes": 0}
-        self._think_buf: list[float] = []
         #: per connection: the event its pending Redis command will fire
         self._waiting: dict[int, simpy.Event] = {}
         self.active = wl.clients
@@ -61,16 +56,6 @@ class AppDriver(Driver):
             self.env.process(self._client(i, conn))
 
     # ------------------------------------------------------------------ helpers
-    def _think(self) -> float:
-        wl = self.wl
-        if wl.think_time == 0:
-            return 0.0
-        if wl.think_distribution == "constant":
-            return wl.think_time
-        if not self._think_buf:
-            self._think_buf = self.rng.exponential(wl.think_time, CHUNK).tolist()
-        return self._think_buf.pop()
-
     def _redis(self, conn: Any, args: list[bytes], label: str):
         """One Redis command through the event loop; returns the reply."""
         ev = self.env.event()

@@ -241,17 +241,34 @@ class Driver:
     def label_for(self, i: int) -> str:
         return self.wl.label or f"{self.name} {i + 1}"
 
-
-class ClosedDriver(Driver):
-    def start(self, t: float) -> None:
+    def _begin(self, t: float) -> None:
+        """What every request-issuing workload sets up at its start: the command mix, when
+        it stops (``duration``), how many requests it may send (``requests``, -1 = no cap)."""
         wl = self.wl
         self.t_start = t
         self.mix = CommandMix(wl, self.rng)
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
         self.budget = wl.requests if wl.requests is not None else -1
+        self._think_buf: list[float] = []
+
+    def _think(self) -> float:
+        """The next think time: constant, or exponential with mean ``think-time``."""
+        wl = self.wl
+        if wl.think_time == 0:
+            return 0.0
+        if wl.think_distribution == "constant":
+            return wl.think_time
+        if not self._think_buf:
+            self._think_buf = self.rng.exponential(wl.think_time, CHUNK).tolist()
+        return self._think_buf.pop()
+
+
+class ClosedDriver(Driver):
+    def start(self, t: float) -> None:
+        wl = self.wl
+        self._begin(t)
         self.active = 0
         self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
-        self._think_buf: list[float] = []
         #: keys whose GET missed, per connection, to SET next (fill-on-miss)
         self._fill: dict[int, list[bytes]] = {}
         if wl.fill_on_miss:
@@ -262,16 +279,6 @@ class ClosedDriver(Driver):
             self._send(conn, t)
         if self.active == 0:
             self._finish(t)
-
-    def _think(self) -> float:
-        wl = self.wl
-        if wl.think_time == 0:
-            return 0.0
-        if wl.think_distribution == "constant":
-            return wl.think_time
-        if not self._think_buf:
-            self._think_buf = self.rng.exponential(wl.think_time, CHUNK).tolist()
-        return self._think_buf.pop()
 
     def _send(self, conn: Any, t: float) -> None:
         if t >= self.end_time or self.budget == 0:
@@ -330,10 +337,7 @@ class OpenDriver(Driver):
 
     def start(self, t: float) -> None:
         wl = self.wl
-        self.t_start = t
-        self.mix = CommandMix(wl, self.rng)
-        self.end_time = t + wl.duration if wl.duration is not None else float("inf")
-        self.budget = wl.requests if wl.requests is not None else -1
+        self._begin(t)
         self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
         self._rr = 0
         self._fed_all = False
