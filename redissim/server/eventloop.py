@@ -216,7 +216,10 @@ class EventLoop:
         t_arr = self.link.up.transmit(t_send, nbytes)
         heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs))
         if self.trace is not None:
+            # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
+            # is doing then (the view sorts events by time)
             self.trace.emit(t_send, tr.K_SEND, conn.id, len(cmds))
+            self.trace.emit(t_arr, tr.K_ARRIVE, conn.id, len(cmds))
         if self._sleeping and t_arr < self._wake_at and self.process is not None:
             self._sleeping = False
             self.process.interrupt()
@@ -298,8 +301,6 @@ class EventLoop:
             if not conn.ready:
                 conn.ready = True
                 ready.append(conn)
-            if self.trace is not None:
-                self.trace.emit(t, tr.K_ARRIVE, conn.id, len(recs))
         return ready
 
     def _iteration(self, t: float) -> float:
