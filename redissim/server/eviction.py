@@ -541,6 +541,8 @@ class Evictor:
     stats: EvictionStats = field(default_factory=EvictionStats)
     timer_running: bool = False
     _next_db: int = 0
+    #: the keys of the most recent evictionPoolPopulate sample
+    last_sample: list = field(default_factory=list)
 
     # ---- object clocks -------------------------------------------------------------------
     def cron(self, now_s: float) -> None:
@@ -590,6 +592,7 @@ class Evictor:
 
     def _populate(self, dbid: int, db: EvictionDB, table: BucketTable, now_min: int) -> int:
         sample = get_some_keys(table, self.config.maxmemory_samples, self.rng)
+        self.last_sample = sample  # what the view outlines when a key is evicted
         insert = self.pool.insert
         for key in sample:
             insert(key, self._score(db, key, now_min), dbid)

@@ -217,7 +217,8 @@ class MaxMemory:
         self.ks.delete_key(db, key)
         self.remeasure(dbid, [key])
         if self.trace is not None:
-            self.trace.emit(self._now, tr.K_EVICT, -1, (key.decode("utf-8", "replace"), ()))
+            sampled = tuple(k.decode("utf-8", "replace") for k in self.ev.last_sample)
+            self.trace.emit(self._now, tr.K_EVICT, -1, (key.decode("utf-8", "replace"), sampled))
         return self.c_evict
 
     # ------------------------------------------------------------------ loop hooks
