@@ -226,6 +226,9 @@ class Preload(_Base):
     keys: int = Field(0, ge=0, le=100_000_000)
     prefix: str = "key"
     value_size: int = Field(10, ge=0)
+    #: false: every key shares one value object of value-size bytes (the same sizes and
+    #: memory accounting, a fraction of the simulator's own memory for large datasets)
+    distinct_values: YesNo = True
     #: give every preloaded key a TTL drawn uniformly from [ttl-min, ttl-max] (PEXPIREAT)
     ttl_min: Seconds | None = None
     ttl_max: Seconds | None = None

@@ -673,12 +673,15 @@ class Keyspace:
     def dbsize(self, index: int = 0) -> int:
         return len(self.dbs[index].data)
 
-    def populate(self, count: int, prefix: bytes | str = b"key", size: int = 0, db: int = 0) -> int:
+    def populate(self, count: int, prefix: bytes | str = b"key", size: int = 0, db: int = 0,
+                 shared_value: bytes | None = None) -> int:
         """DEBUG POPULATE without the command overhead. Returns the number of keys added.
 
         Keys are ``prefix:N`` (truncated to 127 bytes), values ``value:N`` zero-padded or
         truncated to ``size`` when ``size`` > 0. Existing keys are left alone (an expired
-        one is lazily expired first, like ``lookupKeyWrite``).
+        one is lazily expired first, like ``lookupKeyWrite``). With ``shared_value`` every
+        key gets that one bytes object: a 4 GB dataset then costs the simulator pointers, not
+        4 GB (the sizes, which memory accounting reads, are the same).
         """
         if isinstance(prefix, str):
             prefix = prefix.encode()
@@ -693,8 +696,10 @@ class Keyspace:
             keys = [(fmt % j)[:127] for j in range(count)]
         else:
             keys = [fmt % j for j in range(count)]
-        if size:
-            vals: Any = (((b"value:%d" % j)[:size]).ljust(size, b"\0") for j in range(count))
+        if shared_value is not None:
+            vals: Any = (shared_value for _ in range(count))
+        elif size:
+            vals = (((b"value:%d" % j)[:size]).ljust(size, b"\0") for j in range(count))
         else:
             vals = (b"value:%d" % j for j in range(count))
         if not data and d.main._index is None and not truncating:

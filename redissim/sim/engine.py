@@ -173,7 +173,9 @@ class Simulation:
     def _preload(self, pl: Any, seed: int) -> None:
         """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs."""
         ks = self.keyspace
-        ks.populate(pl.keys, pl.prefix, pl.value_size)
+        shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
+                                                  [:pl.value_size])
+        ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared)
         if pl.ttl_min is None:
             return
         rng = stream(seed, "preload-ttl")
