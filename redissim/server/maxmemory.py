@@ -26,7 +26,7 @@ field set at creation.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redissim.server import memory as mem
@@ -120,6 +120,8 @@ class MaxMemory:
         self.startup = mem.EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
         #: set by the persistence model while a fork child runs (no LRU updates then)
         self.child_active = False
+        #: bytes waiting in aof_buf (the persistence model replaces this)
+        self.aof_buffer: Callable[[], int] = lambda: 0
         self.peak = 0
         self.oom_rejections = 0
         #: (time, used_memory) after each eviction burst, for tests and plots
@@ -206,10 +208,11 @@ class MaxMemory:
 
     def used_memory(self) -> int:
         clients = mem.client_buffers(0, self.loop.connected)
-        return self.startup + self.keys_total + self._buckets() + clients
+        return self.startup + self.keys_total + self._buckets() + clients + self.aof_buffer()
 
     def not_counted_memory(self) -> int:
-        return 0
+        """freeMemoryGetNotCountedMemory: the AOF buffer does not count against maxmemory."""
+        return self.aof_buffer()
 
     # ------------------------------------------------------------------ EvictionHost
     def evict_key(self, dbid: int, key: bytes) -> float:
@@ -334,10 +337,13 @@ class MaxMemory:
             overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
                                            db.expires.size)
         clients = mem.client_buffers(0, self.loop.connected)
+        aof = self.aof_buffer()
         im = mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
-                             clients=clients, maxmemory=self.maxmemory, policy=self.policy)
+                             clients=clients, aof_buffer=aof, maxmemory=self.maxmemory,
+                             policy=self.policy, not_counted=aof)
         fields: dict[str, object] = dict(im.as_dict())
         fields["used_memory_peak"] = max(self.peak, used)
         fields["mem_clients_normal"] = clients
+        fields["mem_aof_buffer"] = aof
         stats = self.ev.stats.info(self._now)
         return {"memory": fields, "stats": stats}

@@ -145,6 +145,7 @@ class Simulation:
         self.expire.on_expired = self.memory.on_expired
         # after MaxMemory: processCommand checks OOM before MISCONF
         self.persistence = attach_persistence(self)
+        self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
         self.faults = attach_faults(self, self.persistence)
         self.postgres = None
         if scenario.postgres is not None:
