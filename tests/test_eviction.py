@@ -560,24 +560,3 @@ def test_lazyfree_check_every_16_keys_sees_background_progress() -> None:
     e2 = _evictor(ev.ALLKEYS_LRU, 500, maxmemory_eviction_tenacity=100)
     r2 = e2.perform(s2, 100.0)
     assert r2.keys_evicted == 100 and r2.status == ev.EVICT_FAIL
-
-
-def test_rehashing_sampler_equals_single_table_when_not_rehashing() -> None:
-    t = FixedTable([["a"], [], ["b", "c"], ["d"], [], [], ["e"], ["f"]])
-    for seed in range(20):
-        assert ev.get_some_keys_rehashing(t.buckets, [], 0, 6, 3, random.Random(seed)) == \
-            ev.get_some_keys(t, 3, random.Random(seed))
-
-
-def test_rehashing_sampler_walks_both_tables() -> None:
-    # Growing 4 -> 8 with rehashidx 2: ht0 buckets 0, 1 already moved (empty).
-    ht0 = [[], [], ["x"], ["y"]]
-    ht1 = [["a"], ["b"], [], [], [], ["c"], [], []]
-    # Start at 1: ht0[1] skipped (< rehashidx), ht1[1] = b; i=2: ht0[2] = x; ht1[2] empty;
-    # i=3: ht0[3] = y.
-    assert ev.get_some_keys_rehashing(ht0, ht1, 2, 5, 3, ScriptedRng([1])) == ["b", "x", "y"]
-    # Sampling every key returns each key once.
-    got = ev.get_some_keys_rehashing(ht0, ht1, 2, 5, 5, random.Random(1))
-    assert sorted(got) == ["a", "b", "c", "x", "y"]
-    # Random key: slot 2 + 7 % 10 = 9 -> ht1[5] = c.
-    assert ev.get_random_key_rehashing(ht0, ht1, 2, ScriptedRng([7])) == "c"

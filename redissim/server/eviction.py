@@ -19,12 +19,11 @@ bucket table (``redissim/replay.py``) and, later, on the keyspace:
 
 Simplifications (documented, measured where it matters):
 
-* A table in the middle of an incremental rehash has two bucket arrays: sample it with
-  :func:`get_some_keys_rehashing` / :func:`get_random_key_rehashing`, which walk both as dict.c
-  does. (:class:`Evictor` calls the single-table functions; a keyspace whose dicts rehash
-  incrementally can instead present ``size`` = the larger table and ``bucket_keys(i)`` = chain of
-  ht[0][i] when i >= rehashidx followed by ht[1][i] -- the same keys in the same order, with
-  empty runs counted per index rather than per table.)
+* One bucket array per table: the keyspace's tables rehash instantly (server/hashtable.py), so
+  dict.c's walk of both arrays during an incremental rehash is not modelled. A table that did
+  rehash incrementally could present ``size`` = the larger array and ``bucket_keys(i)`` = chain
+  of ht[0][i] (when i >= rehashidx) followed by ht[1][i]: the same keys in the same order, with
+  empty runs counted per index rather than per array.
 * Wall-clock time inside performEvictions is the sum of the CPU costs the host reports for each
   deletion plus ``sample_cost_s`` per sampled key (both from the cost profile).
 * With lazyfree-lazy-eviction, Redis waits (sleeping in 1 ms steps, up to the time budget) for
@@ -282,91 +281,6 @@ def get_random_key(table: BucketTable, rng: random.Random) -> Hashable | None:
     if len(chain) == 1:
         return chain[0]
     return chain[rng.randrange(len(chain))]
-
-
-def get_some_keys_rehashing(
-    ht0: Sequence[Sequence[Hashable]],
-    ht1: Sequence[Sequence[Hashable]],
-    rehashidx: int,
-    used: int,
-    count: int,
-    rng: random.Random,
-    rehash_step: Callable[[], bool] | None = None,
-) -> list[Hashable]:
-    """dictGetSomeKeys on a dict in the middle of an incremental rehash (two tables).
-
-    ``ht0``/``ht1`` are the bucket arrays (chains head first), ``rehashidx`` the next ht0
-    bucket to move (buckets below it are empty in ht0), ``used`` the keys in both tables.
-    ``rehash_step`` (if given) is called up to ``count`` times first, like dict.c's
-    ``_dictRehashStep`` calls; it returns False once rehashing has finished, after which the
-    caller's new single table should be sampled with :func:`get_some_keys` instead.
-    """
-    if used < count:
-        count = used
-    if count <= 0:
-        return []
-    if rehash_step is not None:
-        for _ in range(count):
-            if not rehash_step():
-                raise RuntimeError("rehash finished: sample the single table instead")
-    s0, s1 = len(ht0), len(ht1)
-    mask = max(s0, s1) - 1
-    getrandbits = rng.getrandbits
-    out: list[Hashable] = []
-    stored = 0
-    maxsteps = count * 10
-    i = getrandbits(64) & mask
-    emptylen = 0
-    while stored < count and maxsteps > 0:
-        maxsteps -= 1
-        for j in (0, 1):
-            if j == 0 and i < rehashidx:
-                # ht0 is empty below rehashidx; past the end of ht1 too, jump to rehashidx.
-                if i >= s1:
-                    i = rehashidx
-                else:
-                    continue
-            size = s0 if j == 0 else s1
-            if i >= size:
-                continue
-            chain = ht0[i] if j == 0 else ht1[i]
-            if not chain:
-                emptylen += 1
-                if emptylen >= 5 and emptylen > count:
-                    i = getrandbits(64) & mask
-                    emptylen = 0
-            else:
-                emptylen = 0
-                for key in chain:
-                    if stored < count:
-                        out.append(key)
-                    else:
-                        r = getrandbits(64) % (stored + 1)
-                        if r < count:
-                            out[r] = key
-                    stored += 1
-                if stored >= count:
-                    return out
-        i = (i + 1) & mask
-    return out
-
-
-def get_random_key_rehashing(
-    ht0: Sequence[Sequence[Hashable]],
-    ht1: Sequence[Sequence[Hashable]],
-    rehashidx: int,
-    rng: random.Random,
-) -> Hashable:
-    """dictGetRandomKey while rehashing: a random slot among ht0[rehashidx:] + ht1, retried
-    until non-empty, then a random element of that chain. The dict must not be empty."""
-    s0 = len(ht0)
-    span = s0 + len(ht1) - rehashidx
-    while True:
-        h = rehashidx + rng.getrandbits(64) % span
-        chain = ht1[h - s0] if h >= s0 else ht0[h]
-        if chain:
-            break
-    return chain[0] if len(chain) == 1 else chain[rng.randrange(len(chain))]
 
 
 # --------------------------------------------------------------------------------------------
