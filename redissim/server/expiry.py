@@ -142,11 +142,13 @@ class ActiveExpire:
                 checked = 0
                 mask = slots - 1
                 exp = db.exp
+                chains = expires.chains()  # deletions below edit it in place, never replace it
+                cursor = db.expires_cursor
                 while sampled < num and checked < max_buckets:
-                    chain = expires.bucket_keys(db.expires_cursor & mask)
+                    chain = chains.get(cursor & mask)
                     checked += 1
                     if chain:
-                        for key in list(chain):
+                        for key in chain[::-1]:  # a copy, head of the chain first
                             when = exp.get(key)
                             if when is None:
                                 continue
@@ -162,7 +164,8 @@ class ActiveExpire:
                                 ttl_sum += ttl
                                 ttl_samples += 1
                             sampled += 1
-                    db.expires_cursor += 1
+                    cursor += 1
+                db.expires_cursor = cursor
                 t += checked * c_bucket + sampled * c_sample + expired * c_expire
                 total_sampled += sampled
                 total_expired += expired

@@ -258,6 +258,11 @@ class Table:
             return ()
         return chain[::-1]
 
+    def chains(self) -> dict[int, list[bytes]]:
+        """The live bucket index: bucket -> chain (oldest key first). Read-only for callers;
+        it changes as keys come and go, and is replaced when the table is re-bucketed."""
+        return self._ensure_index()
+
     def nonempty_buckets(self) -> int:
         """How many buckets hold at least one key."""
         return len(self._ensure_index())

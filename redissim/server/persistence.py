@@ -660,6 +660,15 @@ class Persistence:
     # ---------------------------------------------------------------- call() -> propagate
     def after_command(self, conn: Any, args: list, t: float) -> None:
         fx = self.ks.effects
+        if not self.aof_on and not self.track and (self.child is None or self.child.exited):
+            # Save points alone need only the dirty counter (and FLUSHALL's foreground
+            # save): skip building the propagated command lines, on the per-command path.
+            if fx.dirty:
+                self.dirty += fx.dirty
+                self.seq += 1
+            if fx.name == "flushall":
+                self._flushall(t)
+            return
         ops = fx.propagate
         if ops is None:
             return
