@@ -210,6 +210,13 @@ class MaxMemory:
         clients = mem.client_buffers(0, self.loop.connected)
         return self.startup + self.keys_total + self._buckets() + clients + self.aof_buffer()
 
+    def measure(self) -> int:
+        """used_memory now, exact even when maxmemory is off (then every key is measured
+        again: for rare events such as a fork, not for every command)."""
+        if not self.tracking:
+            self.resync_all()
+        return self.used_memory()
+
     def not_counted_memory(self) -> int:
         """freeMemoryGetNotCountedMemory: the AOF buffer does not count against maxmemory."""
         return self.aof_buffer()
@@ -329,9 +336,7 @@ class MaxMemory:
 
     # ------------------------------------------------------------------ INFO
     def info_fields(self) -> dict[str, dict[str, object]]:
-        if not self.tracking:
-            self.resync_all()
-        used = self.used_memory()
+        used = self.measure()
         overhead_db = 0
         for db in self.ks.dbs:
             overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),

@@ -415,12 +415,12 @@ class Persistence:
 
     # ================================================================== estimates
     def used_memory(self) -> int:
-        """used_memory: the engine's exact accounting when it tracks keys (maxmemory set),
-        else an estimate from the keyspace: startup memory + keys x mean allocation per key
-        (sampled, ``memory.key_alloc_sizes``) + bucket arrays."""
+        """used_memory: the engine's exact accounting (``server/maxmemory.py``); a model used
+        on its own, without the engine, estimates it from the keyspace: startup memory + keys
+        x mean allocation per key (sampled, ``memory.key_alloc_sizes``) + bucket arrays."""
         m = self.memory
-        if m is not None and getattr(m, "tracking", False):
-            return int(m.used_memory())
+        if m is not None:
+            return int(m.measure())
         total = EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
         for d in self.ks.dbs:
             n = len(d.data)
@@ -1124,8 +1124,8 @@ class Persistence:
             restore_dataset(self.ks, data)
         else:
             restore_dataset(self.ks, [({}, {}) for _ in self.ks.dbs])
-        if self.memory is not None and getattr(self.memory, "tracking", False):
-            self.memory.resync_all()
+        if self.memory is not None and self.memory.tracking:
+            self.memory.resync_all()  # the loaded dataset replaced the old one
         keys = self.keys()
         rdb_bytes = self.rdb_size()
         used = self.used_memory()
