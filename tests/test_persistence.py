@@ -36,6 +36,12 @@ class FakeLoop:
     def __init__(self) -> None:
         self.c_default = 1e-6
         self.before_command: list = []
+
+    def add_before_command(self, hook, names=None) -> None:
+        self.before_command.append(hook)
+
+    def remove_before_command(self, hook) -> None:
+        self.before_command.remove(hook)
         self.after_command = None
         self.cron_hooks: list = []
         self.before_sleep_hooks: list = []

@@ -7,7 +7,7 @@ import pytest
 
 from redissim.scenario import Scenario
 from redissim.server.faults import attach_faults
-from redissim.server.persistence import attach_persistence
+from redissim.server.persistence import MISCONF_RDB, attach_persistence
 from redissim.sim.engine import Simulation
 
 
@@ -67,6 +67,9 @@ def test_attach_costs_nothing_without_persistence():
     # only the BGSAVE/SAVE/... watcher (beside maxmemory's hook): no AOF feed, no cron,
     # no beforeSleep, no reply hook
     assert len(loop.before_command) == 2
+    # and neither runs before GET or SET: the per-command path has no hook to call
+    assert loop._hooks_for(b"GET") == () and loop._hooks_for(b"set") == ()
+    assert len(loop._hooks_for(b"bgsave")) == 1 and len(loop._hooks_for(b"MEMORY")) == 1
     assert loop.after_command is None and loop.reply_hooks == []
     assert not any(getattr(h, "__self__", None) is p
                    for h in [*loop.cron_hooks, *loop.before_sleep_hooks])
@@ -147,3 +150,21 @@ def test_fork_uses_the_engines_memory_accounting_and_flags_the_child():
     assert sim.memory.tracking and p.used_memory() == sim.memory.used_memory()
     assert p.forks[0][2] == pytest.approx(sim.memory.used_memory(), rel=0.05)
     assert True in seen  # the eviction code saw the child (no LRU updates meanwhile)
+
+
+def test_misconf_check_is_plugged_in_while_a_save_fails_and_out_after():
+    """Through the event loop: the MISCONF check, which runs before every command only while
+    the last background save failed, rejects writes and PING, serves reads, and goes again
+    after a successful save."""
+    steps = [("0.0s", "SET a 1"), ("0.1s", "BGSAVE"), ("0.8s", "SET a 2"), ("0.8s", "PING"),
+             ("0.8s", "GET a"), ("2.0s", "BGSAVE"), ("3.0s", "SET a 3"), ("3.0s", "GET a")]
+    sc = Scenario.model_validate({
+        "name": "misconf", "seed": 1, "server": {"save": "3600 1"},
+        "workloads": [{"type": "script", "steps": [{"at": a, "cmd": c} for a, c in steps]}]})
+    sim = Simulation(sc)
+    sim.persistence.disk_error_windows.append((0.0, 1.0))
+    replies = [r["reply"] for r in sim.run().workloads[0].records]
+    misconf = {"error": str(MISCONF_RDB)}
+    assert replies == ["OK", "Background saving started", misconf, misconf, "1",
+                       "Background saving started", "OK", "3"]
+    assert sim.persistence.misconf_check not in sim.loop.before_command

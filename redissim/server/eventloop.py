@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,8 @@ NET_MAX_WRITES_PER_EVENT = 64 * 1024
 #: dynamic-hz: double hz while clients/hz exceeds this (``MAX_CLIENTS_PER_CLOCK_TICK``).
 MAX_CLIENTS_PER_CLOCK_TICK = 200
 CONFIG_MAX_HZ = 500
+#: a processCommand hook: (conn, args, t) -> (t advanced, reply or None)
+PreHook = Callable[["Conn", list, float], tuple[float, Any]]
 #: ``STATS_METRIC_SAMPLES``: instantaneous_* are the mean of the last 16 samples.
 STATS_METRIC_SAMPLES = 16
 
@@ -129,7 +131,7 @@ class EventLoop:
         self.exp_costs = cc.distribution == "exponential"
         #: CPU seconds spent inside command procs (eventloop_duration_cmd_sum)
         self._cmd_time = 0.0
-        self._exp = np.empty(0)
+        self._exp: list[float] = []
         self._exp_i = 0
 
         self.conns: list[Conn] = []
@@ -152,9 +154,13 @@ class EventLoop:
         self.cron_hooks: list[Callable[[float], float]] = []
         self.before_sleep_hooks: list[Callable[[float], float]] = []
         self.after_command: Callable[[Conn, list, float], None] | None = None
-        #: run before each command (processCommand's checks): each returns the advanced clock
-        #: and either None (go on) or a reply that answers the command instead of call()
-        self.before_command: list[Callable[[Conn, list, float], tuple[float, Any]]] = []
+        #: processCommand's checks before call(), in registration order: (hook, names), where
+        #: a hook returns the advanced clock and either None (go on) or a reply that answers
+        #: the command instead of call(), and ``names`` (lower-case) limits it to those
+        #: commands (None: every command). See ``add_before_command``.
+        self._pre_hooks: list[tuple[PreHook, frozenset[bytes] | None]] = []
+        #: the hooks that apply to each spelling of a command name seen (bounded)
+        self._pre: dict[Any, tuple[PreHook, ...]] = {}
         #: called when replies are written: (conn, [(label, batch, bytes, reply, args)], t_recv)
         self.reply_hooks: list[Callable[[Conn, list, float], None]] = []
         #: 0 ms timers (evictionTimeProc): objects with ``pending() -> bool`` and
@@ -188,6 +194,34 @@ class EventLoop:
 
         keyspace.info_hook = self.info_fields
 
+    # ------------------------------------------------------------------ hooks
+    def add_before_command(self, hook: PreHook, names: Iterable[str] | None = None) -> None:
+        """Run ``hook`` before each command named in ``names`` (any case), or before every
+        command. Commands no hook names pay only one dict lookup: GET and SET do not go
+        through a MEMORY/BGSAVE check on the per-command path."""
+        sel = None if names is None else frozenset(n.lower().encode() for n in names)
+        self._pre_hooks.append((hook, sel))
+        self._pre.clear()
+
+    def remove_before_command(self, hook: PreHook) -> None:
+        for i, (h, _names) in enumerate(self._pre_hooks):
+            if h == hook:
+                del self._pre_hooks[i]
+                break
+        self._pre.clear()
+
+    @property
+    def before_command(self) -> list[PreHook]:
+        """The registered processCommand hooks, in order (for inspection)."""
+        return [h for h, _names in self._pre_hooks]
+
+    def _hooks_for(self, first: Any) -> tuple[PreHook, ...]:
+        name = (first if first.__class__ is bytes else str(first).encode()).lower()
+        hooks = tuple(h for h, names in self._pre_hooks if names is None or name in names)
+        if len(self._pre) < 4096:  # remember the spelling, bounded
+            self._pre[first] = hooks
+        return hooks
+
     # ------------------------------------------------------------------ clients
     def connect(self, driver: Any, label: str) -> Conn:
         conn = Conn(len(self.conns), driver, label)
@@ -201,9 +235,14 @@ class EventLoop:
             conn.closed = True
             self.connected -= 1
 
-    def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]]) -> Batch:
-        """A client writes ``cmds`` (args, request bytes, label) at ``t_send``."""
-        batch = Batch(conn, t_send, len(cmds))
+    def submit(self, conn: Conn, t_send: float, cmds: list[tuple[list, int, str]],
+               batch: Batch | None = None) -> Batch:
+        """A client writes ``cmds`` (args, request bytes, label) at ``t_send``.
+
+        ``batch``: a Batch the client reuses (its previous one, whose replies have all
+        arrived), already set to ``t_send`` and ``len(cmds)``; None makes a new one."""
+        if batch is None:
+            batch = Batch(conn, t_send, len(cmds))
         if len(cmds) == 1:
             args, nbytes, label = cmds[0]
             recs = [(args, nbytes, label, batch)]
@@ -213,7 +252,8 @@ class EventLoop:
             for args, size, label in cmds:
                 nbytes += size
                 recs.append((args, size, label, batch))
-        t_arr = self.link.up.transmit(t_send, nbytes)
+        up = self.link.up  # Direction.transmit, inlined (the per-command path)
+        t_arr = t_send + nbytes / up.bandwidth + up.one_way
         heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs))
         if self.trace is not None:
             # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
@@ -226,14 +266,6 @@ class EventLoop:
         return batch
 
     # ------------------------------------------------------------------ costs
-    def _exp_factor(self) -> float:
-        i = self._exp_i
-        if i >= len(self._exp):
-            self._exp = self.rng.exponential(1.0, 65536)
-            i = 0
-        self._exp_i = i + 1
-        return float(self._exp[i])
-
     def command_cost(self, name: str, fx: Any) -> float:
         c = self.c_cmd.get(name, self.c_default)
         if fx.keys_scanned:
@@ -243,7 +275,13 @@ class EventLoop:
         elif fx.elements > 1:
             c += (fx.elements - 1) * self.c_elem
         if self.exp_costs:
-            c *= self._exp_factor()
+            # a unit exponential factor, drawn 65536 at a time
+            i = self._exp_i
+            if i >= len(self._exp):
+                self._exp = self.rng.exponential(1.0, 65536).tolist()
+                i = 0
+            self._exp_i = i + 1
+            c *= self._exp[i]
         return c
 
     # ------------------------------------------------------------------ the loop
@@ -329,14 +367,19 @@ class EventLoop:
             inq = conn.inq
             # One read(2): up to 16 KiB, at least one whole command (big arguments are read
             # to their end, PROTO_MBULK_BIG_ARG).
-            nbytes = 0
-            batch_cmds = []
-            while inq:
-                size = inq[0][1]
-                if nbytes and nbytes + size > PROTO_IOBUF_LEN:
-                    break
-                nbytes += size
-                batch_cmds.append(inq.popleft())
+            if len(inq) == 1:
+                rec = inq.popleft()
+                nbytes = rec[1]
+                batch_cmds = (rec,)
+            else:
+                nbytes = 0
+                batch_cmds = []
+                while inq:
+                    size = inq[0][1]
+                    if nbytes and nbytes + size > PROTO_IOBUF_LEN:
+                        break
+                    nbytes += size
+                    batch_cmds.append(inq.popleft())
             if inq:
                 conn.ready = True
                 self._ready_later.append(conn)
@@ -384,17 +427,23 @@ class EventLoop:
     def _call(self, conn: Conn, args: list, label: str, batch: Batch, t: float) -> float:
         """processCommand + call() of one command; its reply is queued on the connection."""
         reply = None
-        for hook in self.before_command:
-            # processCommand's checks before call(): eviction and OOM, MISCONF, commands the
-            # persistence model answers itself (BGSAVE...).
+        # processCommand's checks before call(): eviction and OOM, MISCONF, commands the
+        # mechanisms answer themselves (MEMORY, BGSAVE...); most commands have none.
+        first = args[0] if args else b""
+        hooks = self._pre.get(first)
+        if hooks is None:
+            hooks = self._hooks_for(first)
+        for hook in hooks:
             t, reply = hook(conn, args, t)
             if reply is not None:
                 break
         self.total_commands_processed += 1
         if reply is None:
-            fx = self.ks.effects
-            reply = self.ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
-            name = fx.name
+            ks = self.ks
+            fx = ks.effects
+            reply = ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
+            spec = fx.cmd
+            name = spec.name if spec is not None else ""
             if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
                 cost = self.command_cost(name, fx)
             else:
@@ -425,7 +474,16 @@ class EventLoop:
                 self.total_error_replies += 1
             else:
                 st.calls += 1
-        rsize = reply_size(reply)
+        cls = reply.__class__
+        if cls is bytes:  # reply_size's common cases, inlined
+            n = len(reply)
+            rsize = n + 6 if n < 10 else n + 7 if n < 100 else reply_size(reply)
+        elif reply is None:
+            rsize = 5
+        else:
+            rsize = _STATUS_SIZE.get(reply, 0) if cls is str else 0
+            if not rsize:
+                rsize = reply_size(reply)
         conn.out.append((label, batch, rsize, reply, args))
         conn.out_bytes += rsize
         return t
@@ -481,7 +539,8 @@ class EventLoop:
         self.served += n
         if out:
             self._write_later.append(conn)
-        t_recv = self.link.down.transmit(t, nbytes)
+        down = self.link.down  # Direction.transmit, inlined
+        t_recv = t + nbytes / down.bandwidth + down.one_way
         if self.trace is not None:
             self.trace.emit(t, tr.K_WRITE, conn.id, nbytes)
             self.trace.emit(t_recv, tr.K_RECV, conn.id, n)
@@ -610,6 +669,10 @@ class EventLoop:
         if t > self.env.now:
             yield self.env.timeout(t - self.env.now)
         yield from self.run()
+
+
+#: RESP sizes of the status replies most commands give ("+OK\r\n")
+_STATUS_SIZE = {"OK": 5, "PONG": 7, "QUEUED": 9}
 
 
 def _as_str(key: Any) -> str:

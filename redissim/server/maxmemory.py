@@ -232,8 +232,23 @@ class MaxMemory:
         return self.c_evict
 
     # ------------------------------------------------------------------ loop hooks
+    def attach(self, loop: Any) -> None:
+        """Plug the processCommand checks into the loop: MEMORY/OBJECT for those commands
+        only; performEvictions before every command only when maxmemory is set (it cannot
+        change during a run), so an unlimited server pays nothing per command."""
+        loop.add_before_command(self.before_introspect, names=("memory", "object"))
+        if self.maxmemory:
+            loop.add_before_command(self.before_evict)
+
     def before_command(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
         """processCommand: MEMORY/OBJECT answers, then performEvictions and the OOM check."""
+        t, reply = self.before_introspect(conn, args, t)
+        if reply is not None:
+            return t, reply
+        return self.before_evict(conn, args, t)
+
+    def before_introspect(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """MEMORY USAGE/STATS..., OBJECT FREQ/IDLETIME... answered from the memory model."""
         first = args[0]
         if first[:1] in b"mMoO":
             name = first.lower() if isinstance(first, bytes) else first.encode().lower()
@@ -241,8 +256,13 @@ class MaxMemory:
                 reply = self._introspect(name, args, conn, t)
                 if reply is not None:
                     return t, reply
+        return t, None
+
+    def before_evict(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """performEvictions, then the OOM rejection of denyoom commands."""
         if self.maxmemory == 0:
             return t, None
+        first = args[0]
         name = first.lower() if isinstance(first, bytes) else first.encode().lower()
         self._now = t
         res = self.ev.perform(self, t)

@@ -278,6 +278,9 @@ class Persistence:
                  device: StorageDevice, *, costs: PersistenceCosts | None = None,
                  rng: np.random.Generator | None = None, trace: tr.Trace | None = None,
                  track: bool = False, preload_on_disk: bool | None = None):
+        #: plugged into the loop, and whether the MISCONF check runs before every command
+        self._attached = False
+        self._misconf_hooked = False
         self.env = env
         self.loop = loop
         self.ks = keyspace
@@ -523,16 +526,20 @@ class Persistence:
         def light(conn: Any, args: list, t: float) -> tuple[float, Any]:
             if not args or args[0] not in own:
                 return t, None
-            loop.before_command.remove(light)
+            loop.remove_before_command(light)
             self.attach()
             return self.before_command(conn, args, t)
 
-        loop.before_command.append(light)
+        loop.add_before_command(light, names=OWN_COMMANDS)
 
     def attach(self) -> None:
         """Plug into the event loop (hooks, INFO)."""
         loop = self.loop
-        loop.before_command.append(self.before_command)
+        # BGSAVE & co. are looked at before their own commands only; the MISCONF check of
+        # writes runs before every command only while a save or fsync is failing.
+        loop.add_before_command(self.before_command, names=OWN_COMMANDS)
+        self._attached = True
+        self._misconf_changed()
         prev = loop.after_command
         if prev is None:
             loop.after_command = self.after_command
@@ -545,8 +552,53 @@ class Persistence:
         if self.aof_on:
             loop.before_sleep_hooks.append(self.before_sleep)
             self.env.process(self._kernel_writeback())
-        loop.reply_hooks.append(self.on_replies)
+        if self.track:
+            loop.reply_hooks.append(self.on_replies)
         loop.info_providers.append(self.info_fields)
+
+    # The two statuses behind MISCONF: setting either plugs the check in or out.
+    @property
+    def lastbgsave_status_ok(self) -> bool:
+        return self._lastbgsave_status_ok
+
+    @lastbgsave_status_ok.setter
+    def lastbgsave_status_ok(self, ok: bool) -> None:
+        self._lastbgsave_status_ok = ok
+        self._misconf_changed()
+
+    @property
+    def aof_bio_fsync_ok(self) -> bool:
+        return self._aof_bio_fsync_ok
+
+    @aof_bio_fsync_ok.setter
+    def aof_bio_fsync_ok(self, ok: bool) -> None:
+        self._aof_bio_fsync_ok = ok
+        self._misconf_changed()
+
+    def _misconf_changed(self) -> None:
+        if not self._attached:
+            return
+        need = not (getattr(self, "_lastbgsave_status_ok", True)
+                    and getattr(self, "_aof_bio_fsync_ok", True))
+        if need and not self._misconf_hooked:
+            self.loop.add_before_command(self.misconf_check)
+        elif not need and self._misconf_hooked:
+            self.loop.remove_before_command(self.misconf_check)
+        self._misconf_hooked = need
+
+    def misconf_check(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """processCommand's ``writeCommandsDeniedByDiskError`` check (not for own commands,
+        which ``before_command`` answers)."""
+        if not args:
+            return t, None
+        raw = args[0]
+        entry = self._cmd_cache.get(raw)
+        if entry is None:
+            entry = self._classify(raw)
+        own, checked = entry
+        if own is not None or checked is None:
+            return t, None
+        return self.before_command(conn, args, t)
 
     # ---------------------------------------------------------------- processCommand
     def before_command(self, conn: Any, args: list, t: float) -> tuple[float, Any]:

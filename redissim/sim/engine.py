@@ -136,7 +136,7 @@ class Simulation:
         self.memory = MaxMemory(self.keyspace, self.loop, srv, rng_seed=seed,
                                 sample_us=pv.sample_us, evict_us=pv.evict_us,
                                 lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace)
-        self.loop.before_command.append(self.memory.before_command)
+        self.memory.attach(self.loop)
         if srv.maxmemory or self.memory.track_lru:
             self.loop.after_command = self.memory.after_command
         self.loop.cron_hooks.insert(0, self.memory.cron)

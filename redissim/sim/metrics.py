@@ -6,7 +6,8 @@ the model reports. The histogram here is log-linear like HDR: buckets grow geome
 ``1 + precision`` so every percentile is within ``precision`` (relative) of the exact sample
 quantile, whatever the number of samples, in a few thousand integer counters.
 
-Recording is batched for speed: samples go into a small numpy buffer and are binned in bulk,
+Recording is batched for speed: samples are appended to a plain list (``buf``; the hot
+paths append to it directly) and binned in bulk with numpy once ``BUFFER`` have gathered,
 because the per-command path is the simulator's hot path.
 """
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_BUF = 4096
+#: samples gathered before they are binned (bounds the buffer: memory stays O(1))
+BUFFER = 4096
 
 
 class LatencyHistogram:
@@ -28,7 +30,7 @@ class LatencyHistogram:
     """
 
     __slots__ = ("lowest", "highest", "precision", "_log_base", "_nb", "counts", "_count",
-                 "total", "_min", "_max", "_buf", "_n")
+                 "total", "_min", "_max", "buf")
 
     def __init__(self, lowest: float = 1e-8, highest: float = 1e4, precision: float = 0.005):
         self.lowest = lowest
@@ -41,15 +43,14 @@ class LatencyHistogram:
         self.total = 0.0
         self._min = math.inf
         self._max = 0.0
-        self._buf = np.empty(_BUF, dtype=np.float64)
-        self._n = 0
+        #: samples not yet binned; callers on a hot path may append to it directly, then
+        #: call ``flush()`` once it holds ``BUFFER`` or more
+        self.buf: list[float] = []
 
     def record(self, value: float) -> None:
-        n = self._n
-        self._buf[n] = value
-        n += 1
-        self._n = n
-        if n == _BUF:
+        buf = self.buf
+        buf.append(value)
+        if len(buf) >= BUFFER:
             self._flush()
 
     def record_many(self, values: np.ndarray) -> None:
@@ -57,9 +58,11 @@ class LatencyHistogram:
         self._bin(np.asarray(values, dtype=np.float64))
 
     def _flush(self) -> None:
-        if self._n:
-            self._bin(self._buf[: self._n])
-            self._n = 0
+        if self.buf:
+            self._bin(np.array(self.buf, dtype=np.float64))
+            self.buf.clear()  # the same list: hot paths may hold on to it
+
+    flush = _flush
 
     def _bin(self, v: np.ndarray) -> None:
         if v.size == 0:
@@ -84,7 +87,7 @@ class LatencyHistogram:
 
     @property
     def count(self) -> int:
-        return self._count + self._n
+        return self._count + len(self.buf)
 
     @property
     def min(self) -> float:

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
+from redissim.server.eventloop import Batch
 from redissim.server.resp import request_size
-from redissim.sim.metrics import LatencyHistogram
+from redissim.sim.metrics import BUFFER, LatencyHistogram
 
 CHUNK = 8192
 
@@ -43,8 +44,9 @@ class KeyPicker:
         self.cfg = cfg
         self.rng = rng
         self.prefix = cfg.prefix.encode()
-        self._buf: list[int] = []
-        self._i = 0
+        #: the keys of the current chunk, formatted in one go, and where we are in them
+        self._keys: list[bytes] = []
+        self.it = iter(self._keys)
         self._seq = 0
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
         self.offset = cfg.offset
@@ -78,17 +80,22 @@ class KeyPicker:
             cold_n = max(1, cfg.space - hot_n)
             arr = np.where(hot, rng.integers(0, hot_n, n),
                            hot_n + rng.integers(0, cold_n, n)) % cfg.space
-        self._buf = arr.tolist()
-        self._i = 0
+        prefix = self.prefix
+        if self.offset:
+            arr = arr + self.offset
+        self._keys = [b"%s%d" % (prefix, i) for i in arr.tolist()]
+        self.it = iter(self._keys)
 
     def next_key(self) -> bytes:
+        """The next key. Hot paths may call ``next(picker.it, None)`` themselves and fall
+        back to this on None (end of chunk)."""
         if self.fixed is not None:
             return self.fixed
-        if self._i >= len(self._buf):
+        k = next(self.it, None)
+        if k is None:
             self._refill()
-        i = self._buf[self._i]
-        self._i += 1
-        return b"%s%d" % (self.prefix, i + self.offset)
+            k = next(self.it)
+        return k
 
 
 #: argument templates of the commands a workload can name without ``args``.
@@ -130,6 +137,8 @@ class CommandMix:
         self._ci = 0
         self.batches = wl.mix == "batches"
         self._turn = 0
+        if len(self.builders) == 1:
+            self.next = self.builders[0]  # type: ignore[method-assign]
 
     def next_batch(self, n: int) -> list[tuple[list, int, str]]:
         """``n`` command lines: from the weighted mix, or all of the next command in turn."""
@@ -172,8 +181,10 @@ class CommandMix:
             ki = key_slots[0]
 
             def build_one() -> tuple[list, int, str]:
+                k = next(keys.it, None)
+                if k is None:  # the end of a chunk, or a fixed key
+                    k = keys.next_key()
                 args = enc.copy()
-                k = keys.next_key()
                 args[ki] = k
                 n = len(k)
                 return args, base + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5, label
@@ -250,6 +261,7 @@ class Driver:
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
         self.budget = wl.requests if wl.requests is not None else -1
         self._think_buf: list[float] = []
+        self.thinks = wl.think_time != 0
 
     def _think(self) -> float:
         """The next think time: constant, or exponential with mean ``think-time``."""
@@ -271,6 +283,10 @@ class ClosedDriver(Driver):
         self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
         #: keys whose GET missed, per connection, to SET next (fill-on-miss)
         self._fill: dict[int, list[bytes]] = {}
+        #: each connection's Batch, reused: a new one is written only once every reply of
+        #: the previous one has arrived
+        self._batch: dict[int, Batch] = {}
+        self.pipeline = wl.pipeline
         if wl.fill_on_miss:
             self._fill_args = [b"SET", b"", b"x" * wl.value_size]
             if wl.ttl:
@@ -283,12 +299,13 @@ class ClosedDriver(Driver):
     def _send(self, conn: Any, t: float) -> None:
         if t >= self.end_time or self.budget == 0:
             return
-        n = self.wl.pipeline
+        n = self.pipeline
         if self.budget > 0:
-            n = min(n, self.budget)
+            if n > self.budget:
+                n = self.budget
             self.budget -= n
         mix = self.mix
-        fill = self._fill.get(conn.id)
+        fill = self._fill.get(conn.id) if self._fill else None
         if fill:
             # cache-aside: write back what the last batch missed (these SETs are extra
             # requests, not counted against the workload's budget)
@@ -301,33 +318,52 @@ class ClosedDriver(Driver):
                 args[1] = key
                 cmds.append((args, request_size(args), "SET"))
             n = len(cmds)
+        elif n == 1 and not mix.batches:
+            cmds = [mix.next()]
         else:
             cmds = mix.next_batch(n)
         self.issued += n
         self.active += 1
         if t < self.t_first:
             self.t_first = t
-        self.loop.submit(conn, t, cmds)
+        batch = self._batch.get(conn.id)
+        if batch is None:
+            batch = self._batch[conn.id] = Batch(conn, t, n)
+        else:
+            batch.t_send = t
+            batch.n = batch.remaining = n
+        self.loop.submit(conn, t, cmds, batch)
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         done_batch = None
         window = self.loop.window_hist
+        wbuf = window.buf
+        hists = self.hist
         fill_on_miss = self.wl.fill_on_miss
+        # LatencyHistogram.record, inlined: append to the buffers, bin them when full
         for label, batch, _size, reply, args in sent:
             lat = t_recv - batch.t_send
-            self._hist(label).record(lat)
-            window.record(lat)
+            h = hists.get(label)
+            if h is None:
+                h = self._hist(label)
+            hbuf = h.buf
+            hbuf.append(lat)
+            if len(hbuf) >= BUFFER:
+                h.flush()
+            wbuf.append(lat)
             if fill_on_miss and reply is None and label == "GET":
                 self._fill.setdefault(conn.id, []).append(args[1])
             batch.remaining -= 1
             if batch.remaining == 0:
                 done_batch = batch
+        if len(wbuf) >= BUFFER:
+            window.flush()
         self.completed += len(sent)
         if t_recv > self.t_last:
             self.t_last = t_recv
         if done_batch is not None:
             self.active -= 1
-            self._send(conn, t_recv + self._think())
+            self._send(conn, t_recv + self._think() if self.thinks else t_recv)
             if self.active == 0:
                 self._finish(self.t_last)
 
@@ -378,10 +414,20 @@ class OpenDriver(Driver):
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         window = self.loop.window_hist
-        for label, batch, _size, _reply, _args in sent:
+        wbuf = window.buf
+        hists = self.hist
+        for label, batch, _size, _reply, _args in sent:  # record(), inlined as in closed
             lat = t_recv - batch.t_send
-            self._hist(label).record(lat)
-            window.record(lat)
+            h = hists.get(label)
+            if h is None:
+                h = self._hist(label)
+            hbuf = h.buf
+            hbuf.append(lat)
+            if len(hbuf) >= BUFFER:
+                h.flush()
+            wbuf.append(lat)
+        if len(wbuf) >= BUFFER:
+            window.flush()
         self.completed += len(sent)
         if t_recv > self.t_last:
             self.t_last = t_recv
