@@ -84,3 +84,19 @@ def test_script_client_sees_redis_replies():
     assert [r["reply"] for r in recs] == [
         "OK", "hello", {"error": "ERR value is not an integer or out of range"}, "OK", 6, None]
     assert recs[2]["t"] == pytest.approx(0.01)
+
+
+def test_latency_buffers_stay_bounded_and_every_reply_is_counted():
+    """The drivers append latencies to the histograms' buffers (``record`` inlined) and bin
+    them every BUFFER replies: memory stays bounded, and no sample is lost."""
+    from redissim.sim.engine import Simulation
+    from redissim.sim.metrics import BUFFER
+
+    for p in (1, 16):
+        sim = Simulation(closed(p, 30_000))
+        res = sim.run()
+        drv = sim.drivers[0]
+        assert drv.completed == 30_000
+        for h in drv.hist.values():
+            assert len(h.buf) < BUFFER + p
+        assert sum(c.latency.count for c in res.workloads[0].commands) == 30_000

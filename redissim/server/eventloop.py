@@ -72,7 +72,7 @@ class Batch:
 class Conn:
     """A client connection as the server sees it (``client`` struct in server.h)."""
 
-    __slots__ = ("id", "driver", "session", "inq", "ready", "out", "out_bytes",
+    __slots__ = ("id", "driver", "session", "inq", "inq_bytes", "ready", "out", "out_bytes",
                  "pending_write", "label", "closed")
 
     def __init__(self, cid: int, driver: Any, label: str):
@@ -81,6 +81,7 @@ class Conn:
         self.session = Session()
         #: arrived, unread commands: (args, nbytes, label, batch)
         self.inq: deque[tuple[list, int, str, Batch]] = deque()
+        self.inq_bytes = 0
         self.ready = False
         #: replies produced, not yet written: (label, batch, nbytes, reply, args)
         self.out: list[tuple[str, Batch, int, Any, list]] = []
@@ -137,7 +138,8 @@ class EventLoop:
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
         self.connected = 0
-        self._arrivals: list[tuple[float, int, Conn, list]] = []
+        #: requests on the wire: (arrival time, tie-breaker, conn, records, bytes)
+        self._arrivals: list[tuple[float, int, Conn, list, int]] = []
         self._seq = itertools.count()
         self._write_list: list[Conn] = []       # clients with replies to write (LIFO)
         self._write_later: list[Conn] = []      # clients over the 64 KiB cap: next iteration
@@ -254,7 +256,7 @@ class EventLoop:
                 recs.append((args, size, label, batch))
         up = self.link.up  # Direction.transmit, inlined (the per-command path)
         t_arr = t_send + nbytes / up.bandwidth + up.one_way
-        heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs))
+        heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs, nbytes))
         if self.trace is not None:
             # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
             # is doing then (the view sorts events by time)
@@ -333,8 +335,9 @@ class EventLoop:
             self._ready_later = []
         pop = heapq.heappop
         while arrivals and arrivals[0][0] <= t:
-            _, _, conn, recs = pop(arrivals)
+            _, _, conn, recs, nbytes = pop(arrivals)
             conn.inq.extend(recs)
+            conn.inq_bytes += nbytes
             self.arrived += len(recs)
             if not conn.ready:
                 conn.ready = True
@@ -367,10 +370,14 @@ class EventLoop:
             inq = conn.inq
             # One read(2): up to 16 KiB, at least one whole command (big arguments are read
             # to their end, PROTO_MBULK_BIG_ARG).
+            nbytes = conn.inq_bytes
             if len(inq) == 1:
-                rec = inq.popleft()
-                nbytes = rec[1]
-                batch_cmds = (rec,)
+                batch_cmds = (inq.popleft(),)
+                conn.inq_bytes = 0
+            elif nbytes <= PROTO_IOBUF_LEN:  # all of it fits one read
+                batch_cmds = list(inq)
+                inq.clear()
+                conn.inq_bytes = 0
             else:
                 nbytes = 0
                 batch_cmds = []
@@ -380,6 +387,7 @@ class EventLoop:
                         break
                     nbytes += size
                     batch_cmds.append(inq.popleft())
+                conn.inq_bytes -= nbytes
             if inq:
                 conn.ready = True
                 self._ready_later.append(conn)
@@ -496,7 +504,7 @@ class EventLoop:
         t_start = t
         pop = heapq.heappop
         while arrivals and arrivals[0][0] <= t:
-            _, _, conn, recs = pop(arrivals)
+            _, _, conn, recs, _nbytes = pop(arrivals)
             self.arrived += len(recs)
             for args, _size, label, batch in recs:
                 t = self._call(conn, args, label, batch, t)
@@ -593,7 +601,7 @@ class EventLoop:
     # ------------------------------------------------------------------ INFO
     def in_system(self, t: float) -> int:
         """Commands that reached the server by ``t`` and whose replies are not yet written."""
-        pending = sum(len(recs) for ta, _, _, recs in self._arrivals if ta <= t)
+        pending = sum(len(recs) for ta, _, _, recs, _n in self._arrivals if ta <= t)
         return self.arrived + pending - self.served
 
     def info_fields(self) -> dict[str, dict[str, object]]:

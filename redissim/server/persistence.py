@@ -121,6 +121,7 @@ E_GENERIC = ReplyError("ERR")
 
 #: commands this module answers itself (they are not in the keyspace's command table):
 #: name -> arity (Redis 7.0.15 src/commands/*.json)
+_FLUSHALL = lookup_command("flushall")
 OWN_COMMANDS = {"bgsave": -1, "save": 1, "bgrewriteaof": 1, "lastsave": 1}
 
 RDB = "rdb"
@@ -715,10 +716,11 @@ class Persistence:
         if not self.aof_on and not self.track and (self.child is None or self.child.exited):
             # Save points alone need only the dirty counter (and FLUSHALL's foreground
             # save): skip building the propagated command lines, on the per-command path.
-            if fx.dirty:
-                self.dirty += fx.dirty
+            dirty = fx.dirty
+            if dirty:
+                self.dirty += dirty
                 self.seq += 1
-            if fx.name == "flushall":
+            if fx.cmd is _FLUSHALL:
                 self._flushall(t)
             return
         ops = fx.propagate
