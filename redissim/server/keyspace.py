@@ -269,7 +269,10 @@ class Effects:
         # What `propagate` is computed from (lazily: most callers never read it).
         self._ops: list[list[bytes]] | None = None  # lazily expired keys' DELs, in order
         self._args: Sequence[bytes] = ()  # the command line as executed
-        self._rewrite: list[bytes] | None = None  # the propagated form, if rewritten
+        # The propagated form, if rewritten; an int is the PXAT time of a fast-path
+        # ``SET k v PX|EX n``, turned into ``SET k v PXAT ms`` only if propagate is read.
+        # Meaningful only when dirty or _force: a read-only call may leave it stale.
+        self._rewrite: list[bytes] | int | None = None
         self._force = False  # forceCommandPropagation (FLUSHALL/FLUSHDB)
         self._one: list[bytes] = [b""]  # ``touched`` of the single-key fast paths, reused
         #: keys examined by KEYS / collected by SCAN (before filtering)
@@ -310,7 +313,14 @@ class Effects:
         """
         ops = list(self._ops) if self._ops else []
         if self.dirty or self._force:
-            ops.append(self._rewrite if self._rewrite is not None else list(self._args))
+            rewrite = self._rewrite
+            if rewrite is None:
+                ops.append(list(self._args))
+            elif rewrite.__class__ is int:
+                args = self._args
+                ops.append([b"SET", args[1], args[2], b"PXAT", b"%d" % rewrite])  # type: ignore[str-format]
+            else:
+                ops.append(rewrite)  # type: ignore[arg-type]
         if len(ops) > 1 and self.cmd is not None and "touches_arbitrary_keys" not in self.cmd.flags:
             ops = [[b"MULTI"], *ops, [b"EXEC"]]
         return ops or None
@@ -502,11 +512,11 @@ class Keyspace:
         fx._args = args
         fx.touched = _EMPTY
         fx.value_bytes = 0
+        fx._rewrite = None
         if self._rare_dirty:
             fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
             fx.deleted = fx.expired = _EMPTY
             fx._ops = None
-            fx._rewrite = None
             fx._force = False
             fx.error = False
             self._rare_dirty = False
@@ -581,7 +591,6 @@ class Keyspace:
         fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
         fx.deleted = fx.expired = _EMPTY
         fx._ops = None
-        fx._rewrite = None
         fx._force = False
         fx.error = False
         self._rare_dirty = False
@@ -633,6 +642,7 @@ class Keyspace:
         fx.value_bytes = len(val)
         data = db.data
         if not unit:
+            fx._rewrite = None
             # Plain SET with a single dict operation. If the key was there, its TTL goes
             # (setKey without KEEPTTL); if that TTL had already passed, Redis would first have
             # expired the old key (counted, DEL fed), so do the same.
@@ -657,15 +667,23 @@ class Keyspace:
         when = int(raw) * unit + now_ms
         exp = db.exp
         expires = db.expires
+        fx._rewrite = when  # the PXAT line is built only if propagate is read
         if exp:
             old = exp.get(key)
             if old is not None:
-                if now_ms > old and key in data:
-                    self._expire_now(db, key)
-                else:
+                if now_ms <= old or key not in data:
+                    # The key's TTL is replaced: removeExpire then setExpire, i.e. the entry
+                    # is deleted and added again (to the head of its bucket's chain).
+                    size = len(data)
+                    data[key] = val
+                    if len(data) > size and size >= db.main._trigger:  # a TTL without its key
+                        db.main.note_add(key)
                     del exp[key]
+                    exp[key] = when
                     if expires._index is not None:
-                        expires.note_delete(key)
+                        expires.note_readd(key)
+                    return "OK"
+                self._expire_now(db, key)
         size = len(data)
         data[key] = val
         if len(data) > size and size >= db.main._trigger:
@@ -673,8 +691,6 @@ class Keyspace:
         exp[key] = when
         if len(exp) > expires._trigger:
             expires.note_add(key)
-        fx._rewrite = [b"SET", key, val, b"PXAT", b"%d" % when]
-        self._rare_dirty = True
         return "OK"
 
     def _fast_incr(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
@@ -698,6 +714,7 @@ class Keyspace:
         one = fx._one
         one[0] = key
         fx.touched = one
+        fx._rewrite = None
         if val is None:
             data[key] = b"1"
             main = db.main
@@ -743,7 +760,17 @@ class Keyspace:
         """
         if isinstance(db, int):
             db = self.dbs[db]
-        self._db_delete(db, key)
+        # _db_delete inlined (the active cycle calls this for every key it expires).
+        data = db.data
+        if key in data:
+            del data[key]
+            if db.main._index is not None:
+                db.main.note_delete(key)
+            exp = db.exp
+            if key in exp:
+                del exp[key]
+                if db.expires._index is not None:
+                    db.expires.note_delete(key)
         self.stats.expired_keys += 1
         return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
 
