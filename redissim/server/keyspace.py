@@ -268,7 +268,7 @@ class Effects:
         self.dirty: int = 0
         # What `propagate` is computed from (lazily: most callers never read it).
         self._ops: list[list[bytes]] | None = None  # lazily expired keys' DELs, in order
-        self._args: Sequence[bytes] = ()  # the command line as executed
+        self._args: Sequence[bytes] = ()  # the command line as executed (when dirty or _force)
         # The propagated form, if rewritten; an int is the PXAT time of a fast-path
         # ``SET k v PX|EX n``, turned into ``SET k v PXAT ms`` only if propagate is read.
         # Meaningful only when dirty or _force: a read-only call may leave it stale.
@@ -463,7 +463,8 @@ class Keyspace:
         if self._rare_dirty:
             self._reset_rare()
         self.now = now_ms
-        fx._args = args
+        # (fx._args is left alone: propagate reads it only for a command that changed
+        # something.)
         fx.cmd = _SPEC_GET
         fx.dirty = 0
         if session is None:
