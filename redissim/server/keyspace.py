@@ -418,8 +418,9 @@ class Keyspace:
         self.now = 0
         self._session = Session()
         # True when the previous call may have set one of Effects' rarely set fields
-        # (keys_scanned..elements, deleted, expired, the propagation overrides) or error:
-        # the next call resets them only then, so every path that sets one sets this too.
+        # (keys_scanned..elements, deleted, expired, _ops, _force) or error: the next call
+        # resets them only then, so every path that sets one sets this too. (_rewrite and
+        # _args are set by every call that can make dirty > 0, see Effects.__init__.)
         self._rare_dirty = True
         # name spelling -> (spec, handler, min argc, max argc, hot). "Hot" handlers never set
         # the rarely used Effects fields except through _expire_now/_note_deleted/
