@@ -117,6 +117,8 @@ class ActiveExpire:
         per_loop = self.keys_per_loop
         stale = self.acceptable_stale
         trace = self.trace
+        on_expired = self.on_expired
+        delete_expired = ks.delete_expired
         j = 0
         while j < dbs_per_call and not self.timelimit_exit:
             db = dbs[self.current_db % ndb]
@@ -139,32 +141,38 @@ class ActiveExpire:
                 sampled = expired = 0
                 ttl_sum = ttl_samples = 0
                 max_buckets = num * 20
-                checked = 0
-                mask = slots - 1
                 exp = db.exp
                 chains = expires.chains()  # deletions below edit it in place, never replace it
-                cursor = db.expires_cursor
-                while sampled < num and checked < max_buckets:
-                    chain = chains.get(cursor & mask)
-                    checked += 1
-                    if chain:
-                        for key in chain[::-1]:  # a copy, head of the chain first
-                            when = exp.get(key)
-                            if when is None:
-                                continue
-                            ttl = when - now_ms
-                            if now_ms > when:
-                                argv = ks.delete_expired(db, key)
-                                expired += 1
-                                if trace is not None:
-                                    trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))
-                                if self.on_expired is not None:
-                                    self.on_expired(db.id, argv, t)
-                            elif ttl > 0:
-                                ttl_sum += ttl
-                                ttl_samples += 1
-                            sampled += 1
-                    cursor += 1
+                mask = expires.size - 1  # (slots, unless building the index just sized it)
+                first = db.expires_cursor
+                # Bucket by bucket from the cursor until num keys were sampled (whole chains)
+                # or max_buckets buckets were looked at; most buckets of a sparse table are
+                # empty, so an empty one costs only the loop step and the dict lookup.
+                for cursor in range(first, first + max_buckets):
+                    chain = chains[cursor & mask]
+                    if not chain:
+                        continue
+                    for key in chain[::-1]:  # a copy, head of the chain first
+                        when = exp.get(key)
+                        if when is None:
+                            continue
+                        if now_ms > when:
+                            argv = delete_expired(db, key)
+                            expired += 1
+                            if trace is not None:
+                                trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))
+                            if on_expired is not None:
+                                on_expired(db.id, argv, t)
+                        elif when > now_ms:
+                            ttl_sum += when - now_ms
+                            ttl_samples += 1
+                        sampled += 1
+                    if sampled >= num:
+                        cursor += 1
+                        break
+                else:
+                    cursor = first + max_buckets
+                checked = cursor - first
                 db.expires_cursor = cursor
                 t += checked * c_bucket + sampled * c_sample + expired * c_expire
                 total_sampled += sampled

@@ -19,7 +19,11 @@ What is simplified, deliberately:
 * The Python ``dict`` in :attr:`Table.data` is the source of truth for lookups (so GET/SET
   stay fast); the bucket index is built only when something first needs buckets (SCAN,
   sampling, the active expire cycle) and is maintained incrementally from then on. Until
-  then only ``size`` is tracked, which costs one comparison per insert.
+  then only ``size`` is tracked, which costs one comparison per insert. The index is the
+  bucket array itself, a list of ``size`` slots holding ``None`` or the chain (a list of
+  keys, oldest first): like ``dictEntry **table`` it costs a pointer per bucket, and a key's
+  chain is one list index away (no hashing of the bucket number, no int objects), which
+  matters because every add and delete of an indexed table finds its chain.
 """
 
 from __future__ import annotations
@@ -114,7 +118,7 @@ class Table:
         # Inserts call note_add() only when len(data) > _trigger: the table must grow
         # (trigger = size) or the index must learn the key (trigger = -1).
         self._trigger = 0
-        self._index: dict[int, list[bytes]] | None = None
+        self._index: list[list[bytes] | None] | None = None
         #: False while a fork child exists (dict_can_resize = 0 in 7.0).
         self.resize_allowed = True
         #: How many times the table was re-bucketed (growth or shrink), for the view.
@@ -147,13 +151,36 @@ class Table:
 
     def note_add(self, key: bytes) -> None:
         """Called after ``key`` was inserted into ``data`` (only when the trigger fires)."""
-        if self._index is not None:
+        index = self._index
+        if index is None:
+            self._grow_if_needed()
+            return
+        size = self.size
+        if len(self.data) > size:  # _grow_if_needed's first test, inlined: rarely true
             before = self.rehashes
             self._grow_if_needed()
-            if self.rehashes == before:  # a re-bucketing already placed the new key
-                self._index.setdefault(key_hash(key) & (self.size - 1), []).append(key)
+            if self.rehashes != before:
+                return  # the re-bucketing already placed the new key
+        b = key_hash(key) & (size - 1)
+        chain = index[b]
+        if chain is None:
+            index[b] = [key]
         else:
-            self._grow_if_needed()
+            chain.append(key)
+
+    def note_readd(self, key: bytes) -> None:
+        """Called after ``key`` was removed from ``data`` and inserted again (a TTL replaced:
+        ``removeExpire`` + ``setExpire``): it moves to the head of its chain. The count is
+        unchanged, so -- like note_delete + note_add -- the table cannot grow here."""
+        index = self._index
+        if index is None:
+            return
+        chain: Any = index[key_hash(key) & (self.size - 1)]
+        if len(chain) == 1:
+            chain[0] = key
+        else:
+            chain.remove(key)
+            chain.append(key)
 
     def note_delete(self, key: bytes) -> None:
         """Called after ``key`` was removed from ``data`` (only when indexed)."""
@@ -161,9 +188,9 @@ class Table:
         if index is None:
             return
         b = key_hash(key) & (self.size - 1)
-        chain = index[b]
+        chain: Any = index[b]
         if len(chain) == 1:
-            del index[b]
+            index[b] = None
         else:
             chain.remove(key)
 
@@ -208,7 +235,7 @@ class Table:
         self.data.clear()
         self.size = 0
         if self._index is not None:
-            self._index = {}
+            self._index = []
         self._set_trigger()
 
     def _rebucket(self, new_size: int) -> None:
@@ -219,13 +246,13 @@ class Table:
         self._set_trigger()
 
     # -- buckets ------------------------------------------------------------------------------
-    def _build_index(self) -> dict[int, list[bytes]]:
+    def _build_index(self) -> list[list[bytes] | None]:
         mask = self.size - 1
-        index: dict[int, list[bytes]] = {}
+        index: list[list[bytes] | None] = [None] * self.size
         h = key_hash
         for key in self.data:
             b = h(key) & mask
-            chain = index.get(b)
+            chain = index[b]
             if chain is None:
                 index[b] = [key]
             else:
@@ -234,7 +261,7 @@ class Table:
         self._set_trigger()
         return index
 
-    def _ensure_index(self) -> dict[int, list[bytes]]:
+    def _ensure_index(self) -> list[list[bytes] | None]:
         index = self._index
         if index is None:
             if self.size == 0 and self.data:
@@ -253,25 +280,29 @@ class Table:
 
     def bucket_keys(self, i: int) -> Sequence[bytes]:
         """Keys chained in bucket ``i`` (head first: the most recently added key first)."""
-        chain = self._ensure_index().get(i)
+        index = self._ensure_index()
+        chain = index[i] if i < len(index) else None
         if not chain:
             return ()
         return chain[::-1]
 
-    def chains(self) -> dict[int, list[bytes]]:
-        """The live bucket index: bucket -> chain (oldest key first). Read-only for callers;
-        it changes as keys come and go, and is replaced when the table is re-bucketed."""
+    def chains(self) -> list[list[bytes] | None]:
+        """The live bucket array: ``size`` slots, each None or a chain (oldest key first).
+        Read-only for callers; it changes as keys come and go, and is replaced when the
+        table is re-bucketed."""
         return self._ensure_index()
 
     def nonempty_buckets(self) -> int:
         """How many buckets hold at least one key."""
-        return len(self._ensure_index())
+        index = self._ensure_index()
+        return len(index) - index.count(None)
 
     def iter_buckets(self) -> Iterator[tuple[int, Sequence[bytes]]]:
         """(bucket, keys) for every non-empty bucket, in bucket order (what KEYS walks)."""
         index = self._ensure_index()
-        for b in sorted(index):
-            yield b, index[b][::-1]
+        for b, chain in enumerate(index):
+            if chain:
+                yield b, chain[::-1]
 
     def scan_many(self, cursor: int, count: int, max_steps: int) -> tuple[list[bytes], int, int]:
         """SCAN's loop in one call: dictScan steps until >= ``count`` keys were collected,
@@ -287,14 +318,13 @@ class Table:
         bits = size.bit_length() - 1
         if bits == 0:
             # A one-bucket table cannot occur (minimum 4), kept for completeness.
-            chain = index.get(0)
+            chain = index[0]
             return (chain[::-1] if chain else []), 0, 1
         r = rev_bits(cursor & (size - 1), bits)
         out: list[bytes] = []
         steps = 0
-        get = index.get
         while True:
-            chain = get(rev_bits(r, bits))
+            chain = index[rev_bits(r, bits)]
             steps += 1
             if chain:
                 out.extend(reversed(chain))
@@ -310,5 +340,5 @@ class Table:
             return (), 0
         index = self._ensure_index()
         size = self.size
-        chain = index.get(cursor & (size - 1))
+        chain = index[cursor & (size - 1)]
         return (chain[::-1] if chain else ()), next_cursor(cursor, size)

@@ -235,6 +235,8 @@ class Effects:
     """What the last ``execute`` did, for the event loop, AOF, eviction and the view.
 
     One object is reused (reset at each call); copy what you need before the next call.
+    That includes the sequences in it: for GET/SET/INCR ``touched`` is a one-element list
+    the next such call overwrites (no list is allocated per command).
     """
 
     __slots__ = (
@@ -254,6 +256,7 @@ class Effects:
         "_args",
         "_rewrite",
         "_force",
+        "_one",
     )
 
     def __init__(self) -> None:
@@ -265,9 +268,13 @@ class Effects:
         self.dirty: int = 0
         # What `propagate` is computed from (lazily: most callers never read it).
         self._ops: list[list[bytes]] | None = None  # lazily expired keys' DELs, in order
-        self._args: Sequence[bytes] = ()  # the command line as executed
-        self._rewrite: list[bytes] | None = None  # the propagated form, if rewritten
+        self._args: Sequence[bytes] = ()  # the command line as executed (when dirty or _force)
+        # The propagated form, if rewritten; an int is the PXAT time of a fast-path
+        # ``SET k v PX|EX n``, turned into ``SET k v PXAT ms`` only if propagate is read.
+        # Meaningful only when dirty or _force: a read-only call may leave it stale.
+        self._rewrite: list[bytes] | int | None = None
         self._force = False  # forceCommandPropagation (FLUSHALL/FLUSHDB)
+        self._one: list[bytes] = [b""]  # ``touched`` of the single-key fast paths, reused
         #: keys examined by KEYS / collected by SCAN (before filtering)
         self.keys_scanned: int = 0
         #: keys in a KEYS / SCAN reply
@@ -306,7 +313,14 @@ class Effects:
         """
         ops = list(self._ops) if self._ops else []
         if self.dirty or self._force:
-            ops.append(self._rewrite if self._rewrite is not None else list(self._args))
+            rewrite = self._rewrite
+            if rewrite is None:
+                ops.append(list(self._args))
+            elif rewrite.__class__ is int:
+                args = self._args
+                ops.append([b"SET", args[1], args[2], b"PXAT", b"%d" % rewrite])  # type: ignore[str-format]
+            else:
+                ops.append(rewrite)  # type: ignore[arg-type]
         if len(ops) > 1 and self.cmd is not None and "touches_arbitrary_keys" not in self.cmd.flags:
             ops = [[b"MULTI"], *ops, [b"EXEC"]]
         return ops or None
@@ -403,11 +417,14 @@ class Keyspace:
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
         self._session = Session()
-        # Propagation overrides set by a handler for the current call only.
+        # True when the previous call may have set one of Effects' rarely set fields
+        # (keys_scanned..elements, deleted, expired, _ops, _force) or error: the next call
+        # resets them only then, so every path that sets one sets this too. (_rewrite and
+        # _args are set by every call that can make dirty > 0, see Effects.__init__.)
         self._rare_dirty = True
         # name spelling -> (spec, handler, min argc, max argc, hot). "Hot" handlers never set
-        # the rarely used Effects fields except through _expire_now/_note_deleted, which
-        # flag them for the next reset themselves.
+        # the rarely used Effects fields except through _expire_now/_note_deleted/
+        # _set_rewrite, which flag them for the next reset themselves.
         self._dispatch: dict[Any, tuple[CommandSpec, Handler, int, int, bool]] = {}
         for name, spec in COMMANDS.items():
             fn = getattr(type(self), "_cmd_" + name)
@@ -423,6 +440,64 @@ class Keyspace:
     # ------------------------------------------------------------------------------------------
     def execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
         """Run one command line at unix time ``now_ms``; return the reply (errors returned)."""
+        # GET/SET/INCR spelled as bytes take a fast path: GET right here, SET and INCR in a
+        # handler that does this method's bookkeeping and the command in one frame; lines of
+        # an unusual shape go to _execute. A str or unhashable name misses the table (or
+        # raises TypeError) and an empty line raises IndexError: both take the general path.
+        try:
+            fast = _FAST.get(args[0])  # type: ignore[call-overload]
+        except (IndexError, TypeError):
+            return self._execute(args, now_ms, session)
+        if fast is None:
+            return self._execute(args, now_ms, session)
+        if fast is not _INLINE_GET:
+            return fast(self, args, now_ms, session)
+        # GET key (getCommand -> lookupKeyRead, t_string.c / db.c). The name itself is not
+        # checked for bytes: nothing reads it back for a read-only command.
+        try:
+            _, key = args
+        except ValueError:  # wrong number of arguments
+            return self._execute(args, now_ms, session)
+        if key.__class__ is not bytes:
+            return self._execute(args, now_ms, session)
+        fx = self.effects
+        if self._rare_dirty:
+            self._reset_rare()
+        self.now = now_ms
+        # (fx._args is left alone: propagate reads it only for a command that changed
+        # something.)
+        fx.cmd = _SPEC_GET
+        fx.dirty = 0
+        if session is None:
+            session = self._session
+        fx.db = dbid = session.db
+        db = self.dbs[dbid]
+        val = db.data.get(key)
+        one = fx._one
+        one[0] = key
+        fx.touched = one
+        if val is not None:
+            exp = db.exp
+            if exp:
+                when = exp.get(key)
+                if when is not None and now_ms > when:
+                    self._expire_now(db, key)
+                    val = None
+        if val is None:
+            self.stats.keyspace_misses += 1
+            fx.value_bytes = 0
+            return None
+        self.stats.keyspace_hits += 1
+        if val.__class__ is not bytes:
+            fx.value_bytes = 0
+            fx.error = True
+            self._rare_dirty = True
+            return E_WRONGTYPE
+        fx.value_bytes = len(val)
+        return val
+
+    def _execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
+        """The general path of :meth:`execute`: every command, every spelling."""
         # The line is normalised (str -> UTF-8 bytes) when its first, second or last element
         # is not bytes: that covers the name, the key and the value of every single-key
         # command at a fraction of the cost of checking every element (see _normalize).
@@ -439,12 +514,13 @@ class Keyspace:
         fx._args = args
         fx.touched = _EMPTY
         fx.value_bytes = 0
+        fx._rewrite = None
         if self._rare_dirty:
             fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
             fx.deleted = fx.expired = _EMPTY
             fx._ops = None
-            fx._rewrite = None
             fx._force = False
+            fx.error = False
             self._rare_dirty = False
         if session is None:
             session = self._session
@@ -456,6 +532,7 @@ class Keyspace:
         fx.cmd = spec
         if not lo <= len(args) <= hi:
             fx.error = True
+            self._rare_dirty = True
             return ReplyError(f"ERR wrong number of arguments for '{spec.name}' command")
         self.now = now_ms
         if not hot:
@@ -465,7 +542,9 @@ class Keyspace:
                 fx.error = reply.__class__ is ReplyError
                 return reply
         reply = fn(self, self.dbs[dbid], args)  # type: ignore[arg-type]
-        fx.error = reply.__class__ is ReplyError
+        if reply.__class__ is ReplyError:
+            fx.error = True  # flags the reset of the next call (error implies _rare_dirty)
+            self._rare_dirty = True
         return reply
 
     def _slow_dispatch(self, args: Sequence[bytes], now_ms: int, session: Session) -> Any:
@@ -477,7 +556,7 @@ class Keyspace:
         entry = self._dispatch[spec.name]
         if len(self._dispatch) < 4096:  # remember the spelling, bounded
             self._dispatch[args[0]] = entry
-        return self.execute(args, now_ms, session)
+        return self._execute(args, now_ms, session)
 
     def _unknown(self, args: Sequence[bytes]) -> ReplyError:
         fx = self.effects
@@ -499,6 +578,172 @@ class Keyspace:
         self._rare_dirty = True
 
     # ------------------------------------------------------------------------------------------
+    # Fast paths of the hottest command lines (execute() and the command in one frame)
+    # ------------------------------------------------------------------------------------------
+    # processCommand + call() + the command: GET/SET/INCR are most of every workload, and on
+    # a keyspace of millions of keys the dict lookup alone costs ~600 ns of memory latency, so
+    # the Python around it has to be as short as it can be. Each handler below checks that the
+    # line has exactly the shape it handles (bytes arguments, right argument count, plain
+    # options) before it changes anything, and otherwise hands the line to _execute; what it
+    # leaves in the reply, the keyspace, the stats and self.effects is what _execute would.
+
+    def _reset_rare(self) -> None:
+        """Reset the Effects fields that only rarely used commands set (see _rare_dirty)."""
+        fx = self.effects
+        fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
+        fx.deleted = fx.expired = _EMPTY
+        fx._ops = None
+        fx._force = False
+        fx.error = False
+        self._rare_dirty = False
+
+    def _fast_set(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+        """``SET key value`` and ``SET key value PX|EX n`` (setGenericCommand, t_string.c).
+
+        The TTL form is what clients with a TTL send on every write; its plain decimal ``n``
+        (no sign, no leading zero, at most 15 digits, so neither ``n * 1000`` nor the sum
+        with now can overflow and the time is > 0) is taken without the option parser.
+        """
+        n = len(args)
+        if n == 3:
+            if args[2].__class__ is not bytes or args[1].__class__ is not bytes or args[0].__class__ is not bytes:
+                return self._execute(args, now_ms, session)
+            unit = 0
+        elif n == 5:
+            opt = args[3]
+            raw = args[4]
+            if (
+                opt.__class__ is not bytes
+                or raw.__class__ is not bytes
+                or args[2].__class__ is not bytes
+                or args[1].__class__ is not bytes
+                or args[0].__class__ is not bytes
+            ):
+                return self._execute(args, now_ms, session)
+            unit = _TTL_UNIT.get(opt, 0)
+            if not unit or not raw.isdigit() or raw[0] == 48 or len(raw) > 15:
+                return self._execute(args, now_ms, session)
+        else:
+            return self._execute(args, now_ms, session)
+        fx = self.effects
+        if self._rare_dirty:
+            self._reset_rare()
+        self.now = now_ms
+        fx._args = args
+        fx.cmd = _SPEC_SET
+        if session is None:
+            session = self._session
+        fx.db = dbid = session.db
+        db = self.dbs[dbid]
+        key = args[1]
+        val = args[2]
+        fx.dirty = 1
+        one = fx._one
+        one[0] = key
+        fx.touched = one
+        fx.value_bytes = len(val)
+        data = db.data
+        if not unit:
+            fx._rewrite = None
+            # Plain SET with a single dict operation. If the key was there, its TTL goes
+            # (setKey without KEEPTTL); if that TTL had already passed, Redis would first have
+            # expired the old key (counted, DEL fed), so do the same.
+            size = len(data)
+            data[key] = val
+            if len(data) > size:
+                if size >= db.main._trigger:
+                    db.main.note_add(key)
+            else:
+                exp = db.exp
+                if exp:
+                    when = exp.pop(key, None)
+                    if when is not None:
+                        if db.expires._index is not None:
+                            db.expires.note_delete(key)
+                        if now_ms > when:
+                            self._count_lazy_expiry(key)
+            return "OK"
+        # SET key value PX|EX n: lookupKeyWrite (an expired old key is deleted first), setKey
+        # (drops the old TTL), setExpire, and the PXAT rewrite for the AOF and replicas -- the
+        # same dict and bucket-index operations in the same order as _set_generic.
+        when = int(raw) * unit + now_ms
+        exp = db.exp
+        expires = db.expires
+        fx._rewrite = when  # the PXAT line is built only if propagate is read
+        if exp:
+            old = exp.get(key)
+            if old is not None:
+                if now_ms <= old or key not in data:
+                    # The key's TTL is replaced: removeExpire then setExpire, i.e. the entry
+                    # is deleted and added again (to the head of its bucket's chain).
+                    size = len(data)
+                    data[key] = val
+                    if len(data) > size and size >= db.main._trigger:  # a TTL without its key
+                        db.main.note_add(key)
+                    del exp[key]
+                    exp[key] = when
+                    if expires._index is not None:
+                        expires.note_readd(key)
+                    return "OK"
+                self._expire_now(db, key)
+        size = len(data)
+        data[key] = val
+        if len(data) > size and size >= db.main._trigger:
+            db.main.note_add(key)
+        exp[key] = when
+        if len(exp) > expires._trigger:
+            expires.note_add(key)
+        return "OK"
+
+    def _fast_incr(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+        """``INCR key`` on a missing key or a plain non-negative integer (incrDecrCommand)."""
+        if len(args) != 2 or args[1].__class__ is not bytes or args[0].__class__ is not bytes:
+            return self._execute(args, now_ms, session)
+        fx = self.effects
+        if self._rare_dirty:
+            self._reset_rare()
+        self.now = now_ms
+        fx._args = args
+        fx.cmd = _SPEC_INCR
+        fx.value_bytes = 0
+        if session is None:
+            session = self._session
+        fx.db = dbid = session.db
+        db = self.dbs[dbid]
+        key = args[1]
+        data = db.data
+        val = data.get(key)
+        one = fx._one
+        one[0] = key
+        fx.touched = one
+        fx._rewrite = None
+        if val is None:
+            data[key] = b"1"
+            main = db.main
+            if len(data) > main._trigger:
+                main.note_add(key)
+            fx.dirty = 1
+            return 1
+        exp = db.exp
+        if exp:
+            when = exp.get(key)
+            if when is not None and now_ms > when:
+                val = None  # lazily expired: the general path below deletes and recreates it
+        if val is not None and val.__class__ is bytes and val.isdigit() and len(val) < 19 and (
+            val[0] != 48 or len(val) == 1
+        ):
+            new = int(val) + 1
+            data[key] = b"%d" % new
+            fx.dirty = 1
+            return new
+        fx.dirty = 0
+        reply = self._incr_by(db, key, 1)
+        if reply.__class__ is ReplyError:
+            fx.error = True
+            self._rare_dirty = True
+        return reply
+
+    # ------------------------------------------------------------------------------------------
     # Key lookup, expiry and low-level add/delete (db.c)
     # ------------------------------------------------------------------------------------------
     def _expired(self, db: Db, key: bytes) -> bool:
@@ -517,7 +762,17 @@ class Keyspace:
         """
         if isinstance(db, int):
             db = self.dbs[db]
-        self._db_delete(db, key)
+        # _db_delete inlined (the active cycle calls this for every key it expires).
+        data = db.data
+        if key in data:
+            del data[key]
+            if db.main._index is not None:
+                db.main.note_delete(key)
+            exp = db.exp
+            if key in exp:
+                del exp[key]
+                if db.expires._index is not None:
+                    db.expires.note_delete(key)
         self.stats.expired_keys += 1
         return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
 
@@ -1811,6 +2066,26 @@ class Keyspace:
 
 
 _SELECT_HANDLER = Keyspace._cmd_select
+_SPEC_GET = COMMANDS["get"]
+_SPEC_SET = COMMANDS["set"]
+_SPEC_INCR = COMMANDS["incr"]
+#: execute()'s table of fast handlers, by exact bytes spelling (others take _execute).
+_FastHandler = Callable[[Keyspace, Sequence[Any], int, Session | None], Any]
+
+
+def _inline_get(self: Keyspace, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+    """A marker in _FAST: execute() runs GET itself (never called)."""
+    raise AssertionError("GET is handled in execute()")
+
+
+_INLINE_GET: _FastHandler = _inline_get
+_FAST: dict[bytes, _FastHandler] = {
+    b"GET": _INLINE_GET, b"get": _INLINE_GET,
+    b"SET": Keyspace._fast_set, b"set": Keyspace._fast_set,
+    b"INCR": Keyspace._fast_incr, b"incr": Keyspace._fast_incr,
+}
+#: SET's relative TTL options as the fast path takes them: milliseconds per unit.
+_TTL_UNIT = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}
 #: Commands whose handlers leave keys_scanned/keys_returned/buckets_visited/elements alone.
 _HOT = frozenset({"get", "set", "incr", "decr", "incrby", "decrby", "ping", "echo"})
 
