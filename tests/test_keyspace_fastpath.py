@@ -1,4 +1,4 @@
-"""execute()'s fast paths (GET, SET, SET PX|EX, INCR) against the general path.
+"""execute()'s fast paths (GET, SET, SET PX|EX, INCR, PING) against the general path.
 
 The same random command lines run through ``Keyspace.execute`` on one keyspace and through
 ``Keyspace._execute`` (the command table and the ``_cmd_*`` handlers) on another; after each
@@ -43,6 +43,8 @@ def _line(rng: random.Random) -> list:
         return [b"KEYS", b"k1*"]  # sets the rarely used fields
     if r < 0.13:
         return ["GET", key.decode()]  # str arguments take the general path
+    if r < 0.16:
+        return rng.choice([[b"PING"], [b"ping"], [b"PING", key], [b"PING", b"a", b"b"]])
     if name in (b"GET", b"get", b"INCR", b"incr"):
         return [name, key] if rng.random() < 0.95 else [name, key, b"x"]
     value = rng.choice([b"v", b"1", b"0", b"007", b"-3", b"9223372036854775807", b"12"])

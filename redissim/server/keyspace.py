@@ -695,6 +695,22 @@ class Keyspace:
             expires.note_add(key)
         return "OK"
 
+    def _fast_ping(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+        """``PING`` with no argument (pingCommand, server.c): health checks and keep-alives
+        send nothing else, and it is redis-benchmark's first test."""
+        if len(args) != 1:
+            return self._execute(args, now_ms, session)
+        fx = self.effects
+        if self._rare_dirty:
+            self._reset_rare()
+        self.now = now_ms
+        fx.cmd = _SPEC_PING
+        fx.dirty = 0
+        fx.touched = _EMPTY
+        fx.value_bytes = 0
+        fx.db = (session if session is not None else self._session).db
+        return "PONG"
+
     def _fast_incr(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
         """``INCR key`` on a missing key or a plain non-negative integer (incrDecrCommand)."""
         if len(args) != 2 or args[1].__class__ is not bytes or args[0].__class__ is not bytes:
@@ -2069,6 +2085,7 @@ _SELECT_HANDLER = Keyspace._cmd_select
 _SPEC_GET = COMMANDS["get"]
 _SPEC_SET = COMMANDS["set"]
 _SPEC_INCR = COMMANDS["incr"]
+_SPEC_PING = COMMANDS["ping"]
 #: execute()'s table of fast handlers, by exact bytes spelling (others take _execute).
 _FastHandler = Callable[[Keyspace, Sequence[Any], int, Session | None], Any]
 
@@ -2083,6 +2100,7 @@ _FAST: dict[bytes, _FastHandler] = {
     b"GET": _INLINE_GET, b"get": _INLINE_GET,
     b"SET": Keyspace._fast_set, b"set": Keyspace._fast_set,
     b"INCR": Keyspace._fast_incr, b"incr": Keyspace._fast_incr,
+    b"PING": Keyspace._fast_ping, b"ping": Keyspace._fast_ping,
 }
 #: SET's relative TTL options as the fast path takes them: milliseconds per unit.
 _TTL_UNIT = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}
