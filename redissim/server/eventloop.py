@@ -37,6 +37,7 @@ import numpy as np
 import simpy
 
 from redissim.profile import CostProfile
+from redissim.server.commands import lookup as lookup_command
 from redissim.server.keyspace import Keyspace, Session
 from redissim.server.resp import ReplyError, reply_size
 from redissim.sim import trace as tr
@@ -130,8 +131,6 @@ class EventLoop:
         self.c_scan_bucket = cc.scan_per_bucket_us * us
         self.c_scan_key = cc.scan_per_key_us * us
         self.exp_costs = cc.distribution == "exponential"
-        #: CPU seconds spent inside command procs (eventloop_duration_cmd_sum)
-        self._cmd_time = 0.0
         self._exp: list[float] = []
         self._exp_i = 0
 
@@ -161,8 +160,9 @@ class EventLoop:
         #: the command instead of call(), and ``names`` (lower-case) limits it to those
         #: commands (None: every command). See ``add_before_command``.
         self._pre_hooks: list[tuple[PreHook, frozenset[bytes] | None]] = []
-        #: the hooks that apply to each spelling of a command name seen (bounded)
-        self._pre: dict[Any, tuple[PreHook, ...]] = {}
+        #: per spelling of a command name seen (bounded): the hooks that apply, the command
+        #: spec, its cmdstat and its base cost (see _call)
+        self._pre: dict[Any, tuple[tuple[PreHook, ...], Any, CommandStats, float]] = {}
         #: called when replies are written: (conn, [(label, batch, bytes, reply, args)], t_recv)
         self.reply_hooks: list[Callable[[Conn, list, float], None]] = []
         #: 0 ms timers (evictionTimeProc): objects with ``pending() -> bool`` and
@@ -180,7 +180,6 @@ class EventLoop:
         self.total_error_replies = 0
         self.eventloop_cycles = 0
         self.eventloop_duration_sum = 0.0      # seconds (INFO shows usec)
-        self.eventloop_duration_cmd_sum = 0.0
         self.eventloop_duration_max = 0.0
         self.eventloop_cmd_per_cycle_max = 0
         self.eventloop_duration_cron_sum = 0.0
@@ -195,6 +194,7 @@ class EventLoop:
         self.arrived = 0  # commands that reached the socket
 
         keyspace.info_hook = self.info_fields
+        self._fx = keyspace.effects  # (the keyspace keeps one Effects object for good)
 
     # ------------------------------------------------------------------ hooks
     def add_before_command(self, hook: PreHook, names: Iterable[str] | None = None) -> None:
@@ -218,11 +218,24 @@ class EventLoop:
         return [h for h, _names in self._pre_hooks]
 
     def _hooks_for(self, first: Any) -> tuple[PreHook, ...]:
+        """The processCommand hooks that run before a command spelled ``first``."""
         name = (first if first.__class__ is bytes else str(first).encode()).lower()
-        hooks = tuple(h for h, names in self._pre_hooks if names is None or name in names)
+        return tuple(h for h, names in self._pre_hooks if names is None or name in names)
+
+    def _entry_for(self, first: Any) -> tuple[tuple[PreHook, ...], Any, CommandStats, float]:
+        """(hooks, command spec, its cmdstat, its base cost) for a spelling of a name."""
+        spec = lookup_command(first) if first.__class__ in (bytes, str) else None
+        st, cost = self._stats_and_cost(spec.name if spec is not None else "")
+        entry = (self._hooks_for(first), spec, st, cost)
         if len(self._pre) < 4096:  # remember the spelling, bounded
-            self._pre[first] = hooks
-        return hooks
+            self._pre[first] = entry
+        return entry
+
+    def _stats_and_cost(self, name: str) -> tuple[CommandStats, float]:
+        st = self.cmdstats.get(name)
+        if st is None:
+            st = self.cmdstats[name] = CommandStats()
+        return st, self.c_cmd.get(name, self.c_default)
 
     # ------------------------------------------------------------------ clients
     def connect(self, driver: Any, label: str) -> Conn:
@@ -357,7 +370,6 @@ class EventLoop:
             t += self.c_wakeup  # the thread was descheduled in epoll_wait
             self._slept = False
         ncmds = self.total_commands_processed
-        cmd_time = self._cmd_time
         # Sockets that became writable for replies left over from the last beforeSleep.
         if self._write_later:
             later = self._write_later
@@ -402,7 +414,6 @@ class EventLoop:
                 conn.pending_write = True
                 self._write_list.append(conn)
         ncmds = self.total_commands_processed - ncmds
-        t_cmd_total = self._cmd_time - cmd_time
         # Timers: serverCron when due (its period counts from the end of the callback).
         if t >= self.next_cron:
             tc = t
@@ -425,7 +436,6 @@ class EventLoop:
         dur = t - t_start
         self.eventloop_cycles += 1
         self.eventloop_duration_sum += dur
-        self.eventloop_duration_cmd_sum += t_cmd_total
         if dur > self.eventloop_duration_max:
             self.eventloop_duration_max = dur
         if ncmds > self.eventloop_cmd_per_cycle_max:
@@ -434,37 +444,34 @@ class EventLoop:
 
     def _call(self, conn: Conn, args: list, label: str, batch: Batch, t: float) -> float:
         """processCommand + call() of one command; its reply is queued on the connection."""
-        reply = None
-        # processCommand's checks before call(): eviction and OOM, MISCONF, commands the
-        # mechanisms answer themselves (MEMORY, BGSAVE...); most commands have none.
+        # What this spelling of the name needs, looked up once: processCommand's checks before
+        # call() (eviction and OOM, MISCONF, commands the mechanisms answer themselves:
+        # MEMORY, BGSAVE...; most commands have none), the command, its stats, its cost.
         first = args[0] if args else b""
-        hooks = self._pre.get(first)
-        if hooks is None:
-            hooks = self._hooks_for(first)
+        entry = self._pre.get(first)
+        if entry is None:
+            entry = self._entry_for(first)
+        hooks, spec, st, cost = entry
+        reply = None
         for hook in hooks:
             t, reply = hook(conn, args, t)
             if reply is not None:
                 break
         self.total_commands_processed += 1
         if reply is None:
-            ks = self.ks
-            fx = ks.effects
-            reply = ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
-            spec = fx.cmd
-            name = spec.name if spec is not None else ""
+            fx = self._fx
+            reply = self.ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
+            if fx.cmd is not spec:  # a spelling the command table reads otherwise
+                spec = fx.cmd
+                st, cost = self._stats_and_cost(spec.name if spec is not None else "")
             if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
-                cost = self.command_cost(name, fx)
-            else:
-                cost = self.c_cmd.get(name, self.c_default)
+                cost = self.command_cost(spec.name if spec is not None else "", fx)
             if self.trace is not None:
                 key = args[1] if len(args) > 1 else b""
                 hit = reply is not None and not fx.error
-                self.trace.emit(t, tr.K_EXEC, conn.id, (name, _as_str(key), cost, hit))
+                self.trace.emit(t, tr.K_EXEC, conn.id, (spec.name if spec is not None else "",
+                                                        _as_str(key), cost, hit))
             t += cost
-            self._cmd_time += cost
-            st = self.cmdstats.get(name)
-            if st is None:
-                st = self.cmdstats[name] = CommandStats()
             st.calls += 1
             st.usec += cost * 1e6
             if fx.error:
@@ -621,7 +628,8 @@ class EventLoop:
                 "total_writes_processed": self.total_writes_processed,
                 "eventloop_cycles": self.eventloop_cycles,
                 "eventloop_duration_sum": int(self.eventloop_duration_sum * us),
-                "eventloop_duration_cmd_sum": int(self.eventloop_duration_cmd_sum * us),
+                # the CPU of command procs: the cmdstats' usec (call() adds both alike)
+                "eventloop_duration_cmd_sum": int(sum(st.usec for st in self.cmdstats.values())),
             },
             "debug": {
                 "eventloop_duration_cron_sum": int(self.eventloop_duration_cron_sum * us),
