@@ -383,8 +383,9 @@ class EventLoop:
             # One read(2): up to 16 KiB, at least one whole command (big arguments are read
             # to their end, PROTO_MBULK_BIG_ARG).
             nbytes = conn.inq_bytes
-            if len(inq) == 1:
-                batch_cmds = (inq.popleft(),)
+            batch_cmds: list | None = None
+            if len(inq) == 1:  # one command (no pipelining): no list to build
+                args, _size, label, batch = inq.popleft()
                 conn.inq_bytes = 0
             elif nbytes <= PROTO_IOBUF_LEN:  # all of it fits one read
                 batch_cmds = list(inq)
@@ -400,16 +401,19 @@ class EventLoop:
                     nbytes += size
                     batch_cmds.append(inq.popleft())
                 conn.inq_bytes -= nbytes
-            if inq:
-                conn.ready = True
-                self._ready_later.append(conn)
+                if inq:
+                    conn.ready = True
+                    self._ready_later.append(conn)
             t += self.c_read + nbytes * self.c_read_byte
             self.total_reads_processed += 1
             self.total_net_input_bytes += nbytes
             if trace is not None:
-                trace.emit(t, tr.K_READ, conn.id, len(batch_cmds))
-            for args, _size, label, batch in batch_cmds:
+                trace.emit(t, tr.K_READ, conn.id, 1 if batch_cmds is None else len(batch_cmds))
+            if batch_cmds is None:
                 t = call(conn, args, label, batch, t)
+            else:
+                for args, _size, label, batch in batch_cmds:
+                    t = call(conn, args, label, batch, t)
             if not conn.pending_write and conn.out:
                 conn.pending_write = True
                 self._write_list.append(conn)
@@ -535,7 +539,7 @@ class EventLoop:
             sent = out
             nbytes = conn.out_bytes
             n = len(out)
-            conn.out = out = []
+            conn.out = []
             conn.out_bytes = 0
         else:
             nbytes = 0
@@ -548,14 +552,13 @@ class EventLoop:
             sent = out[:n]
             del out[:n]
             conn.out_bytes -= nbytes
+            self._write_later.append(conn)  # the rest when the socket is writable again
         t += self.c_write + nbytes * self.c_write_byte
         self.total_writes_processed += 1
         self.total_net_output_bytes += nbytes
         self.served += n
-        if out:
-            self._write_later.append(conn)
-        down = self.link.down  # Direction.transmit, inlined
-        t_recv = t + nbytes / down.bandwidth + down.one_way
+        # Direction.transmit, inlined
+        t_recv = t + nbytes / self.link.down.bandwidth + self.link.down.one_way
         if self.trace is not None:
             self.trace.emit(t, tr.K_WRITE, conn.id, nbytes)
             self.trace.emit(t_recv, tr.K_RECV, conn.id, n)

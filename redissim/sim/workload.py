@@ -231,17 +231,20 @@ class Driver:
         self.issued = 0
         self.completed = 0
         self.records: list[dict[str, Any]] = []
-        self._unbinned = 0
+        #: ``completed`` at which the hot paths bin their latency buffers next
+        self._flush_at = BUFFER
         #: other systems this workload's clients talk to ("postgres", "device"), set by the
         #: engine before start()
         self.extra_targets: dict[str, Any] = {}
 
     def _flush_hists(self) -> None:
-        """Bin the latencies the hot paths appended to the histograms' buffers (they inline
-        ``record``, counting what they appended in ``_unbinned``): memory stays bounded."""
-        self._unbinned = 0
+        """Bin the latencies the hot paths appended to the histograms' buffers, the shared
+        window's too (they inline ``record`` and call this every BUFFER replies): memory
+        stays bounded."""
+        self._flush_at = self.completed + BUFFER
         for h in self.hist.values():
             h.flush()
+        self.loop.window_hist.flush()
 
     def _hist(self, label: str) -> LatencyHistogram:
         h = self.hist.get(label)
@@ -295,12 +298,15 @@ class ClosedDriver(Driver):
         #: the previous one has arrived
         self._batch: dict[int, Batch] = {}
         self.pipeline = wl.pipeline
+        self.fill_on_miss = wl.fill_on_miss
         if wl.fill_on_miss:
             self._fill_args = [b"SET", b"", b"x" * wl.value_size]
             if wl.ttl:
                 self._fill_args += [b"PX", b"%d" % max(1, round(wl.ttl * 1000))]
         for conn in self.conns:
             self._send(conn, t)
+        if self.issued:
+            self.t_first = t  # every later batch is written after a reply, so later
         if self.active == 0:
             self._finish(t)
 
@@ -312,7 +318,6 @@ class ClosedDriver(Driver):
             if n > self.budget:
                 n = self.budget
             self.budget -= n
-        mix = self.mix
         fill = self._fill.get(conn.id) if self._fill else None
         if fill:
             # cache-aside: write back what the last batch missed (these SETs are extra
@@ -326,14 +331,12 @@ class ClosedDriver(Driver):
                 args[1] = key
                 cmds.append((args, request_size(args), "SET"))
             n = len(cmds)
-        elif n == 1 and not mix.batches:
-            cmds = [mix.next()]
+        elif n == 1 and not self.mix.batches:
+            cmds = [self.mix.next()]
         else:
-            cmds = mix.next_batch(n)
+            cmds = self.mix.next_batch(n)
         self.issued += n
         self.active += 1
-        if t < self.t_first:
-            self.t_first = t
         batch = self._batch.get(conn.id)
         if batch is None:
             batch = self._batch[conn.id] = Batch(conn, t, n)
@@ -344,11 +347,9 @@ class ClosedDriver(Driver):
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         done_batch = None
-        window = self.loop.window_hist
-        wbuf = window.buf
+        wbuf = self.loop.window_hist.buf
         hists = self.hist
-        fill_on_miss = self.wl.fill_on_miss
-        # LatencyHistogram.record, inlined: append to the buffers, bin them when full
+        # LatencyHistogram.record, inlined: append to the buffers, bin them every BUFFER
         for label, batch, _size, reply, args in sent:
             lat = t_recv - batch.t_send
             h = hists.get(label)
@@ -356,18 +357,14 @@ class ClosedDriver(Driver):
                 h = self._hist(label)
             h.buf.append(lat)
             wbuf.append(lat)
-            if fill_on_miss and reply is None and label == "GET":
+            if reply is None and self.fill_on_miss and label == "GET":
                 self._fill.setdefault(conn.id, []).append(args[1])
             batch.remaining -= 1
             if batch.remaining == 0:
                 done_batch = batch
-        n = len(sent)
-        self.completed += n
-        self._unbinned += n
-        if self._unbinned >= BUFFER:
+        self.completed += len(sent)
+        if self.completed >= self._flush_at:
             self._flush_hists()
-        if len(wbuf) >= BUFFER:
-            window.flush()
         if t_recv > self.t_last:
             self.t_last = t_recv
         if done_batch is not None:
@@ -422,8 +419,7 @@ class OpenDriver(Driver):
             self._finish(max(self.t_last, env.now))
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
-        window = self.loop.window_hist
-        wbuf = window.buf
+        wbuf = self.loop.window_hist.buf
         hists = self.hist
         for label, batch, _size, _reply, _args in sent:  # record(), inlined as in closed
             lat = t_recv - batch.t_send
@@ -432,13 +428,9 @@ class OpenDriver(Driver):
                 h = self._hist(label)
             h.buf.append(lat)
             wbuf.append(lat)
-        n = len(sent)
-        self.completed += n
-        self._unbinned += n
-        if self._unbinned >= BUFFER:
+        self.completed += len(sent)
+        if self.completed >= self._flush_at:
             self._flush_hists()
-        if len(wbuf) >= BUFFER:
-            window.flush()
         if t_recv > self.t_last:
             self.t_last = t_recv
         if self._fed_all and self.completed == self.issued:
