@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -131,8 +131,7 @@ class EventLoop:
         self.c_scan_bucket = cc.scan_per_bucket_us * us
         self.c_scan_key = cc.scan_per_key_us * us
         self.exp_costs = cc.distribution == "exponential"
-        self._exp: list[float] = []
-        self._exp_i = 0
+        self._exp_factors = self._unit_exponentials()
 
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
@@ -290,14 +289,14 @@ class EventLoop:
         elif fx.elements > 1:
             c += (fx.elements - 1) * self.c_elem
         if self.exp_costs:
-            # a unit exponential factor, drawn 65536 at a time
-            i = self._exp_i
-            if i >= len(self._exp):
-                self._exp = self.rng.exponential(1.0, 65536).tolist()
-                i = 0
-            self._exp_i = i + 1
-            c *= self._exp[i]
+            c *= next(self._exp_factors)
         return c
+
+    def _unit_exponentials(self) -> Iterator[float]:
+        """Unit exponential factors for ``distribution: exponential``, drawn 65536 at a
+        time (the iteration over each draw runs in C: no Python per command)."""
+        while True:
+            yield from self.rng.exponential(1.0, 65536).tolist()
 
     # ------------------------------------------------------------------ the loop
     def run(self):
@@ -468,8 +467,10 @@ class EventLoop:
             if fx.cmd is not spec:  # a spelling the command table reads otherwise
                 spec = fx.cmd
                 st, cost = self._stats_and_cost(spec.name if spec is not None else "")
-            if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or self.exp_costs:
+            if fx.keys_scanned or fx.buckets_visited or fx.elements > 1:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
+            elif self.exp_costs:
+                cost *= next(self._exp_factors)
             if self.trace is not None:
                 key = args[1] if len(args) > 1 else b""
                 hit = reply is not None and not fx.error
