@@ -553,7 +553,8 @@ class EventLoop:
             sent = out[:n]
             del out[:n]
             conn.out_bytes -= nbytes
-            self._write_later.append(conn)  # the rest when the socket is writable again
+            if out:  # the rest when the socket is writable again
+                self._write_later.append(conn)
         t += self.c_write + nbytes * self.c_write_byte
         self.total_writes_processed += 1
         self.total_net_output_bytes += nbytes
