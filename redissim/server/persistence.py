@@ -119,9 +119,10 @@ E_REWRITE_RUNNING = ReplyError("ERR Background append only file rewriting alread
 E_SYNTAX = ReplyError("ERR syntax error")
 E_GENERIC = ReplyError("ERR")
 
+#: FLUSHALL's spec: after it, a server with save points saves the empty dataset
+_FLUSHALL = lookup_command("flushall")
 #: commands this module answers itself (they are not in the keyspace's command table):
 #: name -> arity (Redis 7.0.15 src/commands/*.json)
-_FLUSHALL = lookup_command("flushall")
 OWN_COMMANDS = {"bgsave": -1, "save": 1, "bgrewriteaof": 1, "lastsave": 1}
 
 RDB = "rdb"
@@ -280,8 +281,10 @@ class Persistence:
                  rng: np.random.Generator | None = None, trace: tr.Trace | None = None,
                  track: bool = False, preload_on_disk: bool | None = None):
         #: plugged into the loop, and whether the MISCONF check runs before every command
+        #: (set first: the two statuses below are properties that look at them)
         self._attached = False
         self._misconf_hooked = False
+        self._lastbgsave_status_ok = self._aof_bio_fsync_ok = True
         self.env = env
         self.loop = loop
         self.ks = keyspace
@@ -579,8 +582,7 @@ class Persistence:
     def _misconf_changed(self) -> None:
         if not self._attached:
             return
-        need = not (getattr(self, "_lastbgsave_status_ok", True)
-                    and getattr(self, "_aof_bio_fsync_ok", True))
+        need = not (self._lastbgsave_status_ok and self._aof_bio_fsync_ok)
         if need and not self._misconf_hooked:
             self.loop.add_before_command(self.misconf_check)
         elif not need and self._misconf_hooked:
