@@ -298,8 +298,12 @@ class MaxMemory:
             self.peak = used
 
     def on_expired(self, dbid: int, argv: list[bytes], t: float) -> None:
-        """A key deleted by the active expire cycle."""
-        self.remeasure(dbid, [argv[1]])
+        """A key deleted by the active expire cycle: what it held leaves used_memory
+        (``remeasure`` of a key that is gone, without measuring it again)."""
+        key = argv[1]
+        self.keys_total -= self.key_bytes[dbid].pop(key, 0)
+        if self.track_lru:
+            self.dbs[dbid].lru.pop(key, None)
 
     def cron(self, t: float) -> float:
         self.ev.cron(t)
