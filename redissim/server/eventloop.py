@@ -633,8 +633,9 @@ class EventLoop:
                 "total_writes_processed": self.total_writes_processed,
                 "eventloop_cycles": self.eventloop_cycles,
                 "eventloop_duration_sum": int(self.eventloop_duration_sum * us),
-                # the CPU of command procs: the cmdstats' usec (call() adds both alike)
-                "eventloop_duration_cmd_sum": int(sum(st.usec for st in self.cmdstats.values())),
+                # the CPU of command procs: the cmdstats' usec (call() adds both alike),
+                # rounded: a sum of float microseconds lands a hair off whole values
+                "eventloop_duration_cmd_sum": round(sum(st.usec for st in self.cmdstats.values())),
             },
             "debug": {
                 "eventloop_duration_cron_sum": int(self.eventloop_duration_cron_sum * us),
