@@ -485,10 +485,7 @@ class EventLoop:
             if self.after_command is not None:
                 self.after_command(conn, args, t)
         else:
-            name = _as_str(args[0]).lower()
-            st = self.cmdstats.get(name)
-            if st is None:
-                st = self.cmdstats[name] = CommandStats()
+            st = self._stats_and_cost(_as_str(args[0]).lower())[0]
             if isinstance(reply, ReplyError):
                 st.rejected_calls += 1
                 self.total_error_replies += 1

@@ -240,13 +240,6 @@ class MaxMemory:
         if self.maxmemory:
             loop.add_before_command(self.before_evict)
 
-    def before_command(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
-        """processCommand: MEMORY/OBJECT answers, then performEvictions and the OOM check."""
-        t, reply = self.before_introspect(conn, args, t)
-        if reply is not None:
-            return t, reply
-        return self.before_evict(conn, args, t)
-
     def before_introspect(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
         """MEMORY USAGE/STATS..., OBJECT FREQ/IDLETIME... answered from the memory model."""
         first = args[0]

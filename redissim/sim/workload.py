@@ -201,8 +201,8 @@ class CommandMix:
         return build
 
     def next(self) -> tuple[list, int, str]:
-        if len(self.builders) == 1:
-            return self.builders[0]()
+        """One command line from the weighted mix (a single-command mix replaces this with
+        its builder in __init__)."""
         if self._ci >= len(self._choice):
             self._choice = np.searchsorted(self._cum, self.rng.random(CHUNK),
                                            side="right").tolist()
