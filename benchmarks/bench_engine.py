@@ -9,12 +9,15 @@ Workloads (issue 2):
 The naive model of each is what one writes first with SimPy: one process per request (or per
 client round trip) and a ``simpy.Resource(capacity=1)`` for the server thread, with the same
 mean costs. Each measurement runs in its own subprocess so its peak RSS is its own.
+redissim runs twice: as installed (its per-command path compiled by mypyc, see setup.py) and
+from its Python source (REDISSIM_PURE=1).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -103,7 +106,7 @@ def naive_run(kind: str, n: int) -> dict:
 
 
 def child(model: str, kind: str, n: int) -> None:
-    out = (redissim_run if model == "redissim" else naive_run)(kind, n)
+    out = (naive_run if model == "naive" else redissim_run)(kind, n)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["cmd_per_wall_s"] = out["commands"] / out["wall_s"]
     print(json.dumps(out))
@@ -117,21 +120,30 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1], args.requests)
         return
+    from redissim._compiled import is_compiled
+
+    print(f"redissim build: {'compiled with mypyc' if is_compiled() else 'plain Python'}; "
+          "redissim-py is the same code run from its Python source (REDISSIM_PURE=1)")
     rows = []
     for kind in ("a", "b", "c"):
-        for model in ("redissim", "naive"):
+        for model in ("redissim", "redissim-py", "naive"):
+            env = dict(os.environ)
+            if model == "redissim-py":
+                env["REDISSIM_PURE"] = "1"
             out = subprocess.run([sys.executable, __file__, "--requests", str(args.requests),
                                   "--child", model, kind], capture_output=True, text=True,
-                                 check=True)
+                                 check=True, env=env)
             r = json.loads(out.stdout)
             rows.append((kind, model, r))
-            print(f"({kind}) {model:<9} {r['commands']:>9} cmds  {r['wall_s']:7.2f} s wall  "
+            print(f"({kind}) {model:<11} {r['commands']:>9} cmds  {r['wall_s']:7.2f} s wall  "
                   f"{r['cmd_per_wall_s']:>10,.0f} cmd/s  peak RSS {r['peak_rss_mb']:.0f} MB",
                   flush=True)
     for kind in ("a", "b", "c"):
         fast = next(r for k, m, r in rows if k == kind and m == "redissim")
+        py = next(r for k, m, r in rows if k == kind and m == "redissim-py")
         slow = next(r for k, m, r in rows if k == kind and m == "naive")
-        print(f"({kind}) speed-up over naive: {fast['cmd_per_wall_s'] / slow['cmd_per_wall_s']:.1f}x")
+        print(f"({kind}) speed-up over naive: {fast['cmd_per_wall_s'] / slow['cmd_per_wall_s']:.1f}x"
+              f" (plain Python: {py['cmd_per_wall_s'] / slow['cmd_per_wall_s']:.1f}x)")
 
 
 if __name__ == "__main__":

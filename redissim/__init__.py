@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from redissim import _compiled
+
 __version__ = "0.1.0"
+
+# Before anything imports a compiled module: their Python source if asked for or if stale.
+_compiled.use_source()
 
 if TYPE_CHECKING:
     from redissim.scenario import Scenario

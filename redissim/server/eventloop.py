@@ -85,7 +85,7 @@ class Conn:
         self.inq_bytes = 0
         self.ready = False
         #: replies produced, not yet written: (label, batch, nbytes, reply, args)
-        self.out: list[tuple[str, Batch, int, Any, list]] = []
+        self.out: list[tuple[str, Batch | None, int, Any, list]] = []
         self.out_bytes = 0
         self.pending_write = False
         self.label = label
@@ -184,7 +184,7 @@ class EventLoop:
         self.eventloop_duration_cron_sum = 0.0
         self.busy_time = 0.0
         self.cmdstats: dict[str, CommandStats] = {}
-        self._inst_samples: list[tuple[float, int]] = []
+        self._inst_samples: list[tuple[float, float]] = []
         self._inst_last: tuple[float, int] | None = None
         self.instantaneous_ops_per_sec = 0
         #: latencies of the replies of the current time-series interval (the sampler resets it)

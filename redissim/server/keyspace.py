@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from redissim.server.commands import COMMANDS, CommandSpec
 from redissim.server.commands import lookup as lookup_command
@@ -337,7 +337,8 @@ class Stats:
         self.expired_keys = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {"keyspace_hits": self.keyspace_hits, "keyspace_misses": self.keyspace_misses,
+                "expired_keys": self.expired_keys}
 
     def __getitem__(self, name: str) -> int:
         return getattr(self, name)
@@ -445,7 +446,7 @@ class Keyspace:
         # an unusual shape go to _execute. A str or unhashable name misses the table (or
         # raises TypeError) and an empty line raises IndexError: both take the general path.
         try:
-            fast = _FAST.get(args[0])  # type: ignore[call-overload]
+            fast = _FAST.get(args[0])
         except (IndexError, TypeError):
             return self._execute(args, now_ms, session)
         if fast is None:
@@ -496,7 +497,7 @@ class Keyspace:
         fx.value_bytes = len(val)
         return val
 
-    def _execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
+    def _execute(self, args: Sequence[Any], now_ms: int, session: Session | None = None) -> Any:
         """The general path of :meth:`execute`: every command, every spelling."""
         # The line is normalised (str -> UTF-8 bytes) when its first, second or last element
         # is not bytes: that covers the name, the key and the value of every single-key
@@ -802,7 +803,7 @@ class Keyspace:
             fx._ops.append(argv)
         self._rare_dirty = True
         if fx.expired:
-            fx.expired.append(key)  # type: ignore[union-attr]
+            cast(list, fx.expired).append(key)
         else:
             fx.expired = [key]
 
@@ -817,7 +818,7 @@ class Keyspace:
         else:
             fx._ops.append(argv)
         if fx.expired:
-            fx.expired.append(key)  # type: ignore[union-attr]
+            cast(list, fx.expired).append(key)
         else:
             fx.expired = [key]
 
@@ -870,7 +871,7 @@ class Keyspace:
         fx = self.effects
         self._rare_dirty = True
         if fx.deleted:
-            fx.deleted.append(key)  # type: ignore[union-attr]
+            cast(list, fx.deleted).append(key)
         else:
             fx.deleted = [key]
 
@@ -1271,7 +1272,7 @@ class Keyspace:
         return 1
 
     def _cmd_mget(self, db: Db, args: list[bytes]) -> Any:
-        out = []
+        out: list[bytes | None] = []
         fx = self.effects
         for key in args[1:]:
             val = self._lookup_read(db, key)
@@ -1330,9 +1331,10 @@ class Keyspace:
         elif val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
             old = int(val)  # common case inlined: a plain non-negative integer, no overflow
         else:
-            old = parse_ll(val)
-            if old is None:
+            parsed = parse_ll(val)
+            if parsed is None:
                 return E_NOTINT
+            old = parsed
         new = old + incr
         if new > LLONG_MAX or new < LLONG_MIN:
             return E_OVERFLOW
@@ -1483,7 +1485,6 @@ class Keyspace:
 
     def _expire_generic(self, db: Db, args: list[bytes], basetime: int, seconds: bool) -> Any:
         key = args[1]
-        flag = 0
         nx = xx = gt = lt = False
         for opt in args[3:]:
             o = _opt(opt)
@@ -1965,9 +1966,10 @@ class Keyspace:
         if cur is None:
             old = 0
         else:
-            old = parse_ll(cur)
-            if old is None:
+            parsed = parse_ll(cur)
+            if parsed is None:
                 return ReplyError("ERR hash value is not an integer")
+            old = parsed
         new = old + incr
         if new > LLONG_MAX or new < LLONG_MIN:
             return E_OVERFLOW
@@ -2096,7 +2098,8 @@ def _inline_get(self: Keyspace, args: Sequence[Any], now_ms: int, session: Sessi
 
 
 _INLINE_GET: _FastHandler = _inline_get
-_FAST: dict[bytes, _FastHandler] = {
+# Keyed by bytes; execute() looks up whatever the line's first element is (a str misses).
+_FAST: dict[bytes | str, _FastHandler] = {
     b"GET": _INLINE_GET, b"get": _INLINE_GET,
     b"SET": Keyspace._fast_set, b"set": Keyspace._fast_set,
     b"INCR": Keyspace._fast_incr, b"incr": Keyspace._fast_incr,

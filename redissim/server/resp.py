@@ -21,6 +21,7 @@ Mapping (RESP2, the default protocol of Redis 7.0):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ReplyError",
@@ -96,47 +97,47 @@ def encode_reply(reply: object) -> bytes:
     return b"".join(out)
 
 
-def _encode_into(reply: object, out: list[bytes]) -> None:
+def _encode_into(reply: Any, out: list[bytes]) -> None:
     cls = reply.__class__
     if cls is bytes:
-        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
     elif cls is str:
-        out.append(b"+" + reply.encode("utf-8", "surrogateescape") + b"\r\n")  # type: ignore[union-attr]
+        out.append(b"+" + reply.encode("utf-8", "surrogateescape") + b"\r\n")
     elif cls is int or cls is bool:
-        out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
+        out.append(b":%d\r\n" % reply)
     elif reply is None:
         out.append(b"$-1\r\n")
     elif cls is list or cls is tuple:
-        out.append(b"*%d\r\n" % len(reply))  # type: ignore[arg-type]
-        for item in reply:  # type: ignore[union-attr]
+        out.append(b"*%d\r\n" % len(reply))
+        for item in reply:
             _encode_into(item, out)
     elif cls is ReplyError:
-        out.append(b"-" + reply.text.encode("utf-8", "surrogateescape") + b"\r\n")  # type: ignore[union-attr]
+        out.append(b"-" + reply.text.encode("utf-8", "surrogateescape") + b"\r\n")
     elif reply is NIL_ARRAY:
         out.append(b"*-1\r\n")
     else:
         raise TypeError(f"not a reply value: {reply!r}")
 
 
-def reply_size(reply: object) -> int:
+def reply_size(reply: Any) -> int:
     """Bytes the reply takes on the wire (RESP2), computed without encoding it."""
     cls = reply.__class__
     if cls is bytes:
-        n = len(reply)  # type: ignore[arg-type]
+        n = len(reply)
         return n + _digits(n) + 5  # "$" n "\r\n" data "\r\n"
     if cls is str:
-        return len(reply.encode("utf-8", "surrogateescape")) + 3  # type: ignore[union-attr]
+        return len(reply.encode("utf-8", "surrogateescape")) + 3
     if cls is int or cls is bool:
-        return _digits(int(reply)) + 3  # type: ignore[call-overload]
+        return _digits(int(reply)) + 3
     if reply is None or reply is NIL_ARRAY:
         return 5
     if cls is list or cls is tuple:
-        total = _digits(len(reply)) + 3  # type: ignore[arg-type]
-        for item in reply:  # type: ignore[union-attr]
+        total = _digits(len(reply)) + 3
+        for item in reply:
             total += reply_size(item)
         return total
     if cls is ReplyError:
-        return len(reply.text.encode("utf-8", "surrogateescape")) + 3  # type: ignore[union-attr]
+        return len(reply.text.encode("utf-8", "surrogateescape")) + 3
     raise TypeError(f"not a reply value: {reply!r}")
 
 

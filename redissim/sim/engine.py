@@ -110,7 +110,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, trace: bool = False):
         self.scenario = scenario
         seed = scenario.seed
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)  # seconds, a float from the start
         self.profile = build_profile(scenario)
         net = scenario.network
         self.link = Link.preset(net.preset, net.rtt, net.bandwidth)

@@ -51,18 +51,17 @@ class LatencyHistogram:
         buf = self.buf
         buf.append(value)
         if len(buf) >= BUFFER:
-            self._flush()
+            self.flush()
 
     def record_many(self, values: np.ndarray) -> None:
-        self._flush()
+        self.flush()
         self._bin(np.asarray(values, dtype=np.float64))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Bin the buffered samples now."""
         if self.buf:
             self._bin(np.array(self.buf, dtype=np.float64))
             self.buf.clear()  # the same list: hot paths may hold on to it
-
-    flush = _flush
 
     def _bin(self, v: np.ndarray) -> None:
         if v.size == 0:
@@ -77,8 +76,8 @@ class LatencyHistogram:
         self.counts += np.bincount(idx, minlength=self._nb)[: self._nb]
 
     def merge(self, other: LatencyHistogram) -> None:
-        self._flush()
-        other._flush()
+        self.flush()
+        other.flush()
         self.counts += other.counts
         self._count += other.count
         self.total += other.total
@@ -91,22 +90,22 @@ class LatencyHistogram:
 
     @property
     def min(self) -> float:
-        self._flush()
+        self.flush()
         return self._min
 
     @property
     def max(self) -> float:
-        self._flush()
+        self.flush()
         return self._max
 
     @property
     def mean(self) -> float:
-        self._flush()
+        self.flush()
         return self.total / self._count if self._count else 0.0
 
     def percentile(self, p: float) -> float:
         """Value at percentile ``p`` (0..100), nearest-rank like HDR's getValueAtPercentile."""
-        self._flush()
+        self.flush()
         if self._count == 0:
             return 0.0
         rank = max(1, math.ceil(p / 100.0 * self._count))
@@ -121,7 +120,7 @@ class LatencyHistogram:
 
     def summary_ms(self) -> dict[str, float]:
         """redis-benchmark's latency summary in milliseconds, plus p99.9."""
-        self._flush()
+        self.flush()
         if self._count == 0:
             return {k: 0.0 for k in ("avg", "min", "p50", "p95", "p99", "p999", "max")}
         return {

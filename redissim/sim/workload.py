@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from mypy_extensions import mypyc_attr
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
 from redissim.server.eventloop import Batch
@@ -137,8 +138,9 @@ class CommandMix:
         self._ci = 0
         self.batches = wl.mix == "batches"
         self._turn = 0
-        if len(self.builders) == 1:
-            self.next = self.builders[0]  # type: ignore[method-assign]
+        # next(): one command line. A single-command mix is its builder; a mix draws first.
+        self.next: Callable[[], tuple[list, int, str]] = (
+            self.builders[0] if len(self.builders) == 1 else self._next_drawn)
 
     def next_batch(self, n: int) -> list[tuple[list, int, str]]:
         """``n`` command lines: from the weighted mix, or all of the next command in turn."""
@@ -200,9 +202,8 @@ class CommandMix:
             return args, size, label
         return build
 
-    def next(self) -> tuple[list, int, str]:
-        """One command line from the weighted mix (a single-command mix replaces this with
-        its builder in __init__)."""
+    def _next_drawn(self) -> tuple[list, int, str]:
+        """One command line from the weighted mix."""
         if self._ci >= len(self._choice):
             self._choice = np.searchsorted(self._cum, self.rng.random(CHUNK),
                                            side="right").tolist()
@@ -212,6 +213,8 @@ class CommandMix:
         return self.builders[min(k, len(self.builders) - 1)]()
 
 
+# AppDriver (sim/app.py, plain Python) derives from Driver, which mypyc compiles.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Driver:
     """Common bookkeeping of a workload: histograms, first send, last reply, completion."""
 
@@ -388,7 +391,10 @@ class OpenDriver(Driver):
 
     def _feed(self, t: float):
         env = self.loop.env
-        mean_gap = 1.0 / self.wl.rate
+        rate = self.wl.rate
+        if rate is None:  # the scenario model requires a rate for an open-loop workload
+            raise ValueError(f"workload {self.name}: open loop without a rate")
+        mean_gap = 1.0 / rate
         last = t
         conns = self.conns
         nconn = len(conns)
