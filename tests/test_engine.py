@@ -105,6 +105,7 @@ def test_latency_buffers_stay_bounded_and_every_reply_is_counted():
 def test_a_reply_over_64k_alone_is_written_whole_and_leaves_nothing_for_later():
     """writeToClient's 64 KiB cap splits a client's pending replies, never one reply: a
     single big reply goes in one write, and the client is not queued for another."""
+    from redissim.server.eventloop import Batch
     from redissim.sim.engine import Simulation
 
     sim = Simulation(closed(1, 10))
@@ -117,12 +118,13 @@ def test_a_reply_over_64k_alone_is_written_whole_and_leaves_nothing_for_later():
 
     conn = loop.connect(Recorder(), "big")
     big = b"x" * 100_000
-    conn.out = [("GET", None, 100_000 + 9, big, [b"GET", b"k"])]
+    batch = Batch(conn, 0.0, 1)
+    conn.out = [("GET", batch, 100_000 + 9, big, [b"GET", b"k"])]
     conn.out_bytes = 100_009
     loop._write(conn, 0.0)
     assert got and got[0][0] == 1 and loop._write_later == [] and conn.out == []
     # two replies over the cap: the second waits for the next iteration
-    conn.out = [("GET", None, 40_000, big[:39_990], []), ("GET", None, 40_000, big[:39_990], [])]
+    conn.out = [("GET", batch, 40_000, big[:39_990], []), ("GET", batch, 40_000, big[:39_990], [])]
     conn.out_bytes = 80_000
     loop._write(conn, 0.0)
     assert got[1][0] == 1 and loop._write_later == [conn] and len(conn.out) == 1

@@ -70,6 +70,10 @@ class Batch:
         self.remaining = n
 
 
+#: a reply queued on a connection: (label, the request's batch, reply bytes, reply, args)
+OutRecord = tuple[str, "Batch", int, Any, list]
+
+
 class Conn:
     """A client connection as the server sees it (``client`` struct in server.h)."""
 
@@ -85,7 +89,7 @@ class Conn:
         self.inq_bytes = 0
         self.ready = False
         #: replies produced, not yet written: (label, batch, nbytes, reply, args)
-        self.out: list[tuple[str, Batch | None, int, Any, list]] = []
+        self.out: list[OutRecord] = []
         self.out_bytes = 0
         self.pending_write = False
         self.label = label
@@ -218,12 +222,12 @@ class EventLoop:
 
     def _hooks_for(self, first: Any) -> tuple[PreHook, ...]:
         """The processCommand hooks that run before a command spelled ``first``."""
-        name = (first if first.__class__ is bytes else str(first).encode()).lower()
+        name = (first if type(first) is bytes else str(first).encode()).lower()
         return tuple(h for h, names in self._pre_hooks if names is None or name in names)
 
     def _entry_for(self, first: Any) -> tuple[tuple[PreHook, ...], Any, CommandStats, float]:
         """(hooks, command spec, its cmdstat, its base cost) for a spelling of a name."""
-        spec = lookup_command(first) if first.__class__ in (bytes, str) else None
+        spec = lookup_command(first) if type(first) in (bytes, str) else None
         st, cost = self._stats_and_cost(spec.name if spec is not None else "")
         entry = (self._hooks_for(first), spec, st, cost)
         if len(self._pre) < 4096:  # remember the spelling, bounded
@@ -491,7 +495,7 @@ class EventLoop:
                 self.total_error_replies += 1
             else:
                 st.calls += 1
-        cls = reply.__class__
+        cls = type(reply)
         if cls is bytes:  # reply_size's common cases, inlined
             n = len(reply)
             rsize = n + 6 if n < 10 else n + 7 if n < 100 else reply_size(reply)

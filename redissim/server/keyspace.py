@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from itertools import islice
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from redissim.server.commands import COMMANDS, CommandSpec
 from redissim.server.commands import lookup as lookup_command
@@ -316,7 +316,7 @@ class Effects:
             rewrite = self._rewrite
             if rewrite is None:
                 ops.append(list(self._args))
-            elif rewrite.__class__ is int:
+            elif type(rewrite) is int:
                 args = self._args
                 ops.append([b"SET", args[1], args[2], b"PXAT", b"%d" % rewrite])  # type: ignore[str-format]
             else:
@@ -373,7 +373,7 @@ def _normalize(args: Sequence[Any]) -> list[bytes]:
     """
     out = []
     for a in args:
-        if a.__class__ is bytes:
+        if type(a) is bytes:
             out.append(a)
         elif isinstance(a, str):
             out.append(a.encode())
@@ -451,15 +451,20 @@ class Keyspace:
             return self._execute(args, now_ms, session)
         if fast is None:
             return self._execute(args, now_ms, session)
-        if fast is not _INLINE_GET:
-            return fast(self, args, now_ms, session)
+        # (Direct calls, not a table of methods: compiled, each is a plain C call.)
+        if fast == _F_SET:
+            return self._fast_set(args, now_ms, session)
+        if fast == _F_INCR:
+            return self._fast_incr(args, now_ms, session)
+        if fast == _F_PING:
+            return self._fast_ping(args, now_ms, session)
         # GET key (getCommand -> lookupKeyRead, t_string.c / db.c). The name itself is not
         # checked for bytes: nothing reads it back for a read-only command.
         try:
             _, key = args
         except ValueError:  # wrong number of arguments
             return self._execute(args, now_ms, session)
-        if key.__class__ is not bytes:
+        if type(key) is not bytes:
             return self._execute(args, now_ms, session)
         fx = self.effects
         if self._rare_dirty:
@@ -489,7 +494,7 @@ class Keyspace:
             fx.value_bytes = 0
             return None
         self.stats.keyspace_hits += 1
-        if val.__class__ is not bytes:
+        if type(val) is not bytes:
             fx.value_bytes = 0
             fx.error = True
             self._rare_dirty = True
@@ -503,9 +508,9 @@ class Keyspace:
         # is not bytes: that covers the name, the key and the value of every single-key
         # command at a fraction of the cost of checking every element (see _normalize).
         if args and (
-            args[0].__class__ is not bytes
-            or args[-1].__class__ is not bytes
-            or (len(args) > 2 and args[1].__class__ is not bytes)
+            type(args[0]) is not bytes
+            or type(args[-1]) is not bytes
+            or (len(args) > 2 and type(args[1]) is not bytes)
         ):
             args = _normalize(args)
         fx = self.effects
@@ -540,10 +545,10 @@ class Keyspace:
             self._rare_dirty = True
             if fn is _SELECT_HANDLER:
                 reply = self._select(args, session)  # type: ignore[arg-type]
-                fx.error = reply.__class__ is ReplyError
+                fx.error = type(reply) is ReplyError
                 return reply
         reply = fn(self, self.dbs[dbid], args)  # type: ignore[arg-type]
-        if reply.__class__ is ReplyError:
+        if type(reply) is ReplyError:
             fx.error = True  # flags the reset of the next call (error implies _rare_dirty)
             self._rare_dirty = True
         return reply
@@ -607,18 +612,18 @@ class Keyspace:
         """
         n = len(args)
         if n == 3:
-            if args[2].__class__ is not bytes or args[1].__class__ is not bytes or args[0].__class__ is not bytes:
+            if type(args[2]) is not bytes or type(args[1]) is not bytes or type(args[0]) is not bytes:
                 return self._execute(args, now_ms, session)
             unit = 0
         elif n == 5:
             opt = args[3]
             raw = args[4]
             if (
-                opt.__class__ is not bytes
-                or raw.__class__ is not bytes
-                or args[2].__class__ is not bytes
-                or args[1].__class__ is not bytes
-                or args[0].__class__ is not bytes
+                type(opt) is not bytes
+                or type(raw) is not bytes
+                or type(args[2]) is not bytes
+                or type(args[1]) is not bytes
+                or type(args[0]) is not bytes
             ):
                 return self._execute(args, now_ms, session)
             unit = _TTL_UNIT.get(opt, 0)
@@ -714,7 +719,7 @@ class Keyspace:
 
     def _fast_incr(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
         """``INCR key`` on a missing key or a plain non-negative integer (incrDecrCommand)."""
-        if len(args) != 2 or args[1].__class__ is not bytes or args[0].__class__ is not bytes:
+        if len(args) != 2 or type(args[1]) is not bytes or type(args[0]) is not bytes:
             return self._execute(args, now_ms, session)
         fx = self.effects
         if self._rare_dirty:
@@ -746,7 +751,7 @@ class Keyspace:
             when = exp.get(key)
             if when is not None and now_ms > when:
                 val = None  # lazily expired: the general path below deletes and recreates it
-        if val is not None and val.__class__ is bytes and val.isdigit() and len(val) < 19 and (
+        if val is not None and type(val) is bytes and val.isdigit() and len(val) < 19 and (
             val[0] != 48 or len(val) == 1
         ):
             new = int(val) + 1
@@ -755,7 +760,7 @@ class Keyspace:
             return new
         fx.dirty = 0
         reply = self._incr_by(db, key, 1)
-        if reply.__class__ is ReplyError:
+        if type(reply) is ReplyError:
             fx.error = True
             self._rare_dirty = True
         return reply
@@ -862,7 +867,7 @@ class Keyspace:
     def _touch(self, key: bytes) -> None:
         fx = self.effects
         touched = fx.touched
-        if touched.__class__ is list:
+        if type(touched) is list:
             touched.append(key)  # type: ignore[union-attr]
         else:
             fx.touched = [*touched, key]
@@ -1025,7 +1030,7 @@ class Keyspace:
             self.stats.keyspace_misses += 1
             return None
         self.stats.keyspace_hits += 1
-        if val.__class__ is not bytes:
+        if type(val) is not bytes:
             return E_WRONGTYPE
         fx.value_bytes = len(val)
         return val
@@ -1036,7 +1041,7 @@ class Keyspace:
         self._touch(key)
         if val is None:
             return None
-        if val.__class__ is not bytes:
+        if type(val) is not bytes:
             return E_WRONGTYPE
         self.effects.value_bytes += len(val)
         return val
@@ -1121,13 +1126,13 @@ class Keyspace:
         when = 0
         if expire is not None:
             w = self._expire_ms(expire, kind, cmdname)
-            if w.__class__ is ReplyError:
+            if type(w) is ReplyError:
                 return w
             when = w  # type: ignore[assignment]
         old: Any = None
         if flags & _GET:
             old = self._get_generic(db, key)
-            if old.__class__ is ReplyError:
+            if type(old) is ReplyError:
                 return old
         found = self._lookup_write(db, key) is not None
         self._touch(key)
@@ -1173,7 +1178,7 @@ class Keyspace:
             fx.value_bytes = len(val)
             return "OK"
         parsed = self._parse_string_options(args, 3, True)
-        if parsed.__class__ is ReplyError:
+        if type(parsed) is ReplyError:
             return parsed
         flags, expire, kind = parsed  # type: ignore[misc]
         return self._set_generic(db, args, flags, args[1], args[2], expire, kind, "set")
@@ -1190,7 +1195,7 @@ class Keyspace:
     def _cmd_getset(self, db: Db, args: list[bytes]) -> Any:
         key = args[1]
         old = self._get_generic(db, key)
-        if old.__class__ is ReplyError:
+        if type(old) is ReplyError:
             return old
         self._set_key(db, key, args[2])
         self.effects.dirty += 1
@@ -1201,7 +1206,7 @@ class Keyspace:
     def _cmd_getdel(self, db: Db, args: list[bytes]) -> Any:
         key = args[1]
         val = self._get_generic(db, key)
-        if val is None or val.__class__ is ReplyError:
+        if val is None or type(val) is ReplyError:
             return val
         self._db_delete(db, key)
         self._note_deleted(key)
@@ -1211,7 +1216,7 @@ class Keyspace:
 
     def _cmd_getex(self, db: Db, args: list[bytes]) -> Any:
         parsed = self._parse_string_options(args, 2, False)
-        if parsed.__class__ is ReplyError:
+        if type(parsed) is ReplyError:
             return parsed
         flags, expire, kind = parsed  # type: ignore[misc]
         key = args[1]
@@ -1219,12 +1224,12 @@ class Keyspace:
         self._touch(key)
         if val is None:
             return None
-        if val.__class__ is not bytes:
+        if type(val) is not bytes:
             return E_WRONGTYPE
         when = 0
         if expire is not None:
             w = self._expire_ms(expire, kind, "getex")
-            if w.__class__ is ReplyError:
+            if type(w) is ReplyError:
                 return w
             when = w  # type: ignore[assignment]
         fx = self.effects
@@ -1276,7 +1281,7 @@ class Keyspace:
         fx = self.effects
         for key in args[1:]:
             val = self._lookup_read(db, key)
-            if val is not None and val.__class__ is bytes:
+            if val is not None and type(val) is bytes:
                 fx.value_bytes += len(val)
                 out.append(val)
             else:
@@ -1293,7 +1298,7 @@ class Keyspace:
             self._db_add(db, key, add)
             new = add
         else:
-            if val.__class__ is not bytes:
+            if type(val) is not bytes:
                 return E_WRONGTYPE
             if len(val) + len(add) > self.proto_max_bulk_len:
                 return ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
@@ -1308,7 +1313,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return 0
-        if val.__class__ is not bytes:
+        if type(val) is not bytes:
             return E_WRONGTYPE
         return len(val)
 
@@ -1326,7 +1331,7 @@ class Keyspace:
         fx.touched = [key]
         if val is None:
             old = 0
-        elif val.__class__ is not bytes:
+        elif type(val) is not bytes:
             return E_WRONGTYPE
         elif val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
             old = int(val)  # common case inlined: a plain non-negative integer, no overflow
@@ -1368,7 +1373,7 @@ class Keyspace:
             when = exp.get(key)
             if when is not None and self.now > when:
                 return self._incr_by(db, key, 1)  # lazily expired: take the general path
-        if val.__class__ is bytes and val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
+        if type(val) is bytes and val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
             new = int(val) + 1
             data[key] = b"%d" % new
             fx.dirty = 1
@@ -1396,7 +1401,7 @@ class Keyspace:
         key = args[1]
         val = self._lookup_write(db, key)
         self._touch(key)
-        if val is not None and val.__class__ is not bytes:
+        if val is not None and type(val) is not bytes:
             return E_WRONGTYPE
         np = _np()
         cur = np.longdouble(0) if val is None else parse_ld(val)
@@ -1454,7 +1459,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return "none"
-        return _TYPE_NAMES[val.__class__]
+        return _TYPE_NAMES[type(val)]
 
     def _rename_generic(self, db: Db, args: list[bytes], nx: bool) -> Any:
         src, dst = args[1], args[2]
@@ -1655,7 +1660,7 @@ class Keyspace:
                 continue
             if typename is not None:
                 val = self._lookup_read(db, key)
-                tname = b"none" if val is None else _TYPE_NAMES[val.__class__].encode()
+                tname = b"none" if val is None else _TYPE_NAMES[type(val)].encode()
                 if typename != tname:
                     continue
             if self._expire_if_needed(db, key):
@@ -1681,7 +1686,7 @@ class Keyspace:
 
     def _cmd_flushall(self, db: Db, args: list[bytes]) -> Any:
         f = self._flush_flags(args)
-        if f.__class__ is ReplyError:
+        if type(f) is ReplyError:
             return f
         removed = 0
         for d in self.dbs:
@@ -1697,7 +1702,7 @@ class Keyspace:
 
     def _cmd_flushdb(self, db: Db, args: list[bytes]) -> Any:
         f = self._flush_flags(args)
-        if f.__class__ is ReplyError:
+        if type(f) is ReplyError:
             return f
         removed = len(db.data)
         db.main.clear()
@@ -1833,14 +1838,14 @@ class Keyspace:
             val = {}
             self._db_add(db, key, val)
             return val
-        if val.__class__ is not dict:
+        if type(val) is not dict:
             return E_WRONGTYPE
         return val
 
     def _hash_read(self, db: Db, key: bytes) -> Any:
         val = self._lookup_read(db, key)
         self._touch(key)
-        if val is not None and val.__class__ is not dict:
+        if val is not None and type(val) is not dict:
             return E_WRONGTYPE
         return val
 
@@ -1848,7 +1853,7 @@ class Keyspace:
         if len(args) % 2 == 1:
             return ReplyError(f"ERR wrong number of arguments for '{name}' command")
         h = self._hash_write(db, args[1], True)
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         created = 0
         fx = self.effects
@@ -1870,7 +1875,7 @@ class Keyspace:
 
     def _cmd_hsetnx(self, db: Db, args: list[bytes]) -> Any:
         h = self._hash_write(db, args[1], True)
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         if args[2] in h:
             return 0
@@ -1880,7 +1885,7 @@ class Keyspace:
 
     def _cmd_hget(self, db: Db, args: list[bytes]) -> Any:
         h = self._hash_read(db, args[1])
-        if h is None or h.__class__ is ReplyError:
+        if h is None or type(h) is ReplyError:
             return h
         v = h.get(args[2])
         if v is not None:
@@ -1889,7 +1894,7 @@ class Keyspace:
 
     def _cmd_hmget(self, db: Db, args: list[bytes]) -> Any:
         h = self._hash_read(db, args[1])
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         self.effects.elements = len(args) - 2
         if h is None:
@@ -1900,7 +1905,7 @@ class Keyspace:
         h = self._hash_read(db, args[1])
         if h is None:
             return []
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         self.effects.elements = len(h)
         if keys and vals:
@@ -1925,7 +1930,7 @@ class Keyspace:
         h = self._hash_write(db, key, False)
         if h is None:
             return 0
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         deleted = 0
         for f in args[2:]:
@@ -1943,7 +1948,7 @@ class Keyspace:
         h = self._hash_read(db, args[1])
         if h is None:
             return 0
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         return 1 if args[2] in h else 0
 
@@ -1951,7 +1956,7 @@ class Keyspace:
         h = self._hash_read(db, args[1])
         if h is None:
             return 0
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         return len(h)
 
@@ -1960,7 +1965,7 @@ class Keyspace:
         if incr is None:
             return E_NOTINT
         h = self._hash_write(db, args[1], True)
-        if h.__class__ is ReplyError:
+        if type(h) is ReplyError:
             return h
         cur = h.get(args[2])
         if cur is None:
@@ -1987,7 +1992,7 @@ class Keyspace:
         if val is None:
             val = deque()
             self._db_add(db, key, val)
-        elif val.__class__ is not deque:
+        elif type(val) is not deque:
             return E_WRONGTYPE
         items = args[2:]
         if left:
@@ -2021,7 +2026,7 @@ class Keyspace:
         self._touch(key)
         if val is None:
             return None
-        if val.__class__ is not deque:
+        if type(val) is not deque:
             return E_WRONGTYPE
         if n == 3 and count == 0:
             return []
@@ -2056,7 +2061,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return []
-        if val.__class__ is not deque:
+        if type(val) is not deque:
             return E_WRONGTYPE
         llen = len(val)
         if start < 0:
@@ -2078,7 +2083,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return 0
-        if val.__class__ is not deque:
+        if type(val) is not deque:
             return E_WRONGTYPE
         return len(val)
 
@@ -2088,22 +2093,17 @@ _SPEC_GET = COMMANDS["get"]
 _SPEC_SET = COMMANDS["set"]
 _SPEC_INCR = COMMANDS["incr"]
 _SPEC_PING = COMMANDS["ping"]
-#: execute()'s table of fast handlers, by exact bytes spelling (others take _execute).
-_FastHandler = Callable[[Keyspace, Sequence[Any], int, Session | None], Any]
-
-
-def _inline_get(self: Keyspace, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
-    """A marker in _FAST: execute() runs GET itself (never called)."""
-    raise AssertionError("GET is handled in execute()")
-
-
-_INLINE_GET: _FastHandler = _inline_get
-# Keyed by bytes; execute() looks up whatever the line's first element is (a str misses).
-_FAST: dict[bytes | str, _FastHandler] = {
-    b"GET": _INLINE_GET, b"get": _INLINE_GET,
-    b"SET": Keyspace._fast_set, b"set": Keyspace._fast_set,
-    b"INCR": Keyspace._fast_incr, b"incr": Keyspace._fast_incr,
-    b"PING": Keyspace._fast_ping, b"ping": Keyspace._fast_ping,
+#: execute()'s fast paths by exact bytes spelling (others take _execute); keyed by bytes,
+#: looked up with whatever the line's first element is (a str misses).
+_F_GET: Final = 0
+_F_SET: Final = 1
+_F_INCR: Final = 2
+_F_PING: Final = 3
+_FAST: dict[bytes | str, int] = {
+    b"GET": _F_GET, b"get": _F_GET,
+    b"SET": _F_SET, b"set": _F_SET,
+    b"INCR": _F_INCR, b"incr": _F_INCR,
+    b"PING": _F_PING, b"ping": _F_PING,
 }
 #: SET's relative TTL options as the fast path takes them: milliseconds per unit.
 _TTL_UNIT = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}

@@ -98,7 +98,7 @@ def encode_reply(reply: object) -> bytes:
 
 
 def _encode_into(reply: Any, out: list[bytes]) -> None:
-    cls = reply.__class__
+    cls = type(reply)
     if cls is bytes:
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
     elif cls is str:
@@ -121,7 +121,7 @@ def _encode_into(reply: Any, out: list[bytes]) -> None:
 
 def reply_size(reply: Any) -> int:
     """Bytes the reply takes on the wire (RESP2), computed without encoding it."""
-    cls = reply.__class__
+    cls = type(reply)
     if cls is bytes:
         n = len(reply)
         return n + _digits(n) + 5  # "$" n "\r\n" data "\r\n"
@@ -145,6 +145,6 @@ def request_size(args: Sequence[bytes | str]) -> int:
     """Bytes of a command line sent as a RESP multibulk request (what clients send)."""
     total = _digits(len(args)) + 3
     for a in args:
-        n = len(a.encode()) if a.__class__ is str else len(a)  # type: ignore[union-attr]
+        n = len(a.encode()) if type(a) is str else len(a)  # type: ignore[union-attr]
         total += n + _digits(n) + 5
     return total

@@ -27,7 +27,7 @@ import numpy as np
 from mypy_extensions import mypyc_attr
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
-from redissim.server.eventloop import Batch
+from redissim.server.eventloop import Batch, Conn, EventLoop, OutRecord
 from redissim.server.resp import request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
@@ -218,7 +218,7 @@ class CommandMix:
 class Driver:
     """Common bookkeeping of a workload: histograms, first send, last reply, completion."""
 
-    def __init__(self, index: int, wl: Workload, loop: Any, rng: np.random.Generator,
+    def __init__(self, index: int, wl: Workload, loop: EventLoop, rng: np.random.Generator,
                  on_finish: Callable[[Driver, float], None]):
         self.index = index
         self.wl = wl
@@ -313,7 +313,7 @@ class ClosedDriver(Driver):
         if self.active == 0:
             self._finish(t)
 
-    def _send(self, conn: Any, t: float) -> None:
+    def _send(self, conn: Conn, t: float) -> None:
         if t >= self.end_time or self.budget == 0:
             return
         n = self.pipeline
@@ -348,7 +348,7 @@ class ClosedDriver(Driver):
             batch.n = batch.remaining = n
         self.loop.submit(conn, t, cmds, batch)
 
-    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         done_batch = None
         wbuf = self.loop.window_hist.buf
         hists = self.hist
@@ -424,7 +424,7 @@ class OpenDriver(Driver):
         if self.issued == self.completed:
             self._finish(max(self.t_last, env.now))
 
-    def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
+    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         wbuf = self.loop.window_hist.buf
         hists = self.hist
         for label, batch, _size, _reply, _args in sent:  # record(), inlined as in closed
@@ -479,9 +479,12 @@ class ScriptDriver(Driver):
             self.completed += 1
             self.t_last = max(self.t_last, t_recv)
             ev = self._waiting
+
+            def wake(_e: Any, ev: Any = ev, reply: Any = reply) -> None:
+                ev.succeed((t_recv, reply))
+
             # Wake the script when the reply reaches it, not when the server wrote it.
-            env.timeout(t_recv - env.now).callbacks.append(
-                lambda _e, ev=ev, reply=reply: ev.succeed((t_recv, reply)))
+            env.timeout(t_recv - env.now).callbacks.append(wake)
 
 
 class ScanDriver(Driver):
