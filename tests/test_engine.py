@@ -128,3 +128,29 @@ def test_a_reply_over_64k_alone_is_written_whole_and_leaves_nothing_for_later():
     conn.out_bytes = 80_000
     loop._write(conn, 0.0)
     assert got[1][0] == 1 and loop._write_later == [conn] and len(conn.out) == 1
+
+
+def test_a_run_leaves_the_cycle_collector_as_it_found_it():
+    """The run makes the collector's passes rare (see engine._fewer_gc_passes) and restores
+    its thresholds and unfreezes what it froze, even when the run raises."""
+    import gc
+
+    from redissim.sim.engine import GC_GEN0_THRESHOLD, Simulation
+
+    before = gc.get_threshold()
+    seen = []
+    sim = Simulation(closed(1, 200))
+    sim.loop.cron_hooks.append(lambda t: seen.append((gc.get_threshold()[0], gc.get_freeze_count())) or t)
+    sim.run()
+    assert seen and seen[0][0] == max(before[0], GC_GEN0_THRESHOLD) and seen[0][1] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    sim = Simulation(closed(1, 200))
+
+    def boom(t: float) -> float:
+        raise RuntimeError("boom")
+
+    sim.loop.cron_hooks.append(boom)
+    with pytest.raises(RuntimeError):
+        sim.run()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
