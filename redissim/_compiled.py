@@ -31,6 +31,7 @@ COMPILED: tuple[str, ...] = (
     "redissim.server.keyspace",
     "redissim.server.expiry",
     "redissim.server.eventloop",
+    "redissim.server.persistence",
     "redissim.sim.metrics",
     "redissim.sim.network",
     "redissim.sim.workload",

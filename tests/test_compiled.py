@@ -85,4 +85,4 @@ def test_the_source_finder_answers_only_for_compiled_modules() -> None:
     finder = _compiled._SourceFinder()
     spec = finder.find_spec("redissim.server.keyspace")
     assert spec is not None and spec.origin is not None and spec.origin.endswith("keyspace.py")
-    assert finder.find_spec("redissim.server.persistence") is None
+    assert finder.find_spec("redissim.scenario") is None

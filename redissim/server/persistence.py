@@ -1279,7 +1279,8 @@ class Persistence:
             "rdb_last_save_time": self.lastsave,
             "rdb_last_bgsave_status": "ok" if self.lastbgsave_status_ok else "err",
             "rdb_last_bgsave_time_sec": self.rdb_last_bgsave_time_sec,
-            "rdb_current_bgsave_time_sec": int(now - child.t_fork) if rdb_running else -1,
+            "rdb_current_bgsave_time_sec": (int(now - child.t_fork)
+                                            if child is not None and rdb_running else -1),
             "rdb_saves": self.rdb_saves,
             "rdb_last_cow_size": self.rdb_last_cow_size,
             "aof_enabled": int(self.aof_on),
@@ -1299,7 +1300,8 @@ class Persistence:
                 "aof_pending_bio_fsync": int(self.bio_fsync_pending),
                 "aof_delayed_fsync": self.aof_delayed_fsync,
             })
-        stats = {"latest_fork_usec": self.latest_fork_usec, "total_forks": self.total_forks}
+        stats: dict[str, object] = {"latest_fork_usec": self.latest_fork_usec,
+                                    "total_forks": self.total_forks}
         return {"persistence": fields, "stats": stats}
 
 
