@@ -31,7 +31,7 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import simpy
@@ -46,16 +46,16 @@ from redissim.sim.metrics import CommandStats, LatencyHistogram
 from redissim.sim.network import Link
 
 #: ``PROTO_IOBUF_LEN``: bytes one read(2) asks for (networking.c).
-PROTO_IOBUF_LEN = 16 * 1024
+PROTO_IOBUF_LEN: Final = 16 * 1024
 #: ``NET_MAX_WRITES_PER_EVENT``: bytes written per client per beforeSleep (networking.c).
-NET_MAX_WRITES_PER_EVENT = 64 * 1024
+NET_MAX_WRITES_PER_EVENT: Final = 64 * 1024
 #: dynamic-hz: double hz while clients/hz exceeds this (``MAX_CLIENTS_PER_CLOCK_TICK``).
-MAX_CLIENTS_PER_CLOCK_TICK = 200
-CONFIG_MAX_HZ = 500
+MAX_CLIENTS_PER_CLOCK_TICK: Final = 200
+CONFIG_MAX_HZ: Final = 500
 #: a processCommand hook: (conn, args, t) -> (t advanced, reply or None)
 PreHook = Callable[["Conn", list, float], tuple[float, Any]]
 #: ``STATS_METRIC_SAMPLES``: instantaneous_* are the mean of the last 16 samples.
-STATS_METRIC_SAMPLES = 16
+STATS_METRIC_SAMPLES: Final = 16
 
 
 class Batch:
@@ -379,7 +379,6 @@ class EventLoop:
             self._write_later = []
             for conn in later:
                 t = self._write(conn, t)
-        call = self._call
         for conn in ready:
             conn.ready = False
             inq = conn.inq
@@ -413,10 +412,10 @@ class EventLoop:
             if trace is not None:
                 trace.emit(t, tr.K_READ, conn.id, 1 if batch_cmds is None else len(batch_cmds))
             if batch_cmds is None:
-                t = call(conn, args, label, batch, t)
+                t = self._call(conn, args, label, batch, t)
             else:
                 for args, _size, label, batch in batch_cmds:
-                    t = call(conn, args, label, batch, t)
+                    t = self._call(conn, args, label, batch, t)
             if not conn.pending_write and conn.out:
                 conn.pending_write = True
                 self._write_list.append(conn)
@@ -695,7 +694,7 @@ class EventLoop:
 
 
 #: RESP sizes of the status replies most commands give ("+OK\r\n")
-_STATUS_SIZE = {"OK": 5, "PONG": 7, "QUEUED": 9}
+_STATUS_SIZE: Final = {"OK": 5, "PONG": 7, "QUEUED": 9}
 
 
 def _as_str(key: Any) -> str:

@@ -27,20 +27,21 @@ loop are delayed by exactly the cycle's length.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from redissim.server.keyspace import Keyspace
 from redissim.sim import trace as tr
 from redissim.sim.clock import EPOCH_MS
 
-ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP = 20
-ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US = 1000
-ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC = 25
-ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE = 10
-CRON_DBS_PER_CALL = 16
-DICT_HT_INITIAL_SIZE = 4
+ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP: Final = 20
+ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US: Final = 1000
+ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: Final = 25
+ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE: Final = 10
+CRON_DBS_PER_CALL: Final = 16
+DICT_HT_INITIAL_SIZE: Final = 4
 
-SLOW = "slow"
-FAST = "fast"
+SLOW: Final = "slow"
+FAST: Final = "fast"
 
 
 class ActiveExpire:
@@ -118,7 +119,6 @@ class ActiveExpire:
         stale = self.acceptable_stale
         trace = self.trace
         on_expired = self.on_expired
-        delete_expired = ks.delete_expired
         j = 0
         while j < dbs_per_call and not self.timelimit_exit:
             db = dbs[self.current_db % ndb]
@@ -157,7 +157,7 @@ class ActiveExpire:
                         if when is None:
                             continue
                         if now_ms > when:
-                            argv = delete_expired(db, key)
+                            argv = ks.delete_expired(db, key)
                             expired += 1
                             if trace is not None:
                                 trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["Table", "INITIAL_SIZE", "FORCE_RESIZE_RATIO", "key_hash", "next_cursor"]
 
@@ -44,7 +44,7 @@ MIN_FILL_PERCENT = 10
 
 _MASK64 = (1 << 64) - 1
 
-key_hash: Callable[[bytes], int] = zlib.crc32
+key_hash: Final[Callable[[bytes], int]] = zlib.crc32
 """The deterministic 32-bit hash used for bucket placement."""
 
 

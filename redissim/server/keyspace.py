@@ -51,21 +51,21 @@ __all__ = [
 ]
 
 REDIS_VERSION = "7.0.15"
-LLONG_MAX = (1 << 63) - 1
-LLONG_MIN = -(1 << 63)
-ULONG_MAX = (1 << 64) - 1
+LLONG_MAX: Final = (1 << 63) - 1
+LLONG_MIN: Final = -(1 << 63)
+ULONG_MAX: Final = (1 << 64) - 1
 #: proto-max-bulk-len default (512 MB): the largest string APPEND may build.
-PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
+PROTO_MAX_BULK_LEN: Final = 512 * 1024 * 1024
 
 # Shared error replies (shared.* objects in server.c:createSharedObjects).
-E_WRONGTYPE = ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value")
-E_SYNTAX = ReplyError("ERR syntax error")
-E_NOTINT = ReplyError("ERR value is not an integer or out of range")
-E_NOTFLOAT = ReplyError("ERR value is not a valid float")
-E_NOKEY = ReplyError("ERR no such key")
-E_OVERFLOW = ReplyError("ERR increment or decrement would overflow")
-E_POSITIVE = ReplyError("ERR value is out of range, must be positive")
-E_INVALID_CURSOR = ReplyError("ERR invalid cursor")
+E_WRONGTYPE: Final = ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value")
+E_SYNTAX: Final = ReplyError("ERR syntax error")
+E_NOTINT: Final = ReplyError("ERR value is not an integer or out of range")
+E_NOTFLOAT: Final = ReplyError("ERR value is not a valid float")
+E_NOKEY: Final = ReplyError("ERR no such key")
+E_OVERFLOW: Final = ReplyError("ERR increment or decrement would overflow")
+E_POSITIVE: Final = ReplyError("ERR value is out of range, must be positive")
+E_INVALID_CURSOR: Final = ReplyError("ERR invalid cursor")
 
 _TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list"}
 
@@ -362,7 +362,7 @@ class Db:
         self.expires_cursor = 0
 
 
-_EMPTY: tuple[()] = ()
+_EMPTY: Final[tuple[()]] = ()
 
 
 def _normalize(args: Sequence[Any]) -> list[bytes]:
@@ -2088,38 +2088,38 @@ class Keyspace:
         return len(val)
 
 
-_SELECT_HANDLER = Keyspace._cmd_select
-_SPEC_GET = COMMANDS["get"]
-_SPEC_SET = COMMANDS["set"]
-_SPEC_INCR = COMMANDS["incr"]
-_SPEC_PING = COMMANDS["ping"]
+_SELECT_HANDLER: Final = Keyspace._cmd_select
+_SPEC_GET: Final = COMMANDS["get"]
+_SPEC_SET: Final = COMMANDS["set"]
+_SPEC_INCR: Final = COMMANDS["incr"]
+_SPEC_PING: Final = COMMANDS["ping"]
 #: execute()'s fast paths by exact bytes spelling (others take _execute); keyed by bytes,
 #: looked up with whatever the line's first element is (a str misses).
 _F_GET: Final = 0
 _F_SET: Final = 1
 _F_INCR: Final = 2
 _F_PING: Final = 3
-_FAST: dict[bytes | str, int] = {
+_FAST: Final[dict[bytes | str, int]] = {
     b"GET": _F_GET, b"get": _F_GET,
     b"SET": _F_SET, b"set": _F_SET,
     b"INCR": _F_INCR, b"incr": _F_INCR,
     b"PING": _F_PING, b"ping": _F_PING,
 }
 #: SET's relative TTL options as the fast path takes them: milliseconds per unit.
-_TTL_UNIT = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}
+_TTL_UNIT: Final = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}
 #: Commands whose handlers leave keys_scanned/keys_returned/buckets_visited/elements alone.
-_HOT = frozenset({"get", "set", "incr", "decr", "incrby", "decrby", "ping", "echo"})
+_HOT: Final = frozenset({"get", "set", "incr", "decr", "incrby", "decrby", "ping", "echo"})
 
 # SET / GETEX option flags (server.h OBJ_SET_* / OBJ_*)
-_NX = 1 << 0
-_XX = 1 << 1
-_EX = 1 << 2
-_PX = 1 << 3
-_KEEPTTL = 1 << 4
-_GET = 1 << 5
-_EXAT = 1 << 6
-_PXAT = 1 << 7
-_PERSIST = 1 << 8
+_NX: Final = 1 << 0
+_XX: Final = 1 << 1
+_EX: Final = 1 << 2
+_PX: Final = 1 << 3
+_KEEPTTL: Final = 1 << 4
+_GET: Final = 1 << 5
+_EXAT: Final = 1 << 6
+_PXAT: Final = 1 << 7
+_PERSIST: Final = 1 << 8
 
 _INFO_ORDER = [
     "server",

@@ -58,7 +58,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import simpy
@@ -120,13 +120,13 @@ E_SYNTAX = ReplyError("ERR syntax error")
 E_GENERIC = ReplyError("ERR")
 
 #: FLUSHALL's spec: after it, a server with save points saves the empty dataset
-_FLUSHALL = lookup_command("flushall")
+_FLUSHALL: Final = lookup_command("flushall")
 #: commands this module answers itself (they are not in the keyspace's command table):
 #: name -> arity (Redis 7.0.15 src/commands/*.json)
 OWN_COMMANDS = {"bgsave": -1, "save": 1, "bgrewriteaof": 1, "lastsave": 1}
 
-RDB = "rdb"
-AOF = "aof"
+RDB: Final = "rdb"
+AOF: Final = "aof"
 
 
 def default_costs() -> PersistenceCosts:

@@ -16,10 +16,11 @@ clock is taken by flooring, as Redis does when it divides microseconds by 1000.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 #: Unix time at simulated t = 0 (2023-11-14 22:13:20 UTC); any fixed value works.
-EPOCH_S: int = 1_700_000_000
-EPOCH_MS: int = EPOCH_S * 1000
+EPOCH_S: Final = 1_700_000_000
+EPOCH_MS: Final = 1_700_000_000_000  # EPOCH_S * 1000
 
 #: Convenience multipliers for readable code: ``250 * US``.
 US: float = 1e-6

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
 #: samples gathered before they are binned (bounds the buffer: memory stays O(1))
-BUFFER = 4096
+BUFFER: Final = 4096
 
 
 class LatencyHistogram:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from mypy_extensions import mypyc_attr
@@ -31,7 +31,7 @@ from redissim.server.eventloop import Batch, Conn, EventLoop, OutRecord
 from redissim.server.resp import request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
-CHUNK = 8192
+CHUNK: Final = 8192
 
 
 def _digits(n: int) -> int:
@@ -399,7 +399,6 @@ class OpenDriver(Driver):
         conns = self.conns
         nconn = len(conns)
         mix = self.mix
-        submit = self.loop.submit
         while True:
             n = CHUNK if self.budget < 0 else min(CHUNK, self.budget)
             if n <= 0:
@@ -413,7 +412,7 @@ class OpenDriver(Driver):
             for ts in times.tolist():
                 conn = conns[self._rr]
                 self._rr = (self._rr + 1) % nconn
-                submit(conn, ts, [mix.next()])
+                self.loop.submit(conn, ts, [mix.next()])
             self.issued += n
             if n == 0 or (self.end_time < float("inf") and len(times) < CHUNK):
                 break
