@@ -46,7 +46,12 @@ N_KEYS = 150_000
 
 def test_active_expiry_uses_its_budget_like_redis(server):
     """N keys expire at once on an idle server: both drain them in slow cycles capped at
-    25 ms per 100 ms tick (plus a 1 ms fast cycle after each), i.e. ~20 % of the CPU."""
+    25 ms per 100 ms tick (plus a 1 ms fast cycle after each), i.e. ~20 % of the CPU.
+
+    The share is taken when 95 % of the keys are gone, on both sides. The last few thousand
+    keys wait for the cron to shrink the table (a cycle skips a table under 1 % full), which
+    takes a varying number of ticks; on a fast host the real drain is only a few capped
+    cycles long, and that tail alone moved the full-drain share from 0.2 to 0.09."""
     c = server.client()
     c.command("FLUSHALL")
     c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
@@ -56,8 +61,8 @@ def test_active_expiry_uses_its_budget_like_redis(server):
     c.command("CONFIG", "RESETSTAT")
     c.command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
     t0 = time.monotonic()
-    while c.command("DBSIZE") != 0:  # poll rarely: every poll is an extra loop iteration
-        time.sleep(0.25)
+    while c.command("DBSIZE") > N_KEYS // 20:  # a poll is one command: noise for the loop
+        time.sleep(0.05)
         assert time.monotonic() - t0 < 60
     real_drain = time.monotonic() - t0
     st = info(c, "stats")
@@ -73,15 +78,17 @@ def test_active_expiry_uses_its_budget_like_redis(server):
     res = simulate(sc)
     s = res.series.to_dict()
     t, keys = np.array(s["t"]), np.array(s["dbsize"])
-    sim_drain = float(t[np.argmax(keys == 0)])
-    sim_share = res.info["stats"]["expire_cycle_cpu_milliseconds"] / 1000 / sim_drain
+    busy = np.array(s["busy_fraction"])  # the loop's CPU share per 50 ms: the cycles, here
+    i = int(np.argmax(keys <= N_KEYS // 20))
+    sim_share = float(busy[: i + 1].sum() * 0.05 / t[i])
     # The model: 25 ms slow cycle + 1 ms fast cycle per 125 ms (the cron period counts from
-    # the end of serverCron) ~ 21 %. Redis measured here (poll granularity 0.25 s): the same
+    # the end of serverCron) ~ 21 %. Redis measured here (poll granularity 50 ms): the same
     # within the noise of a shared 2-core machine.
     assert 0.17 < sim_share < 0.25
     assert real_share == pytest.approx(sim_share, abs=0.1), (real_share, real_drain, real_cpu)
     assert int(st["expired_time_cap_reached_count"]) > 0
     assert res.info["stats"]["expired_time_cap_reached_count"] > 0
+    assert keys[-1] == 0  # and the model does drain them all
 
 
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
