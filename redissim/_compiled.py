@@ -75,18 +75,16 @@ def use_source() -> bool:
     any of COMPILED)."""
     if any(isinstance(f, _SourceFinder) for f in sys.meta_path):
         return True
-    reason = None
-    if os.environ.get("REDISSIM_PURE", "") not in ("", "0"):
-        reason = "REDISSIM_PURE is set"
-    else:
+    source = os.environ.get("REDISSIM_PURE", "") not in ("", "0")
+    if not source:
         stale = _stale()
         if stale:
-            reason = "stale"
+            source = True
             warnings.warn(
                 f"redissim: {stale[0]} was edited after it was compiled; running the Python "
                 "source of every compiled module (slower). Rebuild with: pip install -e .",
                 stacklevel=3)
-    if reason is None:
+    if not source:
         return False
     sys.meta_path.insert(0, _SourceFinder())
     return True
