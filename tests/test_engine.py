@@ -1,6 +1,8 @@
 """The event loop's behaviour as Redis shows it: pipelining, KEYS against SCAN, hz, INFO."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redissim.scenario import Scenario, load_scenario, variant_scenario
 from redissim.sim.engine import simulate
@@ -154,3 +156,35 @@ def test_a_run_leaves_the_cycle_collector_as_it_found_it():
     with pytest.raises(RuntimeError):
         sim.run()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 3)), min_size=1, max_size=60),
+       st.integers(1, 50))
+def test_requests_reach_the_loop_in_time_order_whatever_order_they_were_written(writes, step):
+    """Requests go to a FIFO when they arrive no earlier than the last one queued, else to
+    a heap; taken together they must come out as one queue sorted by (arrival, write order)
+    would give them. Times on a coarse grid so that ties occur."""
+    from redissim.sim.engine import Simulation
+
+    sim = Simulation(closed(1, 10))
+    loop = sim.loop
+    conns = [loop.connect(None, f"c{i}") for i in range(3)]
+    expected = []
+    for seq, (t_units, ncmds) in enumerate(writes):
+        conn = conns[seq % 3]
+        t_send = t_units * 1e-6
+        cmds = [([b"PING"], 14, f"w{seq}")] * ncmds
+        loop.submit(conn, t_send, cmds)
+        t_arr = t_send + 14 * ncmds / loop.link.up.bandwidth + loop.link.up.one_way
+        expected.append((t_arr, seq))
+    expected.sort()
+    got = []
+    t = 0.0
+    while len(got) < len(writes):
+        t += step * 1e-6
+        while (a := loop._pop_arrival(t)) is not None:
+            assert a[0] <= t
+            got.append(int(a[3][0][2][1:]))
+    assert got == [seq for _t, seq in expected]
+    assert loop._pop_arrival(float("inf")) is None

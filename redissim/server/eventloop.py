@@ -28,7 +28,6 @@ costs are charged.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
@@ -96,6 +95,10 @@ class Conn:
         self.closed = False
 
 
+#: a request on the wire: (arrival time, tie-breaker, conn, records, bytes)
+Arrival = tuple[float, int, Conn, list, int]
+
+
 class EventLoop:
     """The single-threaded server: keyspace + ae loop + counters (INFO stats)."""
 
@@ -140,9 +143,14 @@ class EventLoop:
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
         self.connected = 0
-        #: requests on the wire: (arrival time, tie-breaker, conn, records, bytes)
-        self._arrivals: list[tuple[float, int, Conn, list, int]] = []
-        self._seq = itertools.count()
+        #: requests on the wire: (arrival time, tie-breaker, conn, records, bytes), taken in
+        #: (time, tie-breaker) order from two queues. Most requests arrive in the order they
+        #: are written (an open-loop source's times only grow; closed-loop clients write at
+        #: the loop's own, growing, clock): those go to a FIFO, O(1) each way. A request that
+        #: would overtake the FIFO's last one (a smaller or slower write) goes to a heap.
+        self._fifo: deque[Arrival] = deque()
+        self._arrivals: list[Arrival] = []
+        self._seq = 0
         self._write_list: list[Conn] = []       # clients with replies to write (LIFO)
         self._write_later: list[Conn] = []      # clients over the 64 KiB cap: next iteration
         self._ready_later: list[Conn] = []      # clients with unread bytes (level-triggered)
@@ -272,7 +280,12 @@ class EventLoop:
                 recs.append((args, size, label, batch))
         up = self.link.up  # Direction.transmit, inlined (the per-command path)
         t_arr = t_send + nbytes / up.bandwidth + up.one_way
-        heapq.heappush(self._arrivals, (t_arr, next(self._seq), conn, recs, nbytes))
+        self._seq += 1
+        fifo = self._fifo
+        if not fifo or t_arr >= fifo[-1][0]:
+            fifo.append((t_arr, self._seq, conn, recs, nbytes))
+        else:
+            heapq.heappush(self._arrivals, (t_arr, self._seq, conn, recs, nbytes))
         if self.trace is not None:
             # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
             # is doing then (the view sorts events by time)
@@ -337,21 +350,39 @@ class EventLoop:
             if timer.pending():
                 return t
         nxt = self.next_cron
-        arrivals = self._arrivals
-        if arrivals and arrivals[0][0] < nxt:
-            nxt = arrivals[0][0]
+        if self._fifo and self._fifo[0][0] < nxt:
+            nxt = self._fifo[0][0]
+        if self._arrivals and self._arrivals[0][0] < nxt:
+            nxt = self._arrivals[0][0]
         return nxt if nxt > t else t
+
+    def _pop_arrival(self, t: float) -> Arrival | None:
+        """The first request on the wire if it has arrived by ``t``: the earlier head of
+        the FIFO and the heap, by (time, tie-breaker), as if they were one queue."""
+        fifo = self._fifo
+        heap = self._arrivals
+        if fifo:
+            f = fifo[0]
+            if heap:
+                h = heap[0]
+                if h[0] < f[0] or (h[0] == f[0] and h[1] < f[1]):
+                    return heapq.heappop(heap) if h[0] <= t else None
+            return fifo.popleft() if f[0] <= t else None
+        if heap and heap[0][0] <= t:
+            return heapq.heappop(heap)
+        return None
 
     def _collect(self, t: float) -> list[Conn]:
         """epoll_wait: every connection with unread bytes at ``t``, in arrival order."""
-        arrivals = self._arrivals
         ready: list[Conn] = []
         if self._ready_later:
             ready = self._ready_later
             self._ready_later = []
-        pop = heapq.heappop
-        while arrivals and arrivals[0][0] <= t:
-            _, _, conn, recs, nbytes = pop(arrivals)
+        while True:
+            a = self._pop_arrival(t)
+            if a is None:
+                break
+            _, _, conn, recs, nbytes = a
             conn.inq.extend(recs)
             conn.inq_bytes += nbytes
             self.arrived += len(recs)
@@ -512,11 +543,12 @@ class EventLoop:
         """``model.loop: fcfs``: serve every request that has arrived by the time the
         previous one ends, strictly in arrival order, each reply leaving at its command's end
         -- one busy period per SimPy wake-up, no per-iteration or syscall costs."""
-        arrivals = self._arrivals
         t_start = t
-        pop = heapq.heappop
-        while arrivals and arrivals[0][0] <= t:
-            _, _, conn, recs, _nbytes = pop(arrivals)
+        while True:
+            a = self._pop_arrival(t)
+            if a is None:
+                break
+            _, _, conn, recs, _nbytes = a
             self.arrived += len(recs)
             for args, _size, label, batch in recs:
                 t = self._call(conn, args, label, batch, t)
@@ -614,6 +646,7 @@ class EventLoop:
     def in_system(self, t: float) -> int:
         """Commands that reached the server by ``t`` and whose replies are not yet written."""
         pending = sum(len(recs) for ta, _, _, recs, _n in self._arrivals if ta <= t)
+        pending += sum(len(recs) for ta, _, _, recs, _n in self._fifo if ta <= t)
         return self.arrived + pending - self.served
 
     def info_fields(self) -> dict[str, dict[str, object]]:

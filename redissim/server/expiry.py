@@ -152,12 +152,17 @@ class ActiveExpire:
                     chain = chains[cursor & mask]
                     if not chain:
                         continue
-                    for key in chain[::-1]:  # a copy, head of the chain first
+                    # Head of the chain (its last element) first. Deleting the key at i
+                    # leaves the keys before it where they are, so no copy is needed.
+                    i = len(chain)
+                    while i:
+                        i -= 1
+                        key = chain[i]
                         when = exp.get(key)
                         if when is None:
                             continue
                         if now_ms > when:
-                            argv = ks.delete_expired(db, key)
+                            argv = ks.delete_expired(db, key, cursor & mask)
                             expired += 1
                             if trace is not None:
                                 trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))

@@ -194,6 +194,18 @@ class Table:
         else:
             chain.remove(key)
 
+    def note_delete_in(self, key: bytes, b: int) -> None:
+        """note_delete for a caller that knows the key's bucket ``b`` (a walk over the
+        buckets: the active expire cycle), which spares hashing the key again."""
+        index = self._index
+        if index is None:
+            return
+        chain: Any = index[b]
+        if len(chain) == 1:
+            index[b] = None
+        else:
+            chain.remove(key)
+
     def _grow_if_needed(self) -> None:
         used = len(self.data)
         size = self.size

@@ -418,6 +418,9 @@ class Keyspace:
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
         self._session = Session()
+        #: TTL arguments of SET ... PX|EX already checked, and their values: clients with a
+        #: TTL send the same few on every write (bounded, see _fast_set)
+        self._ttl_args: dict[bytes, int] = {}
         # True when the previous call may have set one of Effects' rarely set fields
         # (keys_scanned..elements, deleted, expired, _ops, _force) or error: the next call
         # resets them only then, so every path that sets one sets this too. (_rewrite and
@@ -611,6 +614,7 @@ class Keyspace:
         with now can overflow and the time is > 0) is taken without the option parser.
         """
         n = len(args)
+        ttl = 0
         if n == 3:
             if type(args[2]) is not bytes or type(args[1]) is not bytes or type(args[0]) is not bytes:
                 return self._execute(args, now_ms, session)
@@ -627,8 +631,15 @@ class Keyspace:
             ):
                 return self._execute(args, now_ms, session)
             unit = _TTL_UNIT.get(opt, 0)
-            if not unit or not raw.isdigit() or raw[0] == 48 or len(raw) > 15:
+            if not unit:
                 return self._execute(args, now_ms, session)
+            ttl = self._ttl_args.get(raw, -1)
+            if ttl < 0:
+                if not raw.isdigit() or raw[0] == 48 or len(raw) > 15:
+                    return self._execute(args, now_ms, session)
+                ttl = int(raw)
+                if len(self._ttl_args) < 256:
+                    self._ttl_args[raw] = ttl
         else:
             return self._execute(args, now_ms, session)
         fx = self.effects
@@ -672,7 +683,7 @@ class Keyspace:
         # SET key value PX|EX n: lookupKeyWrite (an expired old key is deleted first), setKey
         # (drops the old TTL), setExpire, and the PXAT rewrite for the AOF and replicas -- the
         # same dict and bucket-index operations in the same order as _set_generic.
-        when = int(raw) * unit + now_ms
+        when = ttl * unit + now_ms
         exp = db.exp
         expires = db.expires
         fx._rewrite = when  # the PXAT line is built only if propagate is read
@@ -691,7 +702,20 @@ class Keyspace:
                     if expires._index is not None:
                         expires.note_readd(key)
                     return "OK"
-                self._expire_now(db, key)
+                # The old key has expired: lookupKeyWrite deletes it (counted, DEL fed), then
+                # the new one is added, to both dicts and to the head of both chains. Done as
+                # one re-add per table: the same dict order and chains as a delete and an
+                # insert, and the count never changes, so no table can grow in between.
+                del data[key]
+                data[key] = val
+                if db.main._index is not None:
+                    db.main.note_readd(key)
+                del exp[key]
+                exp[key] = when
+                if expires._index is not None:
+                    expires.note_readd(key)
+                self._count_lazy_expiry(key)
+                return "OK"
         size = len(data)
         data[key] = val
         if len(data) > size and size >= db.main._trigger:
@@ -776,11 +800,12 @@ class Keyspace:
         when = exp.get(key)
         return when is not None and self.now > when
 
-    def delete_expired(self, db: Db | int, key: bytes) -> list[bytes]:
+    def delete_expired(self, db: Db | int, key: bytes, bucket: int = -1) -> list[bytes]:
         """``deleteExpiredKeyAndPropagate``: delete ``key``, count it, return the DEL to feed.
 
         Public for the active expire cycle (which feeds the returned command line to the
-        AOF itself); lazy expiry inside commands goes through here too.
+        AOF itself, and passes the expires table's ``bucket`` it found the key in); lazy
+        expiry inside commands goes through here too.
         """
         if isinstance(db, int):
             db = self.dbs[db]
@@ -794,7 +819,10 @@ class Keyspace:
             if key in exp:
                 del exp[key]
                 if db.expires._index is not None:
-                    db.expires.note_delete(key)
+                    if bucket < 0:
+                        db.expires.note_delete(key)
+                    else:
+                        db.expires.note_delete_in(key, bucket)
         self.stats.expired_keys += 1
         return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
 
