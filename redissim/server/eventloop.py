@@ -28,8 +28,7 @@ costs are charged.
 from __future__ import annotations
 
 import heapq
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -71,6 +70,8 @@ class Batch:
 
 #: a reply queued on a connection: (label, the request's batch, reply bytes, reply, args)
 OutRecord = tuple[str, "Batch", int, Any, list]
+#: a request read from a connection: (args, request bytes, label, the client's batch)
+InRecord = tuple[list, int, str, "Batch"]
 
 
 class Conn:
@@ -84,7 +85,7 @@ class Conn:
         self.driver = driver
         self.session = Session()
         #: arrived, unread commands: (args, nbytes, label, batch)
-        self.inq: deque[tuple[list, int, str, Batch]] = deque()
+        self.inq: list[InRecord] = []
         self.inq_bytes = 0
         self.ready = False
         #: replies produced, not yet written: (label, batch, nbytes, reply, args)
@@ -96,7 +97,7 @@ class Conn:
 
 
 #: a request on the wire: (arrival time, tie-breaker, conn, records, bytes)
-Arrival = tuple[float, int, Conn, list, int]
+Arrival = tuple[float, int, Conn, list[InRecord], int]
 
 
 class EventLoop:
@@ -138,7 +139,10 @@ class EventLoop:
         self.c_scan_bucket = cc.scan_per_bucket_us * us
         self.c_scan_key = cc.scan_per_key_us * us
         self.exp_costs = cc.distribution == "exponential"
-        self._exp_factors = self._unit_exponentials()
+        #: unit exponential factors for ``distribution: exponential``, drawn 65536 at a
+        #: time when needed, and the next one to use (see _unit_exponential)
+        self._exp_buf: list[float] = []
+        self._exp_i = 0
 
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
@@ -148,7 +152,8 @@ class EventLoop:
         #: are written (an open-loop source's times only grow; closed-loop clients write at
         #: the loop's own, growing, clock): those go to a FIFO, O(1) each way. A request that
         #: would overtake the FIFO's last one (a smaller or slower write) goes to a heap.
-        self._fifo: deque[Arrival] = deque()
+        self._fifo: list[Arrival] = []
+        self._fifo_head = 0  # (a list and an index: compiled, cheaper than a deque)
         self._arrivals: list[Arrival] = []
         self._seq = 0
         self._write_list: list[Conn] = []       # clients with replies to write (LIFO)
@@ -271,7 +276,7 @@ class EventLoop:
             batch = Batch(conn, t_send, len(cmds))
         if len(cmds) == 1:
             args, nbytes, label = cmds[0]
-            recs = [(args, nbytes, label, batch)]
+            recs: list[InRecord] = [(args, nbytes, label, batch)]
         else:
             nbytes = 0
             recs = []
@@ -282,7 +287,7 @@ class EventLoop:
         t_arr = t_send + nbytes / up.bandwidth + up.one_way
         self._seq += 1
         fifo = self._fifo
-        if not fifo or t_arr >= fifo[-1][0]:
+        if len(fifo) == self._fifo_head or t_arr >= fifo[-1][0]:
             fifo.append((t_arr, self._seq, conn, recs, nbytes))
         else:
             heapq.heappush(self._arrivals, (t_arr, self._seq, conn, recs, nbytes))
@@ -306,14 +311,17 @@ class EventLoop:
         elif fx.elements > 1:
             c += (fx.elements - 1) * self.c_elem
         if self.exp_costs:
-            c *= next(self._exp_factors)
+            c *= self._unit_exponential()
         return c
 
-    def _unit_exponentials(self) -> Iterator[float]:
-        """Unit exponential factors for ``distribution: exponential``, drawn 65536 at a
-        time (the iteration over each draw runs in C: no Python per command)."""
-        while True:
-            yield from self.rng.exponential(1.0, 65536).tolist()
+    def _unit_exponential(self) -> float:
+        """The next unit exponential factor of a command's cost."""
+        i = self._exp_i
+        if i >= len(self._exp_buf):
+            self._exp_buf = self.rng.exponential(1.0, 65536).tolist()
+            i = 0
+        self._exp_i = i + 1
+        return self._exp_buf[i]
 
     # ------------------------------------------------------------------ the loop
     def run(self):
@@ -350,8 +358,8 @@ class EventLoop:
             if timer.pending():
                 return t
         nxt = self.next_cron
-        if self._fifo and self._fifo[0][0] < nxt:
-            nxt = self._fifo[0][0]
+        if self._fifo_head < len(self._fifo) and self._fifo[self._fifo_head][0] < nxt:
+            nxt = self._fifo[self._fifo_head][0]
         if self._arrivals and self._arrivals[0][0] < nxt:
             nxt = self._arrivals[0][0]
         return nxt if nxt > t else t
@@ -361,13 +369,27 @@ class EventLoop:
         the FIFO and the heap, by (time, tie-breaker), as if they were one queue."""
         fifo = self._fifo
         heap = self._arrivals
-        if fifo:
-            f = fifo[0]
+        i = self._fifo_head
+        if i < len(fifo):
+            f = fifo[i]
             if heap:
                 h = heap[0]
                 if h[0] < f[0] or (h[0] == f[0] and h[1] < f[1]):
                     return heapq.heappop(heap) if h[0] <= t else None
-            return fifo.popleft() if f[0] <= t else None
+            if f[0] > t:
+                return None
+            i += 1
+            if i == len(fifo):
+                fifo.clear()
+                i = 0
+            elif i >= 16 and 2 * i >= len(fifo):
+                # Drop the entries taken (the list holds them until then, and with them
+                # their requests: garbage the cycle collector would keep scanning). Each
+                # entry left is moved at most once per halving: amortised O(1).
+                del fifo[:i]
+                i = 0
+            self._fifo_head = i
+            return f
         if heap and heap[0][0] <= t:
             return heapq.heappop(heap)
         return None
@@ -383,7 +405,10 @@ class EventLoop:
             if a is None:
                 break
             _, _, conn, recs, nbytes = a
-            conn.inq.extend(recs)
+            if conn.inq:
+                conn.inq.extend(recs)
+            else:
+                conn.inq = recs  # (the request's own list: nothing else holds it now)
             conn.inq_bytes += nbytes
             self.arrived += len(recs)
             if not conn.ready:
@@ -416,23 +441,26 @@ class EventLoop:
             # One read(2): up to 16 KiB, at least one whole command (big arguments are read
             # to their end, PROTO_MBULK_BIG_ARG).
             nbytes = conn.inq_bytes
-            batch_cmds: list | None = None
+            batch_cmds: list[InRecord] | None = None
             if len(inq) == 1:  # one command (no pipelining): no list to build
-                args, _size, label, batch = inq.popleft()
-                conn.inq_bytes = 0
-            elif nbytes <= PROTO_IOBUF_LEN:  # all of it fits one read
-                batch_cmds = list(inq)
+                args, _size, label, batch = inq[0]
                 inq.clear()
+                conn.inq_bytes = 0
+            elif nbytes <= PROTO_IOBUF_LEN:  # all of it fits one read: take the list
+                batch_cmds = inq
+                conn.inq = []
                 conn.inq_bytes = 0
             else:
                 nbytes = 0
-                batch_cmds = []
-                while inq:
-                    size = inq[0][1]
+                n = 0
+                for rec in inq:
+                    size = rec[1]
                     if nbytes and nbytes + size > PROTO_IOBUF_LEN:
                         break
                     nbytes += size
-                    batch_cmds.append(inq.popleft())
+                    n += 1
+                batch_cmds = inq[:n]
+                del inq[:n]
                 conn.inq_bytes -= nbytes
                 if inq:
                     conn.ready = True
@@ -504,7 +532,7 @@ class EventLoop:
             if fx.keys_scanned or fx.buckets_visited or fx.elements > 1:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
             elif self.exp_costs:
-                cost *= next(self._exp_factors)
+                cost *= self._unit_exponential()
             if self.trace is not None:
                 key = args[1] if len(args) > 1 else b""
                 hit = reply is not None and not fx.error
@@ -646,7 +674,8 @@ class EventLoop:
     def in_system(self, t: float) -> int:
         """Commands that reached the server by ``t`` and whose replies are not yet written."""
         pending = sum(len(recs) for ta, _, _, recs, _n in self._arrivals if ta <= t)
-        pending += sum(len(recs) for ta, _, _, recs, _n in self._fifo if ta <= t)
+        pending += sum(len(recs) for ta, _, _, recs, _n in self._fifo[self._fifo_head:]
+                       if ta <= t)
         return self.arrived + pending - self.served
 
     def info_fields(self) -> dict[str, dict[str, object]]:

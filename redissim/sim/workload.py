@@ -45,9 +45,10 @@ class KeyPicker:
         self.cfg = cfg
         self.rng = rng
         self.prefix = cfg.prefix.encode()
-        #: the keys of the current chunk, formatted in one go, and where we are in them
+        #: the keys of the current chunk, formatted in one go, and where we are in them (an
+        #: index, not an iterator: compiled, ``next(it)`` is a generic call, this is not)
         self._keys: list[bytes] = []
-        self.it = iter(self._keys)
+        self._ki = 0
         self._seq = 0
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
         self.offset = cfg.offset
@@ -85,18 +86,19 @@ class KeyPicker:
         if self.offset:
             arr = arr + self.offset
         self._keys = [b"%s%d" % (prefix, i) for i in arr.tolist()]
-        self.it = iter(self._keys)
+        self._ki = 0
 
     def next_key(self) -> bytes:
-        """The next key. Hot paths may call ``next(picker.it, None)`` themselves and fall
-        back to this on None (end of chunk)."""
+        """The next key."""
+        i = self._ki
+        if i < len(self._keys):  # (stays empty with a fixed key)
+            self._ki = i + 1
+            return self._keys[i]
         if self.fixed is not None:
             return self.fixed
-        k = next(self.it, None)
-        if k is None:
-            self._refill()
-            k = next(self.it)
-        return k
+        self._refill()
+        self._ki = 1
+        return self._keys[0]
 
 
 #: argument templates of the commands a workload can name without ``args``.
@@ -183,9 +185,7 @@ class CommandMix:
             ki = key_slots[0]
 
             def build_one() -> tuple[list, int, str]:
-                k = next(keys.it, None)
-                if k is None:  # the end of a chunk, or a fixed key
-                    k = keys.next_key()
+                k = keys.next_key()
                 args = enc.copy()
                 args[ki] = k
                 n = len(k)
