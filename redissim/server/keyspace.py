@@ -444,13 +444,15 @@ class Keyspace:
     # ------------------------------------------------------------------------------------------
     def execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
         """Run one command line at unix time ``now_ms``; return the reply (errors returned)."""
-        # GET/SET/INCR spelled as bytes take a fast path: GET right here, SET and INCR in a
-        # handler that does this method's bookkeeping and the command in one frame; lines of
-        # an unusual shape go to _execute. A str or unhashable name misses the table (or
-        # raises TypeError) and an empty line raises IndexError: both take the general path.
+        # GET/SET/INCR spelled as bytes in a list (what clients send) take a fast path: GET
+        # right here, SET and INCR in a handler that does this method's bookkeeping and the
+        # command in one frame; lines of an unusual shape go to _execute. A str or unhashable
+        # name misses the table (or raises TypeError): both take the general path.
+        if not isinstance(args, list) or not args:
+            return self._execute(args, now_ms, session)
         try:
             fast = _FAST.get(args[0])
-        except (IndexError, TypeError):
+        except TypeError:
             return self._execute(args, now_ms, session)
         if fast is None:
             return self._execute(args, now_ms, session)
@@ -463,10 +465,9 @@ class Keyspace:
             return self._fast_ping(args, now_ms, session)
         # GET key (getCommand -> lookupKeyRead, t_string.c / db.c). The name itself is not
         # checked for bytes: nothing reads it back for a read-only command.
-        try:
-            _, key = args
-        except ValueError:  # wrong number of arguments
+        if len(args) != 2:  # wrong number of arguments
             return self._execute(args, now_ms, session)
+        key = args[1]
         if type(key) is not bytes:
             return self._execute(args, now_ms, session)
         fx = self.effects
@@ -606,7 +607,7 @@ class Keyspace:
         fx.error = False
         self._rare_dirty = False
 
-    def _fast_set(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+    def _fast_set(self, args: list[Any], now_ms: int, session: Session | None) -> Any:
         """``SET key value`` and ``SET key value PX|EX n`` (setGenericCommand, t_string.c).
 
         The TTL form is what clients with a TTL send on every write; its plain decimal ``n``
@@ -725,7 +726,7 @@ class Keyspace:
             expires.note_add(key)
         return "OK"
 
-    def _fast_ping(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+    def _fast_ping(self, args: list[Any], now_ms: int, session: Session | None) -> Any:
         """``PING`` with no argument (pingCommand, server.c): health checks and keep-alives
         send nothing else, and it is redis-benchmark's first test."""
         if len(args) != 1:
@@ -741,7 +742,7 @@ class Keyspace:
         fx.db = (session if session is not None else self._session).db
         return "PONG"
 
-    def _fast_incr(self, args: Sequence[Any], now_ms: int, session: Session | None) -> Any:
+    def _fast_incr(self, args: list[Any], now_ms: int, session: Session | None) -> Any:
         """``INCR key`` on a missing key or a plain non-negative integer (incrDecrCommand)."""
         if len(args) != 2 or type(args[1]) is not bytes or type(args[0]) is not bytes:
             return self._execute(args, now_ms, session)

@@ -32,6 +32,7 @@ from redissim.server.resp import request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
 CHUNK: Final = 8192
+KEY_TABLE_MAX: Final = 1 << 18
 
 
 def _digits(n: int) -> int:
@@ -53,6 +54,13 @@ class KeyPicker:
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
         self.offset = cfg.offset
         self._cdf: np.ndarray | None = None
+        #: every key formatted so far, by index (+1: powerlaw's indices run to ``space``).
+        #: Formatting a key costs more than the rest of building its command, and a key
+        #: this workload wrote is then the very object the keyspace holds (its lookups
+        #: match by identity). Key spaces up to KEY_TABLE_MAX only: a few MB at most.
+        self._table: list[bytes | None] | None = (
+            [None] * (cfg.space + 1)
+            if cfg.space <= KEY_TABLE_MAX and self.fixed is None else None)
         if cfg.distribution == "zipf":
             ranks = np.arange(1, cfg.space + 1, dtype=np.float64)
             w = ranks ** (-cfg.alpha)
@@ -83,9 +91,21 @@ class KeyPicker:
             arr = np.where(hot, rng.integers(0, hot_n, n),
                            hot_n + rng.integers(0, cold_n, n)) % cfg.space
         prefix = self.prefix
-        if self.offset:
-            arr = arr + self.offset
-        self._keys = [b"%s%d" % (prefix, i) for i in arr.tolist()]
+        offset = self.offset
+        table = self._table
+        if table is None:
+            if offset:
+                arr = arr + offset
+            self._keys = [b"%s%d" % (prefix, i) for i in arr.tolist()]
+        else:
+            idx: list[int] = arr.tolist()
+            keys: list[bytes] = []
+            for i in idx:
+                k = table[i]
+                if k is None:
+                    k = table[i] = b"%s%d" % (prefix, i + offset)
+                keys.append(k)
+            self._keys = keys
         self._ki = 0
 
     def next_key(self) -> bytes:
