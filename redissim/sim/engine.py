@@ -140,11 +140,13 @@ class Simulation:
                                 lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace)
         self.memory.attach(self.loop)
         if srv.maxmemory or self.memory.track_lru:
+            # used_memory kept per key: every command and every key the active cycle
+            # expires re-measure it (without maxmemory INFO measures every key instead)
             self.loop.after_command = self.memory.after_command
+            self.expire.on_expired = self.memory.on_expired
         self.loop.cron_hooks.insert(0, self.memory.cron)
         self.loop.zero_timers.append(self.memory)
         self.loop.info_providers.append(self.memory.info_fields)
-        self.expire.on_expired = self.memory.on_expired
         # after MaxMemory: processCommand checks OOM before MISCONF
         self.persistence = attach_persistence(self)
         self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
