@@ -20,8 +20,10 @@ def _state(ks: Keyspace) -> tuple:
     dbs = []
     for d in ks.dbs[:2]:
         chains = (
-            [list(c) if c else None for c in d.expires._index] if d.expires._index is not None else None,
-            [list(c) if c else None for c in d.main._index] if d.main._index is not None else None,
+            [c if c is None or isinstance(c, bytes) else list(c) for c in d.expires._index]
+            if d.expires._index is not None else None,
+            [c if c is None or isinstance(c, bytes) else list(c) for c in d.main._index]
+            if d.main._index is not None else None,
         )
         dbs.append((list(d.data.items()), list(d.exp.items()), d.main.size, d.expires.size, chains))
     return (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from redissim.server.hashtable import Table, key_hash, next_cursor
 from redissim.server.keyspace import Keyspace
 
@@ -112,3 +115,36 @@ def test_populate_presizes_like_dict_expand() -> None:
     ks.execute([b"DEBUG", b"POPULATE", b"1000"], T0)
     assert ks.dbs[0].main.size == 1024
     assert ks.dbs[0].main.rehashes == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "delete", "readd"]),
+                          st.integers(0, 30)), max_size=120))
+def test_index_kept_up_by_adds_and_deletes_is_the_index_built_afresh(ops) -> None:
+    """Slots are None, a key alone (the empty key b"" too), or a list of two or more keys
+    oldest first; whatever the adds, deletes and re-adds, the index kept up incrementally
+    is the one built from the dict's order."""
+    t = Table()
+    for i in range(8):
+        _add(t, b"k%d" % i)
+    t.chains()  # from here on, indexed
+    for op, n in ops:
+        key = b"" if n == 0 else b"k%d" % n
+        if op == "add" and key not in t.data:
+            _add(t, key)
+        elif op == "delete" and key in t.data:
+            del t.data[key]
+            t.note_delete(key)
+        elif op == "readd" and key in t.data:
+            del t.data[key]
+            t.data[key] = 1
+            t.note_readd(key)
+        kept = list(t.chains())
+        for slot in kept:
+            assert slot is None or isinstance(slot, bytes) or len(slot) >= 2
+        fresh = Table()
+        fresh.data = dict(t.data)
+        fresh.size = t.size
+        assert fresh.chains() == kept
+        assert [k for _b, keys in t.iter_buckets() for k in keys] == \
+               [k for b in range(t.size) for k in t.bucket_keys(b)]

@@ -149,15 +149,16 @@ class ActiveExpire:
                 # or max_buckets buckets were looked at; most buckets of a sparse table are
                 # empty, so an empty one costs only the loop step and the dict lookup.
                 for cursor in range(first, first + max_buckets):
-                    chain = chains[cursor & mask]
-                    if not chain:
+                    slot = chains[cursor & mask]
+                    if slot is None:
                         continue
-                    # Head of the chain (its last element) first. Deleting the key at i
-                    # leaves the keys before it where they are, so no copy is needed.
-                    i = len(chain)
+                    # A key alone in its bucket, or a list walked from its end (the head of
+                    # the chain) down. Deleting the key at i leaves the keys before it where
+                    # they are in the list, so the walk needs no copy.
+                    i = 1 if isinstance(slot, bytes) else len(slot)
                     while i:
                         i -= 1
-                        key = chain[i]
+                        key = slot if isinstance(slot, bytes) else slot[i]
                         when = exp.get(key)
                         if when is None:
                             continue

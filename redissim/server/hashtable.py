@@ -20,10 +20,13 @@ What is simplified, deliberately:
   stay fast); the bucket index is built only when something first needs buckets (SCAN,
   sampling, the active expire cycle) and is maintained incrementally from then on. Until
   then only ``size`` is tracked, which costs one comparison per insert. The index is the
-  bucket array itself, a list of ``size`` slots holding ``None`` or the chain (a list of
-  keys, oldest first): like ``dictEntry **table`` it costs a pointer per bucket, and a key's
-  chain is one list index away (no hashing of the bucket number, no int objects), which
-  matters because every add and delete of an indexed table finds its chain.
+  bucket array itself, a list of ``size`` slots: like ``dictEntry **table`` it costs a
+  pointer per bucket, and a key's chain is one list index away (no hashing of the bucket
+  number, no int objects), which matters because every add and delete of an indexed table
+  finds its chain. A slot holds ``None`` (empty), the key itself when it is alone in its
+  bucket (most are, at a load factor of at most 1: no list to allocate, and one pointer
+  less to follow when the expire cycle samples it), or a list of two or more keys, oldest
+  first.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ FORCE_RESIZE_RATIO = 5
 MIN_FILL_PERCENT = 10
 
 _MASK64 = (1 << 64) - 1
+
+#: one bucket of the index: empty, one key, or two or more keys (oldest first)
+Slot = bytes | list[bytes] | None
 
 key_hash: Final[Callable[[bytes], int]] = zlib.crc32
 """The deterministic 32-bit hash used for bucket placement."""
@@ -96,6 +102,39 @@ def next_cursor(cursor: int, size: int) -> int:
     return _rev64(v)
 
 
+def _chain_add(index: list[Slot], b: int, key: bytes) -> None:
+    """Put ``key`` at the head of bucket ``b``'s chain (the end of its list)."""
+    slot = index[b]
+    if slot is None:
+        index[b] = key
+    elif isinstance(slot, bytes):
+        index[b] = [slot, key]
+    else:
+        slot.append(key)
+
+
+def _chain_remove(index: list[Slot], b: int, key: bytes) -> None:
+    """Take ``key`` out of bucket ``b``'s chain. The keys before it keep their places in
+    the list (the expire cycle, walking a chain from its end, relies on that); a list
+    left with one key gives way to the key itself."""
+    slot = index[b]
+    if slot is None or isinstance(slot, bytes):
+        index[b] = None
+    else:
+        slot.remove(key)
+        if len(slot) == 1:
+            index[b] = slot[0]
+
+
+def _head_first(slot: Slot) -> list[bytes]:
+    """A bucket's keys, head of the chain (the most recently added) first."""
+    if slot is None:
+        return []
+    if isinstance(slot, bytes):
+        return [slot]
+    return slot[::-1]
+
+
 class Table:
     """One dict of a database (the main keyspace or the expires table).
 
@@ -118,7 +157,7 @@ class Table:
         # Inserts call note_add() only when len(data) > _trigger: the table must grow
         # (trigger = size) or the index must learn the key (trigger = -1).
         self._trigger = 0
-        self._index: list[list[bytes] | None] | None = None
+        self._index: list[Slot] | None = None
         #: False while a fork child exists (dict_can_resize = 0 in 7.0).
         self.resize_allowed = True
         #: How many times the table was re-bucketed (growth or shrink), for the view.
@@ -161,12 +200,7 @@ class Table:
             self._grow_if_needed()
             if self.rehashes != before:
                 return  # the re-bucketing already placed the new key
-        b = key_hash(key) & (size - 1)
-        chain = index[b]
-        if chain is None:
-            index[b] = [key]
-        else:
-            chain.append(key)
+        _chain_add(index, key_hash(key) & (size - 1), key)
 
     def note_readd(self, key: bytes) -> None:
         """Called after ``key`` was removed from ``data`` and inserted again (a TTL replaced:
@@ -175,24 +209,20 @@ class Table:
         index = self._index
         if index is None:
             return
-        chain: Any = index[key_hash(key) & (self.size - 1)]
-        if len(chain) == 1:
-            chain[0] = key
+        b = key_hash(key) & (self.size - 1)
+        slot = index[b]
+        if slot is None or isinstance(slot, bytes):
+            index[b] = key
         else:
-            chain.remove(key)
-            chain.append(key)
+            slot.remove(key)
+            slot.append(key)
 
     def note_delete(self, key: bytes) -> None:
         """Called after ``key`` was removed from ``data`` (only when indexed)."""
         index = self._index
         if index is None:
             return
-        b = key_hash(key) & (self.size - 1)
-        chain: Any = index[b]
-        if len(chain) == 1:
-            index[b] = None
-        else:
-            chain.remove(key)
+        _chain_remove(index, key_hash(key) & (self.size - 1), key)
 
     def note_delete_in(self, key: bytes, b: int) -> None:
         """note_delete for a caller that knows the key's bucket ``b`` (a walk over the
@@ -200,11 +230,7 @@ class Table:
         index = self._index
         if index is None:
             return
-        chain: Any = index[b]
-        if len(chain) == 1:
-            index[b] = None
-        else:
-            chain.remove(key)
+        _chain_remove(index, b, key)
 
     def _grow_if_needed(self) -> None:
         used = len(self.data)
@@ -258,22 +284,16 @@ class Table:
         self._set_trigger()
 
     # -- buckets ------------------------------------------------------------------------------
-    def _build_index(self) -> list[list[bytes] | None]:
+    def _build_index(self) -> list[Slot]:
         mask = self.size - 1
-        index: list[list[bytes] | None] = [None] * self.size
-        h = key_hash
+        index: list[Slot] = [None] * self.size
         for key in self.data:
-            b = h(key) & mask
-            chain = index[b]
-            if chain is None:
-                index[b] = [key]
-            else:
-                chain.append(key)
+            _chain_add(index, key_hash(key) & mask, key)
         self._index = index
         self._set_trigger()
         return index
 
-    def _ensure_index(self) -> list[list[bytes] | None]:
+    def _ensure_index(self) -> list[Slot]:
         index = self._index
         if index is None:
             if self.size == 0 and self.data:
@@ -293,15 +313,12 @@ class Table:
     def bucket_keys(self, i: int) -> Sequence[bytes]:
         """Keys chained in bucket ``i`` (head first: the most recently added key first)."""
         index = self._ensure_index()
-        chain = index[i] if i < len(index) else None
-        if not chain:
-            return ()
-        return chain[::-1]
+        return _head_first(index[i]) if i < len(index) else []
 
-    def chains(self) -> list[list[bytes] | None]:
-        """The live bucket array: ``size`` slots, each None or a chain (oldest key first).
-        Read-only for callers; it changes as keys come and go, and is replaced when the
-        table is re-bucketed."""
+    def chains(self) -> list[Slot]:
+        """The live bucket array: ``size`` slots, each None, a key alone in its bucket, or
+        a list of two or more keys (oldest first). Read-only for callers; it changes as
+        keys come and go, and is replaced when the table is re-bucketed."""
         return self._ensure_index()
 
     def nonempty_buckets(self) -> int:
@@ -312,9 +329,9 @@ class Table:
     def iter_buckets(self) -> Iterator[tuple[int, Sequence[bytes]]]:
         """(bucket, keys) for every non-empty bucket, in bucket order (what KEYS walks)."""
         index = self._ensure_index()
-        for b, chain in enumerate(index):
-            if chain:
-                yield b, chain[::-1]
+        for b, slot in enumerate(index):
+            if slot is not None:
+                yield b, _head_first(slot)
 
     def scan_many(self, cursor: int, count: int, max_steps: int) -> tuple[list[bytes], int, int]:
         """SCAN's loop in one call: dictScan steps until >= ``count`` keys were collected,
@@ -330,16 +347,18 @@ class Table:
         bits = size.bit_length() - 1
         if bits == 0:
             # A one-bucket table cannot occur (minimum 4), kept for completeness.
-            chain = index[0]
-            return (chain[::-1] if chain else []), 0, 1
+            return _head_first(index[0]), 0, 1
         r = rev_bits(cursor & (size - 1), bits)
         out: list[bytes] = []
         steps = 0
         while True:
-            chain = index[rev_bits(r, bits)]
+            slot = index[rev_bits(r, bits)]
             steps += 1
-            if chain:
-                out.extend(reversed(chain))
+            if slot is not None:
+                if isinstance(slot, bytes):
+                    out.append(slot)
+                else:
+                    out.extend(reversed(slot))
             r += 1
             if r == size:
                 return out, 0, steps
@@ -352,5 +371,4 @@ class Table:
             return (), 0
         index = self._ensure_index()
         size = self.size
-        chain = index[cursor & (size - 1)]
-        return (chain[::-1] if chain else ()), next_cursor(cursor, size)
+        return _head_first(index[cursor & (size - 1)]), next_cursor(cursor, size)

@@ -674,8 +674,9 @@ class Keyspace:
             else:
                 exp = db.exp
                 if exp:
-                    when = exp.pop(key, None)
+                    when = exp.get(key)  # (get and del: compiled, pop(key, None) is generic)
                     if when is not None:
+                        del exp[key]
                         if db.expires._index is not None:
                             db.expires.note_delete(key)
                         if now_ms > when:
