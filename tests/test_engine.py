@@ -184,7 +184,7 @@ def test_requests_reach_the_loop_in_time_order_whatever_order_they_were_written(
     while len(got) < len(writes):
         t += step * 1e-6
         while (a := loop._pop_arrival(t)) is not None:
-            assert a[0] <= t
-            got.append(int(a[3][0][2][1:]))
+            assert a.t <= t
+            got.append(int(a.recs[0][2][1:]))
     assert got == [seq for _t, seq in expected]
     assert loop._pop_arrival(float("inf")) is None

@@ -96,8 +96,21 @@ class Conn:
         self.closed = False
 
 
-#: a request on the wire: (arrival time, tie-breaker, conn, records, bytes)
-Arrival = tuple[float, int, Conn, list[InRecord], int]
+class Arrival:
+    """What a client wrote, on the wire: it reaches the server's socket at ``t``. Ordered
+    by (``t``, ``seq``), ``seq`` being the order of the writes."""
+
+    __slots__ = ("t", "seq", "conn", "recs", "nbytes")
+
+    def __init__(self, t: float, seq: int, conn: Conn, recs: list[InRecord], nbytes: int):
+        self.t = t
+        self.seq = seq
+        self.conn = conn
+        self.recs = recs
+        self.nbytes = nbytes
+
+    def __lt__(self, other: Arrival) -> bool:
+        return self.t < other.t or (self.t == other.t and self.seq < other.seq)
 
 
 class EventLoop:
@@ -287,10 +300,10 @@ class EventLoop:
         t_arr = t_send + nbytes / up.bandwidth + up.one_way
         self._seq += 1
         fifo = self._fifo
-        if len(fifo) == self._fifo_head or t_arr >= fifo[-1][0]:
-            fifo.append((t_arr, self._seq, conn, recs, nbytes))
+        if len(fifo) == self._fifo_head or t_arr >= fifo[-1].t:
+            fifo.append(Arrival(t_arr, self._seq, conn, recs, nbytes))
         else:
-            heapq.heappush(self._arrivals, (t_arr, self._seq, conn, recs, nbytes))
+            heapq.heappush(self._arrivals, Arrival(t_arr, self._seq, conn, recs, nbytes))
         if self.trace is not None:
             # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
             # is doing then (the view sorts events by time)
@@ -358,10 +371,10 @@ class EventLoop:
             if timer.pending():
                 return t
         nxt = self.next_cron
-        if self._fifo_head < len(self._fifo) and self._fifo[self._fifo_head][0] < nxt:
-            nxt = self._fifo[self._fifo_head][0]
-        if self._arrivals and self._arrivals[0][0] < nxt:
-            nxt = self._arrivals[0][0]
+        if self._fifo_head < len(self._fifo) and self._fifo[self._fifo_head].t < nxt:
+            nxt = self._fifo[self._fifo_head].t
+        if self._arrivals and self._arrivals[0].t < nxt:
+            nxt = self._arrivals[0].t
         return nxt if nxt > t else t
 
     def _pop_arrival(self, t: float) -> Arrival | None:
@@ -374,9 +387,9 @@ class EventLoop:
             f = fifo[i]
             if heap:
                 h = heap[0]
-                if h[0] < f[0] or (h[0] == f[0] and h[1] < f[1]):
-                    return heapq.heappop(heap) if h[0] <= t else None
-            if f[0] > t:
+                if h.t < f.t or (h.t == f.t and h.seq < f.seq):
+                    return heapq.heappop(heap) if h.t <= t else None
+            if f.t > t:
                 return None
             i += 1
             if i == len(fifo):
@@ -390,7 +403,7 @@ class EventLoop:
                 i = 0
             self._fifo_head = i
             return f
-        if heap and heap[0][0] <= t:
+        if heap and heap[0].t <= t:
             return heapq.heappop(heap)
         return None
 
@@ -404,7 +417,9 @@ class EventLoop:
             a = self._pop_arrival(t)
             if a is None:
                 break
-            _, _, conn, recs, nbytes = a
+            conn = a.conn
+            recs = a.recs
+            nbytes = a.nbytes
             if conn.inq:
                 conn.inq.extend(recs)
             else:
@@ -576,7 +591,8 @@ class EventLoop:
             a = self._pop_arrival(t)
             if a is None:
                 break
-            _, _, conn, recs, _nbytes = a
+            conn = a.conn
+            recs = a.recs
             self.arrived += len(recs)
             for args, _size, label, batch in recs:
                 t = self._call(conn, args, label, batch, t)
@@ -673,9 +689,8 @@ class EventLoop:
     # ------------------------------------------------------------------ INFO
     def in_system(self, t: float) -> int:
         """Commands that reached the server by ``t`` and whose replies are not yet written."""
-        pending = sum(len(recs) for ta, _, _, recs, _n in self._arrivals if ta <= t)
-        pending += sum(len(recs) for ta, _, _, recs, _n in self._fifo[self._fifo_head:]
-                       if ta <= t)
+        pending = sum(len(a.recs) for a in self._arrivals if a.t <= t)
+        pending += sum(len(a.recs) for a in self._fifo[self._fifo_head:] if a.t <= t)
         return self.arrived + pending - self.served
 
     def info_fields(self) -> dict[str, dict[str, object]]:
