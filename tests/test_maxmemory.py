@@ -159,3 +159,23 @@ def test_accounting_after_active_expiry_equals_a_fresh_measurement():
     running = sim.memory.keys_total
     sim.memory.resync_all()
     assert sim.memory.keys_total == running
+
+
+def test_used_memory_without_maxmemory_sums_what_measuring_each_key_gives():
+    """With maxmemory off INFO sums the keys by size class (strings that are not integers)
+    and measures the rest one by one; the total is what measuring every key gives."""
+    from redissim.sim.engine import Simulation
+
+    steps = ["SET a bar", "SET b 123", "SET c -5", "SET d ''", "SET e -", "SET f 9x",
+             "SET g 007", "HSET h f1 v1 f2 v2", "RPUSH l x y z", "SET t1 bar EX 100",
+             "SET t2 42 EX 100", "SELECT 3", "SET a longer-value-here", "INCR n"]
+    sc = Scenario.model_validate({
+        "name": "census", "workloads": [{"type": "script",
+                                         "steps": [{"at": 0, "cmd": c} for c in steps]}]})
+    sim = Simulation(sc)
+    sim.run()
+    mm = sim.memory
+    assert not mm.tracking
+    summed = mm._sum_all()
+    mm.resync_all()
+    assert summed == mm.keys_total > 0

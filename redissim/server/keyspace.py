@@ -1025,6 +1025,24 @@ class Keyspace:
             added += 1
         return added
 
+    def string_size_classes(self, db: Db) -> tuple[dict[tuple[int, int, bool], int], list[bytes]]:
+        """For memory accounting: how many keys hold a string that is not an integer, by
+        (key length, value length, has a TTL) -- their size depends on nothing else -- and
+        the other keys (integers, hashes, lists), to be measured one by one."""
+        classes: dict[tuple[int, int, bool], int] = {}
+        others: list[bytes] = []
+        exp = db.exp
+        for key, val in db.data.items():
+            if type(val) is bytes:
+                n = len(val)
+                c = val[0] if n else 0
+                if n == 0 or not (48 <= c <= 57 or c == 45):  # (no leading digit or '-')
+                    cls = (len(key), n, key in exp)
+                    classes[cls] = classes.get(cls, 0) + 1
+                    continue
+            others.append(key)
+        return classes, others
+
     def delete_key(self, db: Db | int, key: bytes) -> bool:
         """``dbSyncDelete`` for other mechanisms (eviction): remove the key and its TTL.
 

@@ -144,8 +144,9 @@ class Simulation:
             # expires re-measure it (without maxmemory INFO measures every key instead)
             self.loop.after_command = self.memory.after_command
             self.expire.on_expired = self.memory.on_expired
+        if srv.maxmemory:  # (evictionTimeProc runs only after performEvictions ran out of time)
+            self.loop.zero_timers.append(self.memory)
         self.loop.cron_hooks.insert(0, self.memory.cron)
-        self.loop.zero_timers.append(self.memory)
         self.loop.info_providers.append(self.memory.info_fields)
         # after MaxMemory: processCommand checks OOM before MISCONF
         self.persistence = attach_persistence(self)
