@@ -39,3 +39,19 @@ def test_fixed_key_and_large_spaces_keep_nothing() -> None:
     assert fixed._table is None and fixed.next_key() == b"counter"
     big = KeyPicker(KeysConfig.model_validate({"space": 10_000_000}), np.random.default_rng(0))
     assert big._table is None and big.next_key().startswith(b"key:")
+
+
+def test_workloads_of_one_prefix_share_their_keys() -> None:
+    """Two pickers of the same prefix and offset hand out the same key objects (a key one
+    workload wrote is the object another looks up); another prefix has its own table."""
+    tables: dict = {}
+    a = KeyPicker(KeysConfig.model_validate({"space": 20}), np.random.default_rng(1), tables)
+    b = KeyPicker(KeysConfig.model_validate({"space": 40}), np.random.default_rng(2), tables)
+    c = KeyPicker(KeysConfig.model_validate({"space": 20, "prefix": "x:"}),
+                  np.random.default_rng(1), tables)
+    assert a._table is b._table and len(a._table) == 41 and c._table is not a._table
+    ka = [a.next_key() for _ in range(200)]
+    kb = [b.next_key() for _ in range(400)]
+    same = {k: k for k in ka}
+    assert any(k in same for k in kb)
+    assert all(same[k] is k for k in kb if k in same)

@@ -220,6 +220,9 @@ class EventLoop:
         #: latencies of the replies of the current time-series interval (the sampler resets it)
         self.window_hist = LatencyHistogram(precision=0.01)
         self.served = 0  # commands whose reply was written (for queue length)
+        #: the clients' formatted keys, shared by the workloads that use the same prefix
+        #: and offset (see workload.KeyPicker): client-side, kept here for the simulation
+        self.key_tables: dict[tuple[bytes, int], list[bytes | None]] = {}
         self.arrived = 0  # commands that reached the socket
 
         keyspace.info_hook = self.info_fields

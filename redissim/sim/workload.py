@@ -42,7 +42,8 @@ def _digits(n: int) -> int:
 class KeyPicker:
     """Draws key indices in chunks from the workload's distribution."""
 
-    def __init__(self, cfg: KeysConfig, rng: np.random.Generator):
+    def __init__(self, cfg: KeysConfig, rng: np.random.Generator,
+                 tables: dict[tuple[bytes, int], list[bytes | None]] | None = None):
         self.cfg = cfg
         self.rng = rng
         self.prefix = cfg.prefix.encode()
@@ -54,13 +55,23 @@ class KeyPicker:
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
         self.offset = cfg.offset
         self._cdf: np.ndarray | None = None
-        #: every key formatted so far, by index (+1: powerlaw's indices run to ``space``).
-        #: Formatting a key costs more than the rest of building its command, and a key
-        #: this workload wrote is then the very object the keyspace holds (its lookups
-        #: match by identity). Key spaces up to KEY_TABLE_MAX only: a few MB at most.
-        self._table: list[bytes | None] | None = (
-            [None] * (cfg.space + 1)
-            if cfg.space <= KEY_TABLE_MAX and self.fixed is None else None)
+        #: every key formatted so far, by index (+1: powerlaw's indices run to ``space``),
+        #: shared through ``tables`` with the simulation's other workloads of the same
+        #: prefix and offset. Formatting a key costs more than the rest of building its
+        #: command, and a key written once is then the very object the keyspace holds
+        #: (lookups match it by identity, without comparing bytes). Key spaces up to
+        #: KEY_TABLE_MAX only: a few MB at most.
+        self._table: list[bytes | None] | None = None
+        if cfg.space <= KEY_TABLE_MAX and self.fixed is None:
+            shared = (self.prefix, self.offset)
+            table = tables.get(shared) if tables is not None else None
+            if table is None:
+                table = []
+                if tables is not None:
+                    tables[shared] = table
+            if len(table) < cfg.space + 1:
+                table.extend([None] * (cfg.space + 1 - len(table)))
+            self._table = table
         if cfg.distribution == "zipf":
             ranks = np.arange(1, cfg.space + 1, dtype=np.float64)
             w = ranks ** (-cfg.alpha)
@@ -142,9 +153,10 @@ _TEMPLATES: dict[str, list[str]] = {
 class CommandMix:
     """Builds command lines from a weighted mix of templates."""
 
-    def __init__(self, wl: Workload, rng: np.random.Generator):
+    def __init__(self, wl: Workload, rng: np.random.Generator,
+                 key_tables: dict[tuple[bytes, int], list[bytes | None]] | None = None):
         self.rng = rng
-        self.keys = KeyPicker(wl.keys, rng)
+        self.keys = KeyPicker(wl.keys, rng, key_tables)
         self.value = b"x" * wl.value_size
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
@@ -291,7 +303,7 @@ class Driver:
         it stops (``duration``), how many requests it may send (``requests``, -1 = no cap)."""
         wl = self.wl
         self.t_start = t
-        self.mix = CommandMix(wl, self.rng)
+        self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
         self.budget = wl.requests if wl.requests is not None else -1
         self._think_buf: list[float] = []
