@@ -160,11 +160,11 @@ class EventLoop:
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
         self.connected = 0
-        #: requests on the wire: (arrival time, tie-breaker, conn, records, bytes), taken in
-        #: (time, tie-breaker) order from two queues. Most requests arrive in the order they
-        #: are written (an open-loop source's times only grow; closed-loop clients write at
-        #: the loop's own, growing, clock): those go to a FIFO, O(1) each way. A request that
-        #: would overtake the FIFO's last one (a smaller or slower write) goes to a heap.
+        #: requests on the wire (Arrival), taken in (time, write order) from two queues.
+        #: Most requests arrive in the order they are written (an open-loop source's times
+        #: only grow; closed-loop clients write at the loop's own, growing, clock): those go
+        #: to a FIFO, O(1) each way. A request that would overtake the FIFO's last one (a
+        #: smaller or slower write) goes to a heap.
         self._fifo: list[Arrival] = []
         self._fifo_head = 0  # (a list and an index: compiled, cheaper than a deque)
         self._arrivals: list[Arrival] = []

@@ -60,7 +60,8 @@ class KeyPicker:
         #: prefix and offset. Formatting a key costs more than the rest of building its
         #: command, and a key written once is then the very object the keyspace holds
         #: (lookups match it by identity, without comparing bytes). Key spaces up to
-        #: KEY_TABLE_MAX only: a few MB at most.
+        #: KEY_TABLE_MAX keys only: at most 2 MB of slots per prefix, plus the keys (about
+        #: 40 bytes each, most of them the objects the keyspace holds anyway).
         self._table: list[bytes | None] | None = None
         if cfg.space <= KEY_TABLE_MAX and self.fixed is None:
             shared = (self.prefix, self.offset)
