@@ -1025,6 +1025,16 @@ class Keyspace:
             added += 1
         return added
 
+    def expired_unreclaimed(self, db: Db, now_ms: int) -> int:
+        """Keys whose TTL has passed at ``now_ms`` but which lazy or active expiry has not
+        deleted yet: DBSIZE still counts them (the time series' keys logically alive are
+        DBSIZE minus these)."""
+        n = 0
+        for when in db.exp.values():
+            if now_ms > when:
+                n += 1
+        return n
+
     def string_size_classes(self, db: Db) -> tuple[dict[tuple[int, int, bool], int], list[bytes]]:
         """For memory accounting: how many keys hold a string that is not an integer, by
         (key length, value length, has a TTL) -- their size depends on nothing else -- and

@@ -255,8 +255,7 @@ class Simulation:
             expires += e
             alive += n
             if e:
-                whens = np.fromiter(db.exp.values(), dtype=np.int64, count=e)
-                alive -= int(np.count_nonzero(whens < now))  # expired iff now > when
+                alive -= self.keyspace.expired_unreclaimed(db, now)
         return keys, expires, alive
 
     def run(self, progress: Callable[[float], None] | None = None) -> Result:
