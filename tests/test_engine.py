@@ -188,3 +188,17 @@ def test_requests_reach_the_loop_in_time_order_whatever_order_they_were_written(
             got.append(int(a.recs[0][2][1:]))
     assert got == [seq for _t, seq in expected]
     assert loop._pop_arrival(float("inf")) is None
+
+
+def test_simpy_keeps_its_clock_where_the_loop_moves_it():
+    """The loop's shortcut (EventLoop.run) sets ``env._now``: SimPy must read its clock from
+    there and schedule from it, or the shortcut would silently desynchronise the clocks."""
+    import simpy
+
+    env = simpy.Environment(initial_time=0.0)
+    env._now = env._now + (1.5 - env._now)
+    assert env.now == 1.5
+    env.timeout(1.0)
+    assert env.peek() == 2.5
+    env.step()
+    assert env.now == 2.5
