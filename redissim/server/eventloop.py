@@ -427,10 +427,7 @@ class EventLoop:
         if self._ready_later:
             ready = self._ready_later
             self._ready_later = []
-        while True:
-            a = self._pop_arrival(t)
-            if a is None:
-                break
+        while (a := self._pop_arrival(t)) is not None:
             conn = a.conn
             recs = a.recs
             nbytes = a.nbytes
@@ -601,10 +598,7 @@ class EventLoop:
         previous one ends, strictly in arrival order, each reply leaving at its command's end
         -- one busy period per SimPy wake-up, no per-iteration or syscall costs."""
         t_start = t
-        while True:
-            a = self._pop_arrival(t)
-            if a is None:
-                break
+        while (a := self._pop_arrival(t)) is not None:
             conn = a.conn
             recs = a.recs
             self.arrived += len(recs)

@@ -145,12 +145,7 @@ class MaxMemory:
     def _value_alloc(self, key: bytes, val: Any, has_ttl: bool) -> int:
         if val.__class__ is bytes and not val[:1].isdigit() and val[:1] != b"-":
             # not an integer: only the lengths matter (the common case, and a fast one)
-            sizes = (len(key), len(val), has_ttl)
-            n = self._size_cache.get(sizes)
-            if n is None:
-                n = self._size_cache[sizes] = mem.key_alloc_sizes(
-                    len(key), len(val), has_ttl=has_ttl, lg_quantum=self.lg)
-            return n
+            return self._string_size(len(key), len(val), has_ttl)
         if isinstance(val, bytes | int):
             return mem.key_alloc(key, val, has_ttl=has_ttl, shared_ok=self.shared_ok,
                                  lg_quantum=self.lg)
@@ -164,6 +159,15 @@ class MaxMemory:
         if has_ttl:
             size += mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg)
         return size
+
+    def _string_size(self, klen: int, vlen: int, has_ttl: bool) -> int:
+        """What a key holding a string that is not an integer takes (cached by size)."""
+        sizes = (klen, vlen, has_ttl)
+        n = self._size_cache.get(sizes)
+        if n is None:
+            n = self._size_cache[sizes] = mem.key_alloc_sizes(
+                klen, vlen, has_ttl=has_ttl, lg_quantum=self.lg)
+        return n
 
     def remeasure(self, dbid: int, keys: Sequence[bytes]) -> None:
         db = self.ks.dbs[dbid]
@@ -231,11 +235,7 @@ class MaxMemory:
                 continue
             classes, others = self.ks.string_size_classes(db)
             for (klen, vlen, has_ttl), count in classes.items():
-                n = self._size_cache.get((klen, vlen, has_ttl))
-                if n is None:
-                    n = self._size_cache[(klen, vlen, has_ttl)] = mem.key_alloc_sizes(
-                        klen, vlen, has_ttl=has_ttl, lg_quantum=self.lg)
-                total += n * count
+                total += self._string_size(klen, vlen, has_ttl) * count
             for k in others:
                 total += self._alloc(db, k)
         return total

@@ -342,10 +342,10 @@ def _fewer_gc_passes() -> Iterator[None]:
 
     The simulation keeps tens of thousands of small objects in flight (requests on the wire,
     queued replies: an open-loop chunk of 8192 arrivals, 50 clients x 16 pipelined commands),
-    all freed by reference counting, none in a cycle. At CPython's default threshold the
+    freed by reference counting once done with. At CPython's default threshold the
     collector ran every 700 allocations and, as those objects survived into the older
-    generations, kept rescanning them: 30 % of the wall time of the open-loop benchmark
-    (benchmarks/RESULTS.md). Everything built before the run (the preloaded keyspace, the
+    generations, kept rescanning them: 25 % of the open-loop benchmark's samples in a
+    profile (benchmarks/RESULTS.md). Everything built before the run (the preloaded keyspace, the
     modules) is frozen out of the scans, and young collections are made 14x rarer. Cycles are
     still collected, only less often; the results cannot change (nothing reads the collector).
     """
