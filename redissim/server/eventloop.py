@@ -302,6 +302,13 @@ class EventLoop:
             for args, size, label in cmds:
                 nbytes += size
                 recs.append((args, size, label, batch))
+        self.submit_records(conn, t_send, recs, nbytes)
+        return batch
+
+    def submit_records(self, conn: Conn, t_send: float, recs: list[InRecord],
+                       nbytes: int) -> None:
+        """submit() of request records already made: (args, request bytes, label, batch),
+        ``nbytes`` their bytes in all. The list is the loop's from now on."""
         up = self.link.up  # Direction.transmit, inlined (the per-command path)
         t_arr = t_send + nbytes / up.bandwidth + up.one_way
         self._seq += 1
@@ -313,12 +320,11 @@ class EventLoop:
         if self.trace is not None:
             # recorded ahead of time: the bytes reach the socket at t_arr whatever the loop
             # is doing then (the view sorts events by time)
-            self.trace.emit(t_send, tr.K_SEND, conn.id, len(cmds))
-            self.trace.emit(t_arr, tr.K_ARRIVE, conn.id, len(cmds))
+            self.trace.emit(t_send, tr.K_SEND, conn.id, len(recs))
+            self.trace.emit(t_arr, tr.K_ARRIVE, conn.id, len(recs))
         if self._sleeping and t_arr < self._wake_at and self.process is not None:
             self._sleeping = False
             self.process.interrupt()
-        return batch
 
     # ------------------------------------------------------------------ costs
     def command_cost(self, name: str, fx: Any) -> float:

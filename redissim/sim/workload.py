@@ -27,7 +27,7 @@ import numpy as np
 from mypy_extensions import mypyc_attr
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
-from redissim.server.eventloop import Batch, Conn, EventLoop, OutRecord
+from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
 from redissim.server.resp import request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
@@ -182,6 +182,73 @@ _TEMPLATES: dict[str, list[str]] = {
 }
 
 
+class Builder:
+    """Builds one command line of a template with no slot to fill: (args, request bytes,
+    label). The subclasses fill keys. (Native classes, not closures: compiled, a method
+    of a native class is a direct C call, a closure behind a ``Callable`` a generic one.)"""
+
+    def __init__(self, enc: list[bytes], size: int, label: str):
+        self.enc = enc
+        self.size = size
+        self.label = label
+
+    def build(self) -> tuple[list, int, str]:
+        return list(self.enc), self.size, self.label
+
+    def record(self, batch: Batch) -> InRecord:
+        """The same line as a request record of ``batch`` (what EventLoop.submit_records
+        takes): no intermediate tuple on the closed-loop clients' path."""
+        return list(self.enc), self.size, self.label, batch
+
+
+class OneKeyBuilder(Builder):
+    """A template with one key slot (GET, SET, INCR...): ``size`` is the request's bytes
+    without the key's bulk string."""
+
+    def __init__(self, enc: list[bytes], size: int, label: str, keys: KeyPicker, ki: int):
+        super().__init__(enc, size, label)
+        self.keys = keys
+        self.ki = ki
+
+    def build(self) -> tuple[list, int, str]:
+        k = self.keys.next_key()
+        args = self.enc.copy()
+        args[self.ki] = k
+        n = len(k)
+        return args, self.size + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5, self.label
+
+    def record(self, batch: Batch) -> InRecord:
+        k = self.keys.next_key()
+        args = self.enc.copy()
+        args[self.ki] = k
+        n = len(k)
+        return (args, self.size + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5,
+                self.label, batch)
+
+
+class MultiKeyBuilder(Builder):
+    """A template with several key slots (MSET-like lines written with ``args``)."""
+
+    def __init__(self, enc: list[bytes], size: int, label: str, keys: KeyPicker,
+                 key_slots: list[int]):
+        super().__init__(enc, size, label)
+        self.keys = keys
+        self.key_slots = key_slots
+
+    def build(self) -> tuple[list, int, str]:
+        args = self.enc.copy()
+        size = self.size
+        for i in self.key_slots:
+            k = self.keys.next_key()
+            args[i] = k
+            size += len(k) + len(str(len(k))) + 5
+        return args, size, self.label
+
+    def record(self, batch: Batch) -> InRecord:
+        args, size, label = self.build()
+        return args, size, label, batch
+
+
 class CommandMix:
     """Builds command lines from a weighted mix of templates."""
 
@@ -193,7 +260,7 @@ class CommandMix:
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
         self.ttl_ms = b"%d" % max(1, round(ttl * 1000)) if ttl else b"0"
-        self.builders: list[Callable[[], tuple[list, int, str]]] = []
+        self.builders: list[Builder] = []
         self.labels: list[str] = []
         for spec in wl.commands:
             self.builders.append(self._builder(spec, ttl))
@@ -204,21 +271,47 @@ class CommandMix:
         self._ci = 0
         self.batches = wl.mix == "batches"
         self._turn = 0
-        # next(): one command line. A single-command mix is its builder; a mix draws first.
-        self.next: Callable[[], tuple[list, int, str]] = (
-            self.builders[0] if len(self.builders) == 1 else self._next_drawn)
+        #: the builder of a single-command mix (a mix of several draws first)
+        self.single: Builder | None = self.builders[0] if len(self.builders) == 1 else None
+
+    def next(self) -> tuple[list, int, str]:
+        """One command line: (args, request bytes, label)."""
+        if self.single is not None:
+            return self.single.build()
+        return self._drawn().build()
 
     def next_batch(self, n: int) -> list[tuple[list, int, str]]:
         """``n`` command lines: from the weighted mix, or all of the next command in turn."""
         if self.batches:
-            build = self.builders[self._turn % len(self.builders)]
+            b = self.builders[self._turn % len(self.builders)]
             self._turn += 1
-            return [build() for _ in range(n)]
-        if n == 1:
-            return [self.next()]
-        return [self.next() for _ in range(n)]
+            return [b.build() for _ in range(n)]
+        if self.single is not None:
+            b = self.single
+            return [b.build() for _ in range(n)]
+        return [self._drawn().build() for _ in range(n)]
 
-    def _builder(self, spec: CommandSpec, ttl: float | None) -> Callable[[], tuple[list, int, str]]:
+    def next_record(self, batch: Batch) -> InRecord:
+        """next() as a request record of ``batch``."""
+        if self.single is not None:
+            return self.single.record(batch)
+        return self._drawn().record(batch)
+
+    def next_records(self, n: int, batch: Batch) -> tuple[list[InRecord], int]:
+        """next_batch(n) as request records of ``batch``, and their bytes in all."""
+        recs: list[InRecord] = []
+        nbytes = 0
+        b: Builder | None = self.single
+        if self.batches:
+            b = self.builders[self._turn % len(self.builders)]
+            self._turn += 1
+        for _ in range(n):
+            rec = (b if b is not None else self._drawn()).record(batch)
+            nbytes += rec[1]
+            recs.append(rec)
+        return recs, nbytes
+
+    def _builder(self, spec: CommandSpec, ttl: float | None) -> Builder:
         name = spec.cmd.upper()
         if spec.args is not None:
             parts = spec.args
@@ -233,9 +326,7 @@ class CommandMix:
         enc = [p.encode() for p in parts]
         slots = [(i, p) for i, p in enumerate(parts) if p.startswith("{") and p.endswith("}")]
         if not slots:
-            fixed_size = request_size(enc)
-            return lambda: (list(enc), fixed_size, label)
-        keys = self.keys
+            return Builder(enc, request_size(enc), label)
         fill = {"{value}": self.value, "{ttl_s}": self.ttl_s, "{ttl_ms}": self.ttl_ms}
         # Everything but the key is fixed: its share of the request size is computed once
         # (the per-command path is the simulator's hot path).
@@ -246,35 +337,18 @@ class CommandMix:
         base = request_size([a for i, a in enumerate(enc) if i not in key_slots]) \
             - _digits(len(enc) - len(key_slots)) + _digits(len(enc))
         if len(key_slots) == 1:
-            ki = key_slots[0]
+            return OneKeyBuilder(enc, base, label, self.keys, key_slots[0])
+        return MultiKeyBuilder(enc, base, label, self.keys, key_slots)
 
-            def build_one() -> tuple[list, int, str]:
-                k = keys.next_key()
-                args = enc.copy()
-                args[ki] = k
-                n = len(k)
-                return args, base + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5, label
-            return build_one
-
-        def build() -> tuple[list, int, str]:
-            args = enc.copy()
-            size = base
-            for i in key_slots:
-                k = keys.next_key()
-                args[i] = k
-                size += len(k) + len(str(len(k))) + 5
-            return args, size, label
-        return build
-
-    def _next_drawn(self) -> tuple[list, int, str]:
-        """One command line from the weighted mix."""
+    def _drawn(self) -> Builder:
+        """The builder of the next command of the weighted mix."""
         if self._ci >= len(self._choice):
             self._choice = np.searchsorted(self._cum, self.rng.random(CHUNK),
                                            side="right").tolist()
             self._ci = 0
         k = self._choice[self._ci]
         self._ci += 1
-        return self.builders[min(k, len(self.builders) - 1)]()
+        return self.builders[min(k, len(self.builders) - 1)]
 
 
 # AppDriver (sim/app.py, plain Python) derives from Driver, which mypyc compiles.
@@ -385,6 +459,9 @@ class ClosedDriver(Driver):
             if n > self.budget:
                 n = self.budget
             self.budget -= n
+        batch = self._batch.get(conn.id)
+        if batch is None:
+            batch = self._batch[conn.id] = Batch(conn, t, n)
         fill = self._fill.get(conn.id) if self._fill else None
         if fill:
             # cache-aside: write back what the last batch missed (these SETs are extra
@@ -392,25 +469,22 @@ class ClosedDriver(Driver):
             if self.budget > 0:
                 self.budget += n
             todo, self._fill[conn.id] = fill[:n], fill[n:]
-            cmds = []
+            recs: list[InRecord] = []
+            nbytes = 0
             for key in todo:
                 args = list(self._fill_args)
                 args[1] = key
-                cmds.append((args, request_size(args), "SET"))
-            n = len(cmds)
-        elif n == 1 and not self.mix.batches:
-            cmds = [self.mix.next()]
+                size = request_size(args)
+                recs.append((args, size, "SET", batch))
+                nbytes += size
+            n = len(recs)
         else:
-            cmds = self.mix.next_batch(n)
+            recs, nbytes = self.mix.next_records(n, batch)
         self.issued += n
         self.active += 1
-        batch = self._batch.get(conn.id)
-        if batch is None:
-            batch = self._batch[conn.id] = Batch(conn, t, n)
-        else:
-            batch.t_send = t
-            batch.n = batch.remaining = n
-        self.loop.submit(conn, t, cmds, batch)
+        batch.t_send = t
+        batch.n = batch.remaining = n
+        self.loop.submit_records(conn, t, recs, nbytes)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         done_batch = None
@@ -473,10 +547,12 @@ class OpenDriver(Driver):
                 n = len(times)
             if self.budget > 0:
                 self.budget -= n
+            loop = self.loop
             for ts in times.tolist():
                 conn = conns[self._rr]
                 self._rr = (self._rr + 1) % nconn
-                self.loop.submit(conn, ts, [mix.next()])
+                rec = mix.next_record(Batch(conn, ts, 1))
+                loop.submit_records(conn, ts, [rec], rec[1])
             self.issued += n
             if n == 0 or (self.end_time < float("inf") and len(times) < CHUNK):
                 break
