@@ -163,12 +163,13 @@ class ActiveExpire:
                         if when is None:
                             continue
                         if now_ms > when:
-                            argv = ks.delete_expired(db, key, cursor & mask)
                             expired += 1
                             if trace is not None:
                                 trace.emit(t, tr.K_EXPIRE, -1, key.decode("utf-8", "replace"))
                             if on_expired is not None:
-                                on_expired(db.id, argv, t)
+                                on_expired(db.id, ks.delete_expired(db, key, cursor & mask), t)
+                            else:
+                                ks.reclaim_expired(db, key, cursor & mask)
                         elif when > now_ms:
                             ttl_sum += when - now_ms
                             ttl_samples += 1

@@ -421,6 +421,13 @@ class Keyspace:
         #: TTL arguments of SET ... PX|EX already checked, and their values: clients with a
         #: TTL send the same few on every write (bounded, see _fast_set)
         self._ttl_args: dict[bytes, int] = {}
+        #: the last expire time SET ... PX|EX gave a key, as an int object: the keys given
+        #: the same time (those written in the same ms with the same TTL) share one object
+        #: in the expires dict instead of one each, which is less to allocate and free and
+        #: far fewer objects for the expire cycle and the time series to read (Redis keeps
+        #: the time inside the dict entry itself)
+        self._when_int = -1
+        self._when_obj: Any = -1
         # True when the previous call may have set one of Effects' rarely set fields
         # (keys_scanned..elements, deleted, expired, _ops, _force) or error: the next call
         # resets them only then, so every path that sets one sets this too. (_rewrite and
@@ -685,7 +692,11 @@ class Keyspace:
         # SET key value PX|EX n: lookupKeyWrite (an expired old key is deleted first), setKey
         # (drops the old TTL), setExpire, and the PXAT rewrite for the AOF and replicas -- the
         # same dict and bucket-index operations in the same order as _set_generic.
-        when = ttl * unit + now_ms
+        when_int = ttl * unit + now_ms
+        if when_int != self._when_int:
+            self._when_int = when_int
+            self._when_obj = when_int
+        when = self._when_obj
         exp = db.exp
         expires = db.expires
         fx._rewrite = when  # the PXAT line is built only if propagate is read
@@ -809,6 +820,12 @@ class Keyspace:
         AOF itself, and passes the expires table's ``bucket`` it found the key in); lazy
         expiry inside commands goes through here too.
         """
+        self.reclaim_expired(db, key, bucket)
+        return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
+
+    def reclaim_expired(self, db: Db | int, key: bytes, bucket: int = -1) -> None:
+        """delete_expired without the DEL to feed: for the active expire cycle when nothing
+        takes the propagated command (no AOF, no maxmemory accounting)."""
         if isinstance(db, int):
             db = self.dbs[db]
         # _db_delete inlined (the active cycle calls this for every key it expires).
@@ -826,7 +843,6 @@ class Keyspace:
                     else:
                         db.expires.note_delete_in(key, bucket)
         self.stats.expired_keys += 1
-        return [b"UNLINK" if self.lazyfree_lazy_expire else b"DEL", key]
 
     def _expire_now(self, db: Db, key: bytes) -> None:
         """Lazy expiry inside a command: delete, count and queue the propagated DEL."""
@@ -1029,9 +1045,19 @@ class Keyspace:
         """Keys whose TTL has passed at ``now_ms`` but which lazy or active expiry has not
         deleted yet: DBSIZE still counts them (the time series' keys logically alive are
         DBSIZE minus these)."""
+        # Keys given a TTL in the same ms share one int object (see _fast_set) and sit next
+        # to one another in the dict, so the comparison is made once per run of the same
+        # object. The values are read as plain objects: typed as ints, each would be
+        # converted to a machine integer first.
         n = 0
-        for when in db.exp.values():
-            if now_ms > when:
+        last: object = None
+        past = False
+        values: Any = db.exp.values()
+        for when in values:
+            if when is not last:
+                last = when
+                past = now_ms > when
+            if past:
                 n += 1
         return n
 
