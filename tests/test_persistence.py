@@ -36,17 +36,18 @@ class FakeLoop:
     def __init__(self) -> None:
         self.c_default = 1e-6
         self.before_command: list = []
+        self.after_command = None
+        self.propagate = None
+        self.cron_hooks: list = []
+        self.before_sleep_hooks: list = []
+        self.reply_hooks: list = []
+        self.info_providers: list = []
 
     def add_before_command(self, hook, names=None) -> None:
         self.before_command.append(hook)
 
     def remove_before_command(self, hook) -> None:
         self.before_command.remove(hook)
-        self.after_command = None
-        self.cron_hooks: list = []
-        self.before_sleep_hooks: list = []
-        self.reply_hooks: list = []
-        self.info_providers: list = []
 
 
 class Conn:

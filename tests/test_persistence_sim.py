@@ -70,7 +70,7 @@ def test_attach_costs_nothing_without_persistence():
     # and neither runs before GET or SET: the per-command path has no hook to call
     assert loop._hooks_for(b"GET") == () and loop._hooks_for(b"set") == ()
     assert len(loop._hooks_for(b"bgsave")) == 1 and len(loop._hooks_for(b"MEMORY")) == 1
-    assert loop.after_command is None and loop.reply_hooks == []
+    assert loop.after_command is None and loop.propagate is None and loop.reply_hooks == []
     assert not any(getattr(h, "__self__", None) is p
                    for h in [*loop.cron_hooks, *loop.before_sleep_hooks])
     assert attach_persistence(sim) is p  # idempotent

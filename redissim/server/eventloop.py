@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import numpy as np
 import simpy
+from mypy_extensions import mypyc_attr
 
 from redissim.profile import CostProfile
 from redissim.server.commands import lookup as lookup_command
@@ -54,6 +55,18 @@ CONFIG_MAX_HZ: Final = 500
 PreHook = Callable[["Conn", list, float], tuple[float, Any]]
 #: ``STATS_METRIC_SAMPLES``: instantaneous_* are the mean of the last 16 samples.
 STATS_METRIC_SAMPLES: Final = 16
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class CommandObserver:
+    """What ``call()`` does once a command has run, for the mechanism that propagates it
+    (``server.c:call`` -> ``alsoPropagate``: the AOF, the dirty counter, a fork's
+    copy-on-write). The loop calls one such object directly: compiled, a method of a native
+    class is a C call with its arguments unboxed, a ``Callable`` attribute a generic call."""
+
+    def after_command(self, conn: Conn, args: list, t: float) -> None:
+        """``args`` ran on ``conn`` and finished at ``t``; the keyspace's effects say what
+        it did."""
 
 
 class Batch:
@@ -187,6 +200,8 @@ class EventLoop:
         self.cron_hooks: list[Callable[[float], float]] = []
         self.before_sleep_hooks: list[Callable[[float], float]] = []
         self.after_command: Callable[[Conn, list, float], None] | None = None
+        #: the propagation of commands (persistence), called after ``after_command``
+        self.propagate: CommandObserver | None = None
         #: processCommand's checks before call(), in registration order: (hook, names), where
         #: a hook returns the advanced clock and either None (go on) or a reply that answers
         #: the command instead of call(), and ``names`` (lower-case) limits it to those
@@ -578,6 +593,8 @@ class EventLoop:
                 self.total_error_replies += 1
             if self.after_command is not None:
                 self.after_command(conn, args, t)
+            if self.propagate is not None:
+                self.propagate.after_command(conn, args, t)
         else:
             st = self._stats_and_cost(_as_str(args[0]).lower())[0]
             if isinstance(reply, ReplyError):
@@ -794,4 +811,4 @@ def _as_str(key: Any) -> str:
     return str(key)
 
 
-__all__ = ["Batch", "Conn", "EventLoop", "ReplyError"]
+__all__ = ["Batch", "CommandObserver", "Conn", "EventLoop", "ReplyError"]

@@ -2191,6 +2191,19 @@ _FAST: Final[dict[bytes | str, int]] = {
 }
 #: SET's relative TTL options as the fast path takes them: milliseconds per unit.
 _TTL_UNIT: Final = {b"PX": 1, b"px": 1, b"EX": 1000, b"ex": 1000}
+
+
+def shared_word(word: bytes) -> bytes:
+    """The keyspace's own object for a command name or option its fast paths look up
+    (GET, SET, PX...), else ``word`` itself. A client that builds its command lines from
+    these objects is matched by identity in those lookups, without comparing bytes."""
+    for table in (_FAST, _TTL_UNIT):
+        for k in table:
+            if type(k) is bytes and k == word:
+                return k
+    return word
+
+
 #: Commands whose handlers leave keys_scanned/keys_returned/buckets_visited/elements alone.
 _HOT: Final = frozenset({"get", "set", "incr", "decr", "incrby", "decrby", "ping", "echo"})
 

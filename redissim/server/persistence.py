@@ -66,6 +66,7 @@ import simpy
 from redissim.profile import CostProfile, PersistenceCosts, load_profile_data
 from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
+from redissim.server.eventloop import CommandObserver
 from redissim.server.keyspace import Keyspace
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
@@ -272,7 +273,7 @@ class _Child:
         self.n_pages = max(1, used_memory // PAGE_SIZE)
 
 
-class Persistence:
+class Persistence(CommandObserver):
     """AOF + RDB state of one server (the ``server.aof_*``, ``server.rdb_*``, ``lastsave``,
     ``dirty`` fields of ``struct redisServer``) and the loop hooks that drive it."""
 
@@ -544,14 +545,8 @@ class Persistence:
         loop.add_before_command(self.before_command, names=OWN_COMMANDS)
         self._attached = True
         self._misconf_changed()
-        prev = loop.after_command
-        if prev is None:
-            loop.after_command = self.after_command
-        else:
-            def chained(conn: Any, args: list, t: float, _p=prev, _s=self.after_command) -> None:
-                _p(conn, args, t)
-                _s(conn, args, t)
-            loop.after_command = chained
+        # after the loop's own after_command (maxmemory's accounting), as a direct call
+        loop.propagate = self
         loop.cron_hooks.append(self.cron)
         if self.aof_on:
             loop.before_sleep_hooks.append(self.before_sleep)

@@ -28,6 +28,7 @@ from mypy_extensions import mypyc_attr
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
 from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
+from redissim.server.keyspace import shared_word
 from redissim.server.resp import request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
@@ -323,7 +324,7 @@ class CommandMix:
             parts = shlex.split(spec.cmd)
             name = parts[0].upper()
         label = spec.cmd.upper() if spec.args is None and name in _TEMPLATES else name
-        enc = [p.encode() for p in parts]
+        enc = [shared_word(p.encode()) for p in parts]
         slots = [(i, p) for i, p in enumerate(parts) if p.startswith("{") and p.endswith("}")]
         if not slots:
             return Builder(enc, request_size(enc), label)
