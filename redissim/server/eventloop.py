@@ -81,6 +81,23 @@ class Batch:
         self.remaining = n
 
 
+class CommandEntry:
+    """What processCommand needs for one spelling of a command name, looked up once: the
+    hooks that run before it, the command, its cmdstat and its base cost. (A native class:
+    compiled, its fields are read unboxed, a tuple's are not.)"""
+
+    __slots__ = ("hooks", "spec", "st", "cost", "kind")
+
+    def __init__(self, hooks: tuple[PreHook, ...], spec: Any, st: CommandStats, cost: float,
+                 kind: int):
+        self.hooks = hooks
+        self.spec = spec
+        self.st = st
+        self.cost = cost
+        #: the keyspace's fast path for the name (Keyspace.fast_kind)
+        self.kind = kind
+
+
 #: a reply queued on a connection: (label, the request's batch, reply bytes, reply, args)
 OutRecord = tuple[str, "Batch", int, Any, list]
 #: a request read from a connection: (args, request bytes, label, the client's batch)
@@ -209,7 +226,7 @@ class EventLoop:
         self._pre_hooks: list[tuple[PreHook, frozenset[bytes] | None]] = []
         #: per spelling of a command name seen (bounded): the hooks that apply, the command
         #: spec, its cmdstat and its base cost (see _call)
-        self._pre: dict[Any, tuple[tuple[PreHook, ...], Any, CommandStats, float]] = {}
+        self._pre: dict[Any, CommandEntry] = {}
         #: called when replies are written: (conn, [(label, batch, bytes, reply, args)], t_recv)
         self.reply_hooks: list[Callable[[Conn, list, float], None]] = []
         #: 0 ms timers (evictionTimeProc): objects with ``pending() -> bool`` and
@@ -272,11 +289,11 @@ class EventLoop:
         name = (first if type(first) is bytes else str(first).encode()).lower()
         return tuple(h for h, names in self._pre_hooks if names is None or name in names)
 
-    def _entry_for(self, first: Any) -> tuple[tuple[PreHook, ...], Any, CommandStats, float]:
-        """(hooks, command spec, its cmdstat, its base cost) for a spelling of a name."""
+    def _entry_for(self, first: Any) -> CommandEntry:
+        """The hooks, command spec, cmdstat and base cost of a spelling of a name."""
         spec = lookup_command(first) if type(first) in (bytes, str) else None
         st, cost = self._stats_and_cost(spec.name if spec is not None else "")
-        entry = (self._hooks_for(first), spec, st, cost)
+        entry = CommandEntry(self._hooks_for(first), spec, st, cost, self.ks.fast_kind(first))
         if len(self._pre) < 4096:  # remember the spelling, bounded
             self._pre[first] = entry
         return entry
@@ -563,16 +580,20 @@ class EventLoop:
         entry = self._pre.get(first)
         if entry is None:
             entry = self._entry_for(first)
-        hooks, spec, st, cost = entry
+        spec = entry.spec
+        st = entry.st
+        cost = entry.cost
         reply = None
-        for hook in hooks:
-            t, reply = hook(conn, args, t)
-            if reply is not None:
-                break
+        if entry.hooks:
+            for hook in entry.hooks:
+                t, reply = hook(conn, args, t)
+                if reply is not None:
+                    break
         self.total_commands_processed += 1
         if reply is None:
             fx = self._fx
-            reply = self.ks.execute(args, EPOCH_MS + int(t * 1000.0 + 1e-9), conn.session)
+            reply = self.ks.execute_kind(entry.kind, args, EPOCH_MS + int(t * 1000.0 + 1e-9),
+                                         conn.session)
             if fx.cmd is not spec:  # a spelling the command table reads otherwise
                 spec = fx.cmd
                 st, cost = self._stats_and_cost(spec.name if spec is not None else "")

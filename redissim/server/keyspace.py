@@ -451,24 +451,34 @@ class Keyspace:
     # ------------------------------------------------------------------------------------------
     def execute(self, args: Sequence[bytes | str], now_ms: int, session: Session | None = None) -> Any:
         """Run one command line at unix time ``now_ms``; return the reply (errors returned)."""
-        # GET/SET/INCR spelled as bytes in a list (what clients send) take a fast path: GET
-        # right here, SET and INCR in a handler that does this method's bookkeeping and the
-        # command in one frame; lines of an unusual shape go to _execute. A str or unhashable
-        # name misses the table (or raises TypeError): both take the general path.
+        # GET/SET/INCR/PING spelled as bytes in a list (what clients send) take a fast path
+        # (execute_kind: GET in that method itself, the others in a handler that does this
+        # method's bookkeeping and the command in one frame); lines of an unusual shape go to
+        # _execute. A str or unhashable name misses the table: the general path.
         if not isinstance(args, list) or not args:
             return self._execute(args, now_ms, session)
+        return self.execute_kind(self.fast_kind(args[0]), args, now_ms, session)
+
+    @staticmethod
+    def fast_kind(name: Any) -> int:
+        """Which fast path of :meth:`execute_kind` a command name takes (-1: none)."""
         try:
-            fast = _FAST.get(args[0])
-        except TypeError:
-            return self._execute(args, now_ms, session)
-        if fast is None:
-            return self._execute(args, now_ms, session)
+            return _FAST.get(name, -1)
+        except TypeError:  # unhashable: the general path reports it
+            return -1
+
+    def execute_kind(self, kind: int, args: list[Any], now_ms: int,
+                     session: Session | None = None) -> Any:
+        """:meth:`execute` of a line in a list whose name's :meth:`fast_kind` the caller
+        looked up once for every line spelled that way (the event loop does)."""
         # (Direct calls, not a table of methods: compiled, each is a plain C call.)
-        if fast == _F_SET:
+        if kind < 0 or not args:
+            return self._execute(args, now_ms, session)
+        if kind == _F_SET:
             return self._fast_set(args, now_ms, session)
-        if fast == _F_INCR:
+        if kind == _F_INCR:
             return self._fast_incr(args, now_ms, session)
-        if fast == _F_PING:
+        if kind == _F_PING:
             return self._fast_ping(args, now_ms, session)
         # GET key (getCommand -> lookupKeyRead, t_string.c / db.c). The name itself is not
         # checked for bytes: nothing reads it back for a read-only command.

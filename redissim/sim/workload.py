@@ -490,13 +490,18 @@ class ClosedDriver(Driver):
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         done_batch = None
         wbuf = self.loop.window_hist.buf
-        hists = self.hist
         # LatencyHistogram.record, inlined: append to the buffers, bin them every BUFFER
+        # (the histogram looked up again only when the label changes: a pipeline's replies
+        # are mostly of one command)
+        h: LatencyHistogram | None = None
+        last = ""
         for label, batch, _size, reply, args in sent:
             lat = t_recv - batch.t_send
-            h = hists.get(label)
-            if h is None:
-                h = self._hist(label)
+            if h is None or label is not last:
+                h = self.hist.get(label)
+                if h is None:
+                    h = self._hist(label)
+                last = label
             h.buf.append(lat)
             wbuf.append(lat)
             if reply is None and self.fill_on_miss and label == "GET":
