@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 
-from redissim.server.keyspace import Keyspace, Session
+import pytest
+
+from redissim.server.keyspace import Keyspace, Session, shared_word
 
 T0 = 1_700_000_000_000
 
@@ -105,3 +107,24 @@ def test_fast_paths_at_the_expiry_boundary() -> None:
             assert _state(fast) == _state(slow), (step, line)
         # past the time for each command, and at +10 ms for GET and INCR (which keep the TTL)
         assert fast.stats.expired_keys == 7
+
+
+def test_shared_words_and_fast_kinds() -> None:
+    """A client's command name built from the keyspace's own object is the very key of the
+    fast-path table (matched by identity); other words come back as they were; a name that
+    cannot be hashed has no fast path and takes the general one (which reports it)."""
+    ks = Keyspace()
+    for word in (b"SET", b"get", b"PX", b"ex"):
+        mine = bytes(bytearray(word))  # an equal object, not the same one
+        shared = shared_word(mine)
+        assert shared == word and shared is not mine
+        assert shared_word(bytes(bytearray(word))) is shared
+        assert ks.fast_kind(shared) >= 0 or word in (b"PX", b"ex")
+    other = b"HSET"
+    assert shared_word(other) is other and ks.fast_kind(other) == -1
+    assert ks.fast_kind(["not", "hashable"]) == -1
+    line = [["not", "hashable"], b"k"]
+    for run in (lambda: ks.execute_kind(ks.fast_kind(line[0]), line, T0),
+                lambda: ks.execute(line, T0)):
+        with pytest.raises(TypeError, match="must be bytes or str"):
+            run()

@@ -80,6 +80,8 @@ def test_attach_costs_nothing_without_persistence():
     t, r = sim.loop.before_command[-1](None, [b"BGSAVE"], 0.0)
     assert r == "Background saving started" and p.child_active
     assert p.cron in sim.loop.cron_hooks
+    # and sees every command from now on, after maxmemory's accounting
+    assert loop.propagate is p
 
 
 def test_fork_stall_shows_in_the_latency_of_concurrent_requests():
