@@ -225,7 +225,7 @@ class EventLoop:
         #: commands (None: every command). See ``add_before_command``.
         self._pre_hooks: list[tuple[PreHook, frozenset[bytes] | None]] = []
         #: per spelling of a command name seen (bounded): the hooks that apply, the command
-        #: spec, its cmdstat and its base cost (see _call)
+        #: spec, its cmdstat, its base cost and the keyspace's fast path (see _call)
         self._pre: dict[Any, CommandEntry] = {}
         #: called when replies are written: (conn, [(label, batch, bytes, reply, args)], t_recv)
         self.reply_hooks: list[Callable[[Conn, list, float], None]] = []

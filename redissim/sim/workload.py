@@ -42,6 +42,11 @@ def _digits(n: int) -> int:
     return len(str(n))
 
 
+def _bulk_size(n: int) -> int:
+    """RESP bytes of a bulk string of ``n`` bytes: ``$<n>\r\n<data>\r\n``."""
+    return n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5
+
+
 class KeyPicker:
     """Draws key indices in chunks from the workload's distribution."""
 
@@ -124,12 +129,11 @@ class KeyPicker:
 
     def _resolve(self) -> None:
         """The next KEY_WINDOW keys of the chunk's indices, from the key table (formatted
-        the first time). Resolved a few at a time in a tight loop, not all 8192 at refill:
-        the loop's cache misses (a table slot, a key object) overlap one another, and the
-        keys are still in the CPU caches when their commands are built and run. Taking all
-        8192 at refill, each key object was out of the caches again by the time its command
-        ran: perf put 14 % of the P=16 benchmark in the key picker then, 8 % now, and
-        fewer misses in the keyspace's lookups."""
+        the first time). A few at a time, not all 8192 at refill, so that the key objects
+        are still in the CPU caches when their commands are built and run: taken at refill,
+        each was out of the caches again 8192 commands later (perf put 14 % of the P=16
+        benchmark's samples in the key picker then, 8 % after). Measured in alternating
+        runs: P=1 9 % faster, P=16 no change beyond the noise."""
         table = self._table
         assert table is not None
         idx = self._idx
@@ -215,16 +219,13 @@ class OneKeyBuilder(Builder):
         k = self.keys.next_key()
         args = self.enc.copy()
         args[self.ki] = k
-        n = len(k)
-        return args, self.size + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5, self.label
+        return args, self.size + _bulk_size(len(k)), self.label
 
     def record(self, batch: Batch) -> InRecord:
         k = self.keys.next_key()
         args = self.enc.copy()
         args[self.ki] = k
-        n = len(k)
-        return (args, self.size + n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5,
-                self.label, batch)
+        return args, self.size + _bulk_size(len(k)), self.label, batch
 
 
 class MultiKeyBuilder(Builder):
@@ -242,7 +243,7 @@ class MultiKeyBuilder(Builder):
         for i in self.key_slots:
             k = self.keys.next_key()
             args[i] = k
-            size += len(k) + len(str(len(k))) + 5
+            size += _bulk_size(len(k))
         return args, size, self.label
 
     def record(self, batch: Batch) -> InRecord:
