@@ -262,11 +262,7 @@ class CommandMix:
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
         self.ttl_ms = b"%d" % max(1, round(ttl * 1000)) if ttl else b"0"
-        self.builders: list[Builder] = []
-        self.labels: list[str] = []
-        for spec in wl.commands:
-            self.builders.append(self._builder(spec, ttl))
-            self.labels.append(spec.cmd.upper())
+        self.builders: list[Builder] = [self._builder(spec, ttl) for spec in wl.commands]
         w = np.array([s.weight for s in wl.commands], dtype=np.float64)
         self._cum = np.cumsum(w) / w.sum()
         self._choice: list[int] = []
