@@ -284,6 +284,11 @@ class Persistence(CommandObserver):
         #: plugged into the loop, and whether the MISCONF check runs before every command
         #: (set first: the two statuses below are properties that look at them)
         self._attached = False
+        #: plugs feed_expired into the active expire cycle (set by attach_persistence, called
+        #: once by _plug_expired): only the AOF, the fault model's log and a child's
+        #: copy-on-write use the DEL the cycle propagates, so until one of them exists the
+        #: cycle builds no DEL line and makes no call per key
+        self.hook_expired: Callable[[], None] | None = None
         self._misconf_hooked = False
         self._lastbgsave_status_ok = self._aof_bio_fsync_ok = True
         self.env = env
@@ -544,6 +549,8 @@ class Persistence(CommandObserver):
         # writes runs before every command only while a save or fsync is failing.
         loop.add_before_command(self.before_command, names=OWN_COMMANDS)
         self._attached = True
+        if self.aof_on or self.track:
+            self._plug_expired()
         self._misconf_changed()
         # after the loop's own after_command (maxmemory's accounting), as a direct call
         loop.propagate = self
@@ -763,8 +770,18 @@ class Persistence(CommandObserver):
                 self.snapshot_data[self.seq] = [({}, {}) for _ in self.ks.dbs]
                 self._prune_snapshots()
 
+    def _plug_expired(self) -> None:
+        hook = self.hook_expired
+        if hook is not None:
+            self.hook_expired = None
+            hook()
+
     def feed_expired(self, db: int, argv: list[bytes], t: float) -> None:
-        """A DEL propagated by the active expire cycle (``ActiveExpire.on_expired``)."""
+        """A DEL propagated by the active expire cycle (``ActiveExpire.on_expired``).
+
+        Plugged in only once something uses it (see ``hook_expired``): before that the keys
+        the cycle deletes do not advance ``seq``, which orders only what the AOF and the
+        fault model's recovery read."""
         self.seq += 1
         if self.aof_on:
             self._feed(db, [argv], self.seq)
@@ -855,6 +872,7 @@ class Persistence(CommandObserver):
             child.dataset = copy_dataset(self.ks)
         self.child = child
         self.child_active = True
+        self._plug_expired()  # the keys the cycle deletes now copy their pages
         self.ks.set_resize_allowed(False)  # updateDictResizePolicy: avoid while a child runs
         self.saves_started.append((t_fork, kind, reason))
         self.env.process(self._child_proc(child))
@@ -1321,20 +1339,23 @@ def attach_persistence(sim: Any) -> Persistence:
                     costs=costs_from_profile(sim.profile),
                     rng=stream(scenario.seed, "persistence"), trace=sim.trace,
                     track=bool(scenario.faults))
-    if idle:
-        p.attach_light()
-    else:
-        p.attach()
     sim.persistence = p
     p.memory = getattr(sim, "memory", None)
     expire = getattr(sim, "expire", None)
     if expire is not None:
-        prev = expire.on_expired
-        if prev is None:
-            expire.on_expired = p.feed_expired
-        else:
-            def both(db: int, argv: list[bytes], t: float, _a=prev, _b=p.feed_expired) -> None:
-                _a(db, argv, t)
-                _b(db, argv, t)
-            expire.on_expired = both
+        def hook_expired() -> None:
+            prev = expire.on_expired
+            if prev is None:
+                expire.on_expired = p.feed_expired
+            else:
+                def both(db: int, argv: list[bytes], t: float, _a=prev,
+                         _b=p.feed_expired) -> None:
+                    _a(db, argv, t)
+                    _b(db, argv, t)
+                expire.on_expired = both
+        p.hook_expired = hook_expired
+    if idle:
+        p.attach_light()
+    else:
+        p.attach()
     return p
