@@ -421,6 +421,11 @@ class Keyspace:
         #: TTL arguments of SET ... PX|EX already checked, and their values: clients with a
         #: TTL send the same few on every write (bounded, see _fast_set)
         self._ttl_args: dict[bytes, int] = {}
+        #: the option and value objects of the last SET ... PX|EX n taken, and their meaning
+        self._last_opt: Any = None
+        self._last_raw: Any = None
+        self._last_unit = 0
+        self._last_ttl = 0
         #: the last expire time SET ... PX|EX gave a key, as an int object: the keys given
         #: the same time (those written in the same ms with the same TTL) share one object
         #: in the expires dict instead of one each, which is less to allocate and free and
@@ -648,16 +653,26 @@ class Keyspace:
                 or type(args[0]) is not bytes
             ):
                 return self._execute(args, now_ms, session)
-            unit = _TTL_UNIT.get(opt, 0)
-            if not unit:
-                return self._execute(args, now_ms, session)
-            ttl = self._ttl_args.get(raw, -1)
-            if ttl < 0:
-                if not raw.isdigit() or raw[0] == 48 or len(raw) > 15:
+            if opt is self._last_opt and raw is self._last_raw:
+                # the very objects of the previous SET ... PX|EX n: a client's builder
+                # sends the same two on every write (no dict lookups)
+                unit = self._last_unit
+                ttl = self._last_ttl
+            else:
+                unit = _TTL_UNIT.get(opt, 0)
+                if not unit:
                     return self._execute(args, now_ms, session)
-                ttl = int(raw)
-                if len(self._ttl_args) < 256:
-                    self._ttl_args[raw] = ttl
+                ttl = self._ttl_args.get(raw, -1)
+                if ttl < 0:
+                    if not raw.isdigit() or raw[0] == 48 or len(raw) > 15:
+                        return self._execute(args, now_ms, session)
+                    ttl = int(raw)
+                    if len(self._ttl_args) < 256:
+                        self._ttl_args[raw] = ttl
+                self._last_opt = opt
+                self._last_raw = raw
+                self._last_unit = unit
+                self._last_ttl = ttl
         else:
             return self._execute(args, now_ms, session)
         fx = self.effects
