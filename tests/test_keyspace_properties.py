@@ -100,3 +100,96 @@ def test_full_scan_returns_every_key_present_throughout(initial: int, count: int
             seen.update(keys)
     assert set(stable) <= seen
     assert seen <= set(stable) | {b"churn:%d" % i for i in range(added)}  # nothing invented
+
+
+_n = st.integers(-5, 400).map(lambda n: str(n).encode())
+ttl_ops = st.one_of(
+    st.tuples(st.just(b"SET"), st.sampled_from(KEYS), st.just(b"v")).map(list),
+    st.tuples(st.just(b"SET"), st.sampled_from(KEYS), st.just(b"v"), st.sampled_from([b"PX", b"EX"]),
+              st.integers(1, 300).map(lambda n: str(n).encode())).map(list),
+    st.tuples(st.just(b"SET"), st.sampled_from(KEYS), st.just(b"v"), st.just(b"PX"), st.just(b"200")).map(list),
+    st.tuples(st.just(b"SET"), st.sampled_from(KEYS), st.just(b"w"), st.just(b"KEEPTTL")).map(list),
+    st.tuples(st.sampled_from([b"PEXPIRE", b"EXPIRE"]), st.sampled_from(KEYS), _n,
+              st.sampled_from([b"", b"NX", b"XX", b"GT", b"LT"])).map(lambda t: [x for x in t if x]),
+    st.tuples(st.just(b"PEXPIREAT"), st.sampled_from(KEYS),
+              st.integers(T0 - 10, T0 + 900).map(lambda n: str(n).encode())).map(list),
+    st.tuples(st.sampled_from([b"DEL", b"GET", b"INCR", b"PERSIST", b"GETDEL", b"UNLINK"]),
+              st.sampled_from(KEYS)).map(list),
+    st.tuples(st.just(b"GETEX"), st.sampled_from(KEYS), st.sampled_from([b"PX", b"PERSIST"]),
+              st.integers(1, 300).map(lambda n: str(n).encode()))
+      .map(lambda t: list(t[:3]) if t[2] == b"PERSIST" else list(t)),
+    st.tuples(st.just(b"SETEX"), st.sampled_from(KEYS), st.integers(1, 2).map(lambda n: str(n).encode()),
+              st.just(b"v")).map(list),
+    st.tuples(st.sampled_from([b"RENAME", b"COPY"]), st.sampled_from(KEYS), st.sampled_from(KEYS)).map(list),
+    st.tuples(st.just(b"MOVE"), st.sampled_from(KEYS), st.just(b"1")).map(list),
+    st.tuples(st.just(b"SELECT"), st.sampled_from([b"0", b"1"])).map(list),
+    st.just([b"FLUSHDB"]),
+    st.just([b"CYCLE"]),
+)
+
+
+@settings(max_examples=400, derandomize=True)
+@given(st.lists(st.tuples(ttl_ops, st.integers(0, 150)), max_size=80))
+def test_expired_unreclaimed_is_a_count_of_the_expired_keys_present(
+        steps: list[tuple[list[bytes], int]]) -> None:
+    """The time series' count of keys expired but not yet deleted equals a count over the
+    expires dict, whatever the commands (TTLs set, replaced in place, removed, keys renamed,
+    moved, copied, flushed) and lazy and active expiry; and when every TTL given is the
+    same, the times in the dict's order never decrease (so it needs no walk of every key)."""
+    from redissim.server.expiry import ActiveExpire
+    from redissim.server.keyspace import Session
+    from redissim.sim.clock import EPOCH_MS
+
+    ks = Keyspace()
+    session = Session()
+    ae = ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=1, cost_sample_us=1, cost_expire_us=5)
+    t = T0
+    for line, dt in steps:
+        t += dt
+        if line == [b"CYCLE"]:
+            ae.slow_cycle((t - EPOCH_MS) / 1000)
+        else:
+            ks.execute(line, t, session)
+        for db in ks.dbs[:2]:
+            times = list(db.exp.values())
+            if db.exp_sorted:
+                assert times == sorted(times)
+            for probe in (t - 100, t, t + 1, t + 150, t + 400):
+                assert ks.expired_unreclaimed(db, probe) == sum(1 for w in times if probe > w)
+
+
+@settings(max_examples=100, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(KEYS), st.booleans(), st.integers(0, 50)), max_size=80))
+def test_one_ttl_for_every_write_keeps_the_expire_times_in_order(
+        writes: list[tuple[bytes, bool, int]]) -> None:
+    """SET ... PX n with a single n, plain SETs, GETs and the cycle in between: the expire
+    times stay in the dict's order (the fast count, not the walk of every key)."""
+    from redissim.server.expiry import ActiveExpire
+    from redissim.sim.clock import EPOCH_MS
+
+    ks = Keyspace()
+    ae = ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=1, cost_sample_us=1, cost_expire_us=5)
+    t = T0
+    for key, ttl, dt in writes:
+        t += dt
+        ks.execute([b"SET", key, b"v", b"PX", b"100"] if ttl else [b"SET", key, b"v"], t)
+        ks.execute([b"GET", KEYS[dt % len(KEYS)]], t)
+        if dt % 7 == 0:
+            ae.slow_cycle((t - EPOCH_MS) / 1000)
+        assert ks.dbs[0].exp_sorted
+
+
+def test_a_ttl_changed_in_place_is_counted_where_it_now_falls() -> None:
+    """PEXPIRE on a key that has a TTL changes the time where the key stands in the dict:
+    the order of the times is then lost, and the count still right."""
+    ks = Keyspace()
+    db = ks.dbs[0]
+    ks.execute([b"SET", b"a", b"v", b"PX", b"300"], T0)
+    ks.execute([b"SET", b"b", b"v", b"PX", b"300"], T0 + 10)
+    assert db.exp_sorted
+    assert ks.execute([b"PEXPIRE", b"a", b"500"], T0 + 20) == 1
+    assert not db.exp_sorted
+    assert ks.expired_unreclaimed(db, T0 + 400) == 1  # b, behind a (alive till T0 + 520)
+    ks.execute([b"FLUSHDB"], T0 + 30)
+    ks.execute([b"SET", b"c", b"v", b"PX", b"300"], T0 + 40)
+    assert db.exp_sorted  # an empty dict starts in order again

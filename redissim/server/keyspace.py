@@ -347,7 +347,8 @@ class Stats:
 class Db:
     """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
 
-    __slots__ = ("id", "main", "expires", "data", "exp", "avg_ttl", "expires_cursor")
+    __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "avg_ttl",
+                 "expires_cursor")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -356,6 +357,14 @@ class Db:
         #: the plain dicts behind the tables (key -> value, key -> unix ms)
         self.data: dict[bytes, Any] = self.main.data
         self.exp: dict[bytes, int] = self.expires.data
+        #: True while the expire times in ``exp``, in the dict's order, never decrease: the
+        #: keys that expired are then the first ones (see Keyspace.expired_unreclaimed).
+        #: It holds whenever every TTL is the same, as in most workloads: each write puts
+        #: its key last with the latest time. ``exp_last`` is the time last put at the end.
+        #: Every change of ``exp`` goes through the keyspace, which keeps both right
+        #: (_note_exp_append); a bulk load sets ``exp_sorted`` to False.
+        self.exp_sorted = True
+        self.exp_last = 0
         #: maintained by the active expire cycle (INFO keyspace avg_ttl)
         self.avg_ttl = 0
         #: where the active expire cycle resumes its walk of ``expires``
@@ -363,6 +372,15 @@ class Db:
 
 
 _EMPTY: Final[tuple[()]] = ()
+
+
+def _note_exp_append(db: Db, when: int) -> None:
+    """Called just before ``when`` is put at the end of ``db.exp`` (see Db.exp_sorted)."""
+    if not db.exp:
+        db.exp_sorted = True
+    elif when < db.exp_last:
+        db.exp_sorted = False
+    db.exp_last = when
 
 
 def _normalize(args: Sequence[Any]) -> list[bytes]:
@@ -736,6 +754,7 @@ class Keyspace:
                     if len(data) > size and size >= db.main._trigger:  # a TTL without its key
                         db.main.note_add(key)
                     del exp[key]
+                    _note_exp_append(db, when_int)
                     exp[key] = when
                     if expires._index is not None:
                         expires.note_readd(key)
@@ -749,6 +768,7 @@ class Keyspace:
                 if db.main._index is not None:
                     db.main.note_readd(key)
                 del exp[key]
+                _note_exp_append(db, when_int)
                 exp[key] = when
                 if expires._index is not None:
                     expires.note_readd(key)
@@ -758,6 +778,7 @@ class Keyspace:
         data[key] = val
         if len(data) > size and size >= db.main._trigger:
             db.main.note_add(key)
+        _note_exp_append(db, when_int)
         exp[key] = when
         if len(exp) > expires._trigger:
             expires.note_add(key)
@@ -986,8 +1007,10 @@ class Keyspace:
     def _set_expire(db: Db, key: bytes, when: int) -> None:
         exp = db.exp
         if key in exp:
-            exp[key] = when
+            exp[key] = when  # (in place: the time order may break)
+            db.exp_sorted = False
             return
+        _note_exp_append(db, when)
         exp[key] = when
         t = db.expires
         if len(exp) > t._trigger:
@@ -1076,18 +1099,31 @@ class Keyspace:
         """Keys whose TTL has passed at ``now_ms`` but which lazy or active expiry has not
         deleted yet: DBSIZE still counts them (the time series' keys logically alive are
         DBSIZE minus these)."""
+        # The values are read as plain objects: typed as ints, each would be converted to
+        # a machine integer first.
+        values: Any = db.exp.values()
+        now: Any = now_ms  # (boxed once, not at every comparison)
         # Keys given a TTL in the same ms share one int object (see _fast_set) and sit next
         # to one another in the dict, so the comparison is made once per run of the same
-        # object. The values are read as plain objects: typed as ints, each would be
-        # converted to a machine integer first.
+        # object.
         n = 0
         last: object = None
+        if db.exp_sorted:
+            # Times in the dict's order never decrease: the expired keys are the first ones,
+            # and the walk stops at the first key still alive. Walking every key at every
+            # sample was a tenth of the cache misses TTLs add in the expiry benchmark.
+            for when in values:
+                if when is not last:
+                    if not now > when:
+                        break
+                    last = when
+                n += 1
+            return n
         past = False
-        values: Any = db.exp.values()
         for when in values:
             if when is not last:
                 last = when
-                past = now_ms > when
+                past = now > when
             if past:
                 n += 1
         return n

@@ -246,6 +246,7 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]]) -> None:
             d.main.expand(len(data))
         if exp:
             d.exp.update(exp)
+            d.exp_sorted = False  # (in whatever order it was saved)
             d.expires.expand(len(exp))
 
 
