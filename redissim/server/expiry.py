@@ -27,7 +27,7 @@ loop are delayed by exactly the cycle's length.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final, cast
 
 from redissim.server.keyspace import Keyspace
 from redissim.sim import trace as tr
@@ -142,16 +142,19 @@ class ActiveExpire:
                 ttl_sum = ttl_samples = 0
                 max_buckets = num * 20
                 exp = db.exp
-                chains = expires.chains()  # deletions below edit it in place, never replace it
+                # (deletions below edit it in place, never replace it; its slots are read as
+                # plain objects, so that an empty one is told by one comparison)
+                chains: list[Any] = expires.chains()
                 mask = expires.size - 1  # (slots, unless building the index just sized it)
                 first = db.expires_cursor
                 # Bucket by bucket from the cursor until num keys were sampled (whole chains)
                 # or max_buckets buckets were looked at; most buckets of a sparse table are
-                # empty, so an empty one costs only the loop step and the dict lookup.
+                # empty, so an empty one costs only the loop step and one list read.
                 for cursor in range(first, first + max_buckets):
-                    slot = chains[cursor & mask]
-                    if slot is None:
+                    raw = chains[cursor & mask]
+                    if raw is None:
                         continue
+                    slot = cast("bytes | list[bytes]", raw)
                     # A key alone in its bucket, or a list walked from its end (the head of
                     # the chain) down. Deleting the key at i leaves the keys before it where
                     # they are in the list, so the walk needs no copy.
