@@ -19,7 +19,8 @@ What is simplified, deliberately:
 * The Python ``dict`` in :attr:`Table.data` is the source of truth for lookups (so GET/SET
   stay fast); the bucket index is built only when something first needs buckets (SCAN,
   sampling, the active expire cycle) and is maintained incrementally from then on. Until
-  then only ``size`` is tracked, which costs one comparison per insert. The index is the
+  then only ``size`` is tracked, which costs one comparison per insert. A re-bucketing drops
+  the index, and the next bucket access builds it in the new size. The index is the
   bucket array itself, a list of ``size`` slots: like ``dictEntry **table`` it costs a
   pointer per bucket, and a key's chain is one list index away (no hashing of the bucket
   number, no int objects), which matters because every add and delete of an indexed table
@@ -199,7 +200,7 @@ class Table:
             before = self.rehashes
             self._grow_if_needed()
             if self.rehashes != before:
-                return  # the re-bucketing already placed the new key
+                return  # re-bucketed: the index is rebuilt, with this key, when next needed
         _chain_add(index, key_hash(key) & (size - 1), key)
 
     def note_readd(self, key: bytes) -> None:
@@ -279,12 +280,18 @@ class Table:
     def _rebucket(self, new_size: int) -> None:
         self.size = new_size
         self.rehashes += 1
-        if self._index is not None:
-            self._build_index()
+        # The index in the new size is built when buckets are next needed, not now: a table
+        # filling up doubles several times between two expire cycles, and until the next
+        # one every add and delete skips the index. A rebuild gives the chains an
+        # incremental index would have, since both follow the dict's order (_build_index).
+        self._index = None
         self._set_trigger()
 
     # -- buckets ------------------------------------------------------------------------------
     def _build_index(self) -> list[Slot]:
+        # Keys are chained in the dict's order, oldest first. The incremental updates keep
+        # the same order: a new key goes to the end of the dict and of its chain, a replaced
+        # TTL (delete and re-add) to the end of both, and a delete takes it out of both.
         mask = self.size - 1
         index: list[Slot] = [None] * self.size
         for key in self.data:
