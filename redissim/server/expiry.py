@@ -162,9 +162,10 @@ class ActiveExpire:
                     while i:
                         i -= 1
                         key = slot if isinstance(slot, bytes) else slot[i]
-                        when = exp.get(key)
-                        if when is None:
+                        found = exp.get(key)
+                        if found is None:
                             continue
+                        when: int = found  # (unboxed once, not at each use below)
                         if now_ms > when:
                             expired += 1
                             if trace is not None:
