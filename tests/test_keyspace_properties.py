@@ -154,6 +154,8 @@ def test_expired_unreclaimed_is_a_count_of_the_expired_keys_present(
             times = list(db.exp.values())
             if db.exp_sorted:
                 assert times == sorted(times)
+            if times:
+                assert db.exp_min <= min(times)  # the lazy checks' shortcut is sound
             for probe in (t - 100, t, t + 1, t + 150, t + 400):
                 assert ks.expired_unreclaimed(db, probe) == sum(1 for w in times if probe > w)
 
@@ -193,3 +195,64 @@ def test_a_ttl_changed_in_place_is_counted_where_it_now_falls() -> None:
     ks.execute([b"FLUSHDB"], T0 + 30)
     ks.execute([b"SET", b"c", b"v", b"PX", b"300"], T0 + 40)
     assert db.exp_sorted  # an empty dict starts in order again
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.lists(st.tuples(ttl_ops, st.integers(0, 150)), max_size=80))
+def test_the_lazy_checks_shortcut_changes_no_reply(steps: list[tuple[list[bytes], int]]) -> None:
+    """Reads skip the expires lookup while the clock has not passed ``Db.exp_min``: the
+    same commands on a keyspace whose ``exp_min`` is held at 0 (so that every check looks
+    the key up) give the same replies, and the same keys and TTLs."""
+    from redissim.server.expiry import ActiveExpire
+    from redissim.server.keyspace import Session
+    from redissim.sim.clock import EPOCH_MS
+
+    fast, slow = Keyspace(), Keyspace()
+    sessions = {id(fast): Session(), id(slow): Session()}
+    cycles = {id(ks): ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=1, cost_sample_us=1,
+                                   cost_expire_us=5) for ks in (fast, slow)}
+    t = T0
+    for line, dt in steps:
+        t += dt
+        replies = []
+        for ks in (fast, slow):
+            if line == [b"CYCLE"]:
+                replies.append(cycles[id(ks)].slow_cycle((t - EPOCH_MS) / 1000))
+            else:
+                replies.append(ks.execute(line, t, sessions[id(ks)]))
+            # GET and EXISTS on every key too: the reads the shortcut serves
+            for key in KEYS:
+                replies.append(ks.execute([b"GET", key], t, sessions[id(ks)]))
+                replies.append(ks.execute([b"EXISTS", key], t, sessions[id(ks)]))
+        for db in slow.dbs:
+            db.exp_min = 0
+        half = len(replies) // 2
+        assert replies[:half] == replies[half:]
+        for a, b in zip(fast.dbs[:2], slow.dbs[:2], strict=True):
+            assert a.data == b.data and a.exp == b.exp
+    assert fast.stats.as_dict() == slow.stats.as_dict()
+
+
+def test_a_loaded_dataset_sets_the_earliest_expire_time() -> None:
+    """An RDB load fills the expires dict wholesale: ``exp_min`` is its earliest time, so a
+    key loaded already expired is still expired on its first read."""
+    from redissim.server.persistence import restore_dataset
+
+    ks = Keyspace()
+    ks.execute([b"SET", b"late", b"v", b"PX", b"10000"], T0)
+    restore_dataset(ks, [({b"old": b"v", b"new": b"v"}, {b"old": T0 - 5, b"new": T0 + 50})]
+                    + [({}, {})] * (len(ks.dbs) - 1))
+    assert ks.dbs[0].exp_min == T0 - 5
+    assert ks.execute([b"GET", b"new"], T0) == b"v"
+    assert ks.execute([b"GET", b"old"], T0) is None
+    assert ks.stats.expired_keys == 1
+
+
+def test_a_ttl_lowered_in_place_is_seen_by_the_next_read() -> None:
+    """PEXPIRE replacing a TTL by an earlier time lowers ``exp_min`` with it."""
+    ks = Keyspace()
+    ks.execute([b"SET", b"a", b"v", b"PX", b"300"], T0)
+    assert ks.execute([b"PEXPIRE", b"a", b"5"], T0) == 1
+    assert ks.dbs[0].exp_min == T0 + 5
+    assert ks.execute([b"GET", b"a"], T0 + 10) is None
+    assert ks.stats.expired_keys == 1

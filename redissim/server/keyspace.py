@@ -347,8 +347,8 @@ class Stats:
 class Db:
     """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
 
-    __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "avg_ttl",
-                 "expires_cursor")
+    __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "exp_min",
+                 "avg_ttl", "expires_cursor")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -365,6 +365,12 @@ class Db:
         #: (_note_exp_append); a bulk load sets ``exp_sorted`` to False.
         self.exp_sorted = True
         self.exp_last = 0
+        #: No expire time in ``exp`` is below it (the same writes keep it up). Until the
+        #: clock passes it no key can be expired, and the lazy expiry checks skip the ``exp``
+        #: lookup: with TTLs longer than the run, or not reached yet, a read costs one dict
+        #: lookup, as it does without TTLs. Deletes leave it alone (it stays a lower bound);
+        #: the next add to an empty ``exp`` sets it afresh.
+        self.exp_min = 0
         #: maintained by the active expire cycle (INFO keyspace avg_ttl)
         self.avg_ttl = 0
         #: where the active expire cycle resumes its walk of ``expires``
@@ -375,11 +381,16 @@ _EMPTY: Final[tuple[()]] = ()
 
 
 def _note_exp_append(db: Db, when: int) -> None:
-    """Called just before ``when`` is put at the end of ``db.exp`` (see Db.exp_sorted)."""
+    """Called just before ``when`` is put at the end of ``db.exp`` (see Db.exp_sorted and
+    Db.exp_min)."""
     if not db.exp:
         db.exp_sorted = True
-    elif when < db.exp_last:
-        db.exp_sorted = False
+        db.exp_min = when
+    else:
+        if when < db.exp_last:
+            db.exp_sorted = False
+        if when < db.exp_min:
+            db.exp_min = when
     db.exp_last = when
 
 
@@ -528,7 +539,7 @@ class Keyspace:
         fx.touched = one
         if val is not None:
             exp = db.exp
-            if exp:
+            if exp and now_ms > db.exp_min:
                 when = exp.get(key)
                 if when is not None and now_ms > when:
                     self._expire_now(db, key)
@@ -830,7 +841,7 @@ class Keyspace:
             fx.dirty = 1
             return 1
         exp = db.exp
-        if exp:
+        if exp and now_ms > db.exp_min:
             when = exp.get(key)
             if when is not None and now_ms > when:
                 val = None  # lazily expired: the general path below deletes and recreates it
@@ -854,7 +865,7 @@ class Keyspace:
     def _expired(self, db: Db, key: bytes) -> bool:
         """``keyIsExpired``: strictly past its expire time (no deletion)."""
         exp = db.exp
-        if not exp:
+        if not exp or self.now <= db.exp_min:
             return False
         when = exp.get(key)
         return when is not None and self.now > when
@@ -927,7 +938,7 @@ class Keyspace:
 
     def _expire_if_needed(self, db: Db, key: bytes) -> bool:
         exp = db.exp
-        if exp:
+        if exp and self.now > db.exp_min:
             when = exp.get(key)
             if when is not None and self.now > when:
                 self._expire_now(db, key)
@@ -939,7 +950,7 @@ class Keyspace:
         val = db.data.get(key)
         if val is not None:
             exp = db.exp
-            if exp:
+            if exp and self.now > db.exp_min:
                 when = exp.get(key)
                 if when is not None and self.now > when:
                     self._expire_now(db, key)
@@ -955,7 +966,7 @@ class Keyspace:
         val = db.data.get(key)
         if val is not None:
             exp = db.exp
-            if exp:
+            if exp and self.now > db.exp_min:
                 when = exp.get(key)
                 if when is not None and self.now > when:
                     self._expire_now(db, key)
@@ -1009,6 +1020,8 @@ class Keyspace:
         if key in exp:
             exp[key] = when  # (in place: the time order may break)
             db.exp_sorted = False
+            if when < db.exp_min:
+                db.exp_min = when
             return
         _note_exp_append(db, when)
         exp[key] = when
@@ -1170,7 +1183,7 @@ class Keyspace:
         val = db.data.get(key)
         if val is not None:
             exp = db.exp
-            if exp:
+            if exp and self.now > db.exp_min:
                 when = exp.get(key)
                 if when is not None and self.now > when:
                     self._expire_now(db, key)
@@ -1473,7 +1486,7 @@ class Keyspace:
         val = data.get(key)
         if val is not None:
             exp = db.exp
-            if exp:
+            if exp and self.now > db.exp_min:
                 when = exp.get(key)
                 if when is not None and self.now > when:
                     self._expire_now(db, key)
@@ -1520,7 +1533,7 @@ class Keyspace:
             fx.dirty = 1
             return 1
         exp = db.exp
-        if exp:
+        if exp and self.now > db.exp_min:
             when = exp.get(key)
             if when is not None and self.now > when:
                 return self._incr_by(db, key, 1)  # lazily expired: take the general path

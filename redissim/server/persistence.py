@@ -247,6 +247,7 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]]) -> None:
         if exp:
             d.exp.update(exp)
             d.exp_sorted = False  # (in whatever order it was saved)
+            d.exp_min = min(exp.values())
             d.expires.expand(len(exp))
 
 
