@@ -128,3 +128,20 @@ def test_shared_words_and_fast_kinds() -> None:
                 lambda: ks.execute(line, T0)):
         with pytest.raises(TypeError, match="must be bytes or str"):
             run()
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_set_px_on_a_ttl_left_without_its_key(indexed: bool) -> None:
+    """No command leaves a TTL without its key, but the fast SET ... PX (which skips the
+    expires lookup for a new key) handles one as the general path does: the TTL replaced."""
+    fast, general = Keyspace(), Keyspace()
+    for ks in (fast, general):
+        ks.dbs[0].exp[b"z"] = T0 + 900  # the TTL without its key, first in the dict
+        ks.execute([b"SET", b"a", b"v", b"PX", b"500"], T0)
+        ks.execute([b"SET", b"b", b"v", b"PX", b"500"], T0)
+        if indexed:
+            ks.dbs[0].expires.chains()
+    assert fast.execute([b"SET", b"z", b"v", b"PX", b"100"], T0 + 1) == "OK"
+    assert general._execute([b"SET", b"z", b"v", b"PX", b"100"], T0 + 1) == "OK"
+    assert _state(fast) == _state(general)
+    assert list(fast.dbs[0].exp) == [b"a", b"b", b"z"]  # moved to the end

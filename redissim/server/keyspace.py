@@ -754,45 +754,59 @@ class Keyspace:
         exp = db.exp
         expires = db.expires
         fx._rewrite = when  # the PXAT line is built only if propagate is read
-        if exp:
-            old = exp.get(key)
-            if old is not None:
-                if now_ms <= old or key not in data:
-                    # The key's TTL is replaced: removeExpire then setExpire, i.e. the entry
-                    # is deleted and added again (to the head of its bucket's chain).
-                    size = len(data)
-                    data[key] = val
-                    if len(data) > size and size >= db.main._trigger:  # a TTL without its key
-                        db.main.note_add(key)
-                    del exp[key]
-                    _note_exp_append(db, when_int)
-                    exp[key] = when
-                    if expires._index is not None:
-                        expires.note_readd(key)
-                    return "OK"
-                # The old key has expired: lookupKeyWrite deletes it (counted, DEL fed), then
-                # the new one is added, to both dicts and to the head of both chains. Done as
-                # one re-add per table: the same dict order and chains as a delete and an
-                # insert, and the count never changes, so no table can grow in between.
-                del data[key]
-                data[key] = val
-                if db.main._index is not None:
-                    db.main.note_readd(key)
+        size = len(data)
+        data[key] = val
+        if len(data) > size:
+            # A new key. Every key of ``exp`` is a key of ``data``, so there is no old TTL to
+            # look up (which spares the lookup that misses in a large ``exp``): setExpire adds
+            # one to both the dict and the head of its chain.
+            if size >= db.main._trigger:
+                db.main.note_add(key)
+            n = len(exp)
+            _note_exp_append(db, when_int)
+            exp[key] = when
+            if len(exp) > n:
+                if n >= expires._trigger:
+                    expires.note_add(key)
+            else:
+                # A TTL that had lost its key (no command leaves one): replaced, moved to the
+                # end of the dict and the head of its chain, as below.
                 del exp[key]
-                _note_exp_append(db, when_int)
                 exp[key] = when
                 if expires._index is not None:
                     expires.note_readd(key)
-                self._count_lazy_expiry(key)
-                return "OK"
-        size = len(data)
+            return "OK"
+        old = exp.get(key) if exp else None
+        if old is None:
+            # A key without a TTL is given one.
+            _note_exp_append(db, when_int)
+            exp[key] = when
+            if len(exp) > expires._trigger:
+                expires.note_add(key)
+            return "OK"
+        if now_ms <= old:
+            # The key's TTL is replaced (the value was, in place): removeExpire then setExpire,
+            # i.e. the entry is deleted and added again (to the head of its bucket's chain).
+            del exp[key]
+            _note_exp_append(db, when_int)
+            exp[key] = when
+            if expires._index is not None:
+                expires.note_readd(key)
+            return "OK"
+        # The old key has expired: lookupKeyWrite deletes it (counted, DEL fed), then the new
+        # one is added, to both dicts and to the head of both chains. Done as one re-add per
+        # table: the same dict order and chains as a delete and an insert, and the count never
+        # changes, so no table can grow in between.
+        del data[key]
         data[key] = val
-        if len(data) > size and size >= db.main._trigger:
-            db.main.note_add(key)
+        if db.main._index is not None:
+            db.main.note_readd(key)
+        del exp[key]
         _note_exp_append(db, when_int)
         exp[key] = when
-        if len(exp) > expires._trigger:
-            expires.note_add(key)
+        if expires._index is not None:
+            expires.note_readd(key)
+        self._count_lazy_expiry(key)
         return "OK"
 
     def _fast_ping(self, args: list[Any], now_ms: int, session: Session | None) -> Any:
