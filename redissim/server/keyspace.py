@@ -1126,6 +1126,8 @@ class Keyspace:
         """Keys whose TTL has passed at ``now_ms`` but which lazy or active expiry has not
         deleted yet: DBSIZE still counts them (the time series' keys logically alive are
         DBSIZE minus these)."""
+        if not db.exp or now_ms <= db.exp_min:
+            return 0  # no expire time has passed (the walk would start with the dict's holes)
         # The values are read as plain objects: typed as ints, each would be converted to
         # a machine integer first.
         values: Any = db.exp.values()
