@@ -94,5 +94,6 @@ def is_compiled() -> bool:
     """True if the compiled extensions are what runs."""
     mod = sys.modules.get("redissim.server.keyspace")
     if mod is None:
-        import redissim.server.keyspace as mod
+        import redissim.server.keyspace as keyspace
+        mod = keyspace
     return not (mod.__file__ or "").endswith(".py")

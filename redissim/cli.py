@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from redissim.scenario import ScenarioError, builtin_scenarios, load_raw, load_scenario
+from redissim.scenario import Scenario, ScenarioError, builtin_scenarios, load_raw, load_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate and visualise Redis 7 internals.")
@@ -51,7 +51,7 @@ def run_scenario(target: str, seed: int | None, overrides: list[str],
     from redissim.sim.engine import Simulation
 
     scenario, data = load_scenario(target, overrides, seed)
-    runs = [(None, scenario)]
+    runs: list[tuple[str | None, Scenario]] = [(None, scenario)]
     for v in scenario.variants:
         runs.append((v.name, variant_scenario(data, v, target)))
     if scenario.variants:

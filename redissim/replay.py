@@ -40,9 +40,10 @@ import math
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -421,9 +422,12 @@ def _seg_allkeys_lru(st: _State, last: dict[int, int], table: KeyTable, pool: ev
     """allkeys-lru with the pool, no TTLs: the hot path, kept small on purpose."""
     used = st.used
     hits = 0
-    get_some = ev.get_some_keys
+    # The eviction module is typed for any Hashable key; here every key is an int id (the
+    # table and the pool only ever hold the ints of ``keys``).
+    get_some = cast(Callable[[KeyTable, int, random.Random], list[int]], ev.get_some_keys)
     insert = pool.insert
-    pop_best = pool.pop_best
+    pop_best = cast(Callable[[Callable[[int, int], bool]], tuple[int, int] | None],
+                    pool.pop_best)
     pscores = pool.scores  # the pool's sorted scores, read to skip hopeless candidates
     cap = pool.capacity
     add = table.add
@@ -465,16 +469,18 @@ def _seg_allkeys_random(st: _State, present: set[int], table: KeyTable, keys: li
     """allkeys-random without TTLs: dictGetRandomKey until under the limit."""
     used = st.used
     hits = 0
-    rand_key = ev.get_random_key
+    # An int key id: the table holds only ints, and is not empty when it is called (so
+    # never None).
+    rand_key = cast(Callable[[KeyTable, random.Random], int], ev.get_random_key)
     add = table.add
     remove = table.remove
     for k in keys:
         if used > limit:
             while used > limit and table.used:
                 v = rand_key(table, rng)
-                present.discard(v)  # type: ignore[arg-type]
-                remove(v)  # type: ignore[arg-type]
-                used -= cost[v]  # type: ignore[index]
+                present.discard(v)
+                remove(v)
+                used -= cost[v]
                 st.evictions += 1
         if k in present:
             hits += 1

@@ -69,10 +69,10 @@ class _Base(BaseModel):
 class ServerConfig(_Base):
     """Server settings under their redis.conf names."""
 
-    hz: int = Field(10, ge=1, le=500)
+    hz: int = Field(default=10, ge=1, le=500)
     dynamic_hz: YesNo = True
-    databases: int = Field(16, ge=1, le=1024)
-    active_expire_effort: int = Field(1, ge=1, le=10)
+    databases: int = Field(default=16, ge=1, le=1024)
+    active_expire_effort: int = Field(default=1, ge=1, le=10)
     #: DEBUG SET-ACTIVE-EXPIRE 0 in a scenario: lazy expiry only
     active_expire: YesNo = True
     # memory and eviction (evict.c)
@@ -80,16 +80,16 @@ class ServerConfig(_Base):
     maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
                               "volatile-lfu", "allkeys-random", "volatile-random",
                               "volatile-ttl"] = "noeviction"
-    maxmemory_samples: int = Field(5, ge=1, le=64)
-    maxmemory_eviction_tenacity: int = Field(10, ge=0, le=100)
-    lfu_log_factor: int = Field(10, ge=0)
-    lfu_decay_time: int = Field(1, ge=0)
+    maxmemory_samples: int = Field(default=5, ge=1, le=64)
+    maxmemory_eviction_tenacity: int = Field(default=10, ge=0, le=100)
+    lfu_log_factor: int = Field(default=10, ge=0)
+    lfu_decay_time: int = Field(default=1, ge=0)
     # persistence (aof.c, rdb.c)
     appendonly: YesNo = False
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
     #: redis.conf syntax: "3600 1 300 100 60 10000" (the 7.0 built-in default); "" disables
     save: str = "3600 1 300 100 60 10000"
-    auto_aof_rewrite_percentage: int = Field(100, ge=0)
+    auto_aof_rewrite_percentage: int = Field(default=100, ge=0)
     auto_aof_rewrite_min_size: Bytes = 64 * 1024 * 1024
     no_appendfsync_on_rewrite: YesNo = False
     stop_writes_on_bgsave_error: YesNo = True
@@ -128,23 +128,25 @@ class KeysConfig(_Base):
     """How a workload picks keys: ``prefix`` + an index in [0, space)."""
 
     distribution: Literal["uniform", "zipf", "sequential", "hotspot", "powerlaw"] = "uniform"
-    space: int = Field(1, ge=1, le=100_000_000)
+    space: int = Field(default=1, ge=1, le=100_000_000)
     prefix: str = "key:"
-    alpha: float = Field(1.0, gt=0, le=10, description="zipf or powerlaw exponent")
-    hot_fraction: float = Field(0.2, gt=0, lt=1, description="hotspot: share of keys that are hot")
-    hot_probability: float = Field(0.8, ge=0, le=1, description="hotspot: share of requests to them")
+    alpha: float = Field(default=1.0, gt=0, le=10, description="zipf or powerlaw exponent")
+    hot_fraction: float = Field(default=0.2, gt=0, lt=1,
+                                description="hotspot: share of keys that are hot")
+    hot_probability: float = Field(default=0.8, ge=0, le=1,
+                                   description="hotspot: share of requests to them")
     #: redis-benchmark without -r uses one literal key; with space 1 the key is just the prefix
     #: followed by 0 unless ``fixed`` names it.
     fixed: str | None = None
     #: added to every index (e.g. sequential keys 10000.. for a second batch)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(default=0, ge=0)
 
 
 class CommandSpec(_Base):
     """One entry of a command mix. ``args`` is a template: {key}, {value}, {ttl_s}, {ttl_ms}."""
 
     cmd: str
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
     args: list[str] | None = None
 
 
@@ -161,9 +163,9 @@ class Workload(_Base):
     name: str | None = None
     type: Literal["closed", "open", "script", "scan"] = "closed"
     label: str | None = None
-    clients: int = Field(50, ge=1, le=100_000)
-    pipeline: int = Field(1, ge=1, le=100_000)
-    requests: int | None = Field(None, ge=1)
+    clients: int = Field(default=50, ge=1, le=100_000)
+    pipeline: int = Field(default=1, ge=1, le=100_000)
+    requests: int | None = Field(default=None, ge=1)
     duration: Seconds | None = None
     start: Seconds | Literal["after-previous"] = 0.0
     think_time: Seconds = 0.0
@@ -171,10 +173,10 @@ class Workload(_Base):
     rate: PerSecond | None = None
     commands: list[CommandSpec] = Field(default_factory=lambda: [CommandSpec(cmd="GET")])
     keys: KeysConfig = Field(default_factory=KeysConfig)
-    value_size: int = Field(3, ge=0, le=512 * 1024 * 1024)
+    value_size: int = Field(default=3, ge=0, le=512 * 1024 * 1024)
     ttl: Seconds | None = None
     steps: list[ScriptStep] = Field(default_factory=list)
-    count: int = Field(10, ge=1)
+    count: int = Field(default=10, ge=1)
     match: str | None = None
     repeat: bool = False
     #: ``random``: each command drawn from the weighted mix; ``batches``: each pipeline batch is
@@ -223,9 +225,9 @@ class Fault(_Base):
 class Preload(_Base):
     """Keys created before the run, like ``DEBUG POPULATE count prefix size``."""
 
-    keys: int = Field(0, ge=0, le=100_000_000)
+    keys: int = Field(default=0, ge=0, le=100_000_000)
     prefix: str = "key"
-    value_size: int = Field(10, ge=0)
+    value_size: int = Field(default=10, ge=0)
     #: false: every key shares one value object of value-size bytes (the same sizes and
     #: memory accounting, a fraction of the simulator's own memory for large datasets)
     distinct_values: YesNo = True
@@ -266,15 +268,15 @@ class LruGrid(_Base):
 
 
 class MetricsConfig(_Base):
-    interval: Seconds = Field(0.1, gt=0)
-    trace_limit: int = Field(200_000, ge=0)
+    interval: Seconds = Field(default=0.1, gt=0)
+    trace_limit: int = Field(default=200_000, ge=0)
 
 
 class Scenario(_Base):
     name: str
     description: str = ""
     seed: int = 1
-    duration: Seconds | None = Field(None, description="hard stop of simulated time")
+    duration: Seconds | None = Field(default=None, description="hard stop of simulated time")
     server: ServerConfig = Field(default_factory=ServerConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -414,8 +416,8 @@ def load_scenario(name_or_path: str, overrides: list[str] | None = None,
     if seed is not None:
         data["seed"] = seed
     scenario = validate(data, str(path))
-    for v in scenario.variants:  # validate every variant now, not halfway through a run
-        variant_scenario(data, v, str(path))
+    for variant in scenario.variants:  # validate every variant now, not halfway through a run
+        variant_scenario(data, variant, str(path))
     return scenario, data
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redissim.server import memory as mem
 from redissim.server.commands import lookup as lookup_command
@@ -281,7 +281,9 @@ class MaxMemory:
         first = args[0]
         name = first.lower() if isinstance(first, bytes) else first.encode().lower()
         self._now = t
-        res = self.ev.perform(self, t)
+        # self is an EvictionHost whose keys are bytes; the protocol names them Hashable and is
+        # not generic in the key type, so bytes-typed parameters cannot match it.
+        res = self.ev.perform(self, t)  # type: ignore[arg-type]
         t += res.cpu_s
         if res.status == EVICT_FAIL:
             spec = lookup_command(name.decode("utf-8", "replace"))
@@ -330,7 +332,7 @@ class MaxMemory:
         if not self.ev.timer_running:
             return t
         self._now = t
-        res = self.ev.timer_proc(self, t)
+        res = self.ev.timer_proc(self, t)  # type: ignore[arg-type]  # (see before_evict)
         return t + res.cpu_s
 
     def pending(self) -> bool:
@@ -390,5 +392,5 @@ class MaxMemory:
         fields["used_memory_peak"] = max(self.peak, used)
         fields["mem_clients_normal"] = clients
         fields["mem_aof_buffer"] = aof
-        stats = self.ev.stats.info(self._now)
+        stats = cast(dict[str, object], self.ev.stats.info(self._now))
         return {"memory": fields, "stats": stats}

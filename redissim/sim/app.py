@@ -68,15 +68,20 @@ class AppDriver(Driver):
         env = self.env
         for _label, _batch, _size, reply, _args in sent:
             ev = self._waiting.pop(conn.id)
-            env.timeout(max(0.0, t_recv - env.now)).callbacks.append(
-                lambda _e, ev=ev, reply=reply: ev.succeed(reply))
+
+            def fire(_e: simpy.Event, ev: simpy.Event = ev, reply: Any = reply) -> None:
+                ev.succeed(reply)
+
+            env.timeout(max(0.0, t_recv - env.now)).callbacks.append(fire)
 
     def _pg(self, conn_id: int, kind: str, key: int):
         """One PostgreSQL statement over the network; returns the QueryResult."""
         link = self.loop.link
+        pg = self.pg
+        assert pg is not None  # start() refuses a postgres target without a postgres server
         yield self.env.timeout(link.up.transmit(0.0, 64))
-        qr = yield self.env.process(self.pg.query(conn_id, kind, key % self.pg.table.rows,
-                                                  self.wl.prepared))
+        qr = yield self.env.process(pg.query(conn_id, kind, key % pg.table.rows,
+                                             self.wl.prepared))
         yield self.env.timeout(link.down.transmit(0.0, 64 + 16))
         self.counts["pg_queries"] += 1
         return qr
@@ -98,7 +103,9 @@ class AppDriver(Driver):
             self.t_first = min(self.t_first, t0)
             self.issued += 1
             if wl.target == "device":
-                yield env.process(self.device.read(self.device.spec.block_size))
+                device = self.device
+                assert device is not None  # the scenario refuses target device without a device
+                yield env.process(device.read(device.spec.block_size))
             elif wl.target == "postgres":
                 yield from self._pg(pg_conn, "update_pk" if is_write else "select_pk", idx)
             elif is_write:

@@ -200,15 +200,21 @@ class Simulation:
             self._start_at(self.drivers[nxt], t)
         if self._pending == 0 and not self.done.triggered:
             env = self.env
-            env.timeout(max(0.0, self._end - env.now)).callbacks.append(
-                lambda _e: self.done.succeed() if not self.done.triggered else None)
+
+            def finish(_e: simpy.Event) -> None:
+                if not self.done.triggered:
+                    self.done.succeed()
+
+            env.timeout(max(0.0, self._end - env.now)).callbacks.append(finish)
 
     def _start_at(self, drv: Driver, t: float) -> None:
         env = self.env
+        # Driver declares no start(): every subclass defines its own (sim/workload.py).
         if t <= env.now:
-            drv.start(env.now)
+            drv.start(env.now)  # type: ignore[attr-defined]
         else:
-            env.timeout(t - env.now).callbacks.append(lambda _e: drv.start(t))
+            env.timeout(t - env.now).callbacks.append(
+                lambda _e: drv.start(t))  # type: ignore[attr-defined]
 
     def _sampler(self):
         env = self.env
@@ -304,14 +310,14 @@ class Simulation:
             span = (drv.t_last - drv.t_first) if drv.t_last > drv.t_first else 0.0
             cmds = [CommandResult(label, h.count, h.count / span if span else 0.0, h)
                     for label, h in drv.hist.items()]
-            extra: dict[str, Any] = {}
+            wl_extra: dict[str, Any] = {}
             if wl.type == "scan":
-                extra = {"walks": drv.walks, "keys_seen": drv.keys_seen}  # type: ignore[attr-defined]
+                wl_extra = {"walks": drv.walks, "keys_seen": drv.keys_seen}  # type: ignore[attr-defined]
             out.append(WorkloadResult(
                 name=drv.name, type=wl.type, clients=1 if wl.type in ("script", "scan")
                 else wl.clients, pipeline=wl.pipeline, started=drv.t_first
                 if drv.t_first != float("inf") else 0.0, finished=drv.t_last,
-                commands=cmds, records=drv.records, extra=extra, value_size=wl.value_size))
+                commands=cmds, records=drv.records, extra=wl_extra, value_size=wl.value_size))
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
         labels = {c.id: c.label for c in self.loop.conns}
         extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,

@@ -12,6 +12,7 @@ the phases over the last two seconds of playback.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import pygame
@@ -37,7 +38,15 @@ STRIP_WALL_S = 2.0
 LIST_ROWS = 9
 
 
-def _geometry(ctx: Ctx) -> dict[str, object]:
+class _Geometry(TypedDict):
+    body: pygame.Rect
+    center: tuple[int, int]
+    nodes: dict[str, pygame.Rect]
+    strip: pygame.Rect
+    list: pygame.Rect
+
+
+def _geometry(ctx: Ctx) -> _Geometry:
     lay = ctx.layout
     body = lay.body("loop")
     ring_h = lay.px(176)
@@ -46,7 +55,7 @@ def _geometry(ctx: Ctx) -> dict[str, object]:
     nw, nh = lay.px(104), lay.px(22)
     # Clockwise from the top, in the order one ae iteration runs them.
     angles = [-90 + 72 * k for k in range(len(PHASES))]
-    nodes = {}
+    nodes: dict[str, pygame.Rect] = {}
     for ph, a in zip(PHASES, angles, strict=True):
         x = cx + rx * math.cos(math.radians(a))
         y = cy + ry * math.sin(math.radians(a))
@@ -60,7 +69,7 @@ def _geometry(ctx: Ctx) -> dict[str, object]:
 
 def draw_static(ctx: Ctx, surf: pygame.Surface) -> None:
     g = _geometry(ctx)
-    nodes: dict[str, pygame.Rect] = g["nodes"]  # type: ignore[assignment]
+    nodes = g["nodes"]
     order = list(PHASES) + [PHASES[0]]
     for a, b in zip(order, order[1:], strict=False):
         pa, pb = nodes[a].center, nodes[b].center
@@ -78,8 +87,8 @@ def draw_static(ctx: Ctx, surf: pygame.Surface) -> None:
 def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     lay, rp, t = ctx.layout, ctx.replay, ctx.t
     g = _geometry(ctx)
-    nodes: dict[str, pygame.Rect] = g["nodes"]  # type: ignore[assignment]
-    cx, cy = g["center"]  # type: ignore[misc]
+    nodes = g["nodes"]
+    cx, cy = g["center"]
     phase, pclient = rp.phase_at(t)
     for ph, r in nodes.items():
         col = PHASE_COLORS[ph]
@@ -123,7 +132,7 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
                   anchor="center")
 
     # This iteration's commands, in the order the loop runs them.
-    lst: pygame.Rect = g["list"]  # type: ignore[assignment]
+    lst = g["list"]
     lo, hi = rp.iteration_execs(t)
     n = hi - lo
     line = lay.px(15)
@@ -156,7 +165,7 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
                           anchor="topright")
 
     # Loop statistics of the last window: batching per iteration and the slowest command.
-    strip: pygame.Rect = g["strip"]  # type: ignore[assignment]
+    strip = g["strip"]
     win = min(1.0, max(1e-3, rp.end_t / 10.0))
     iters = rp.iterations_between(t - win, t)
     cmds = rp.ops_per_sec(t, win) * min(win, t) if t > 0 else 0.0

@@ -63,13 +63,13 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     writing = last is not None and t - last[0] < ctx.fx
     labels = [("aof_buf", "in memory"), ("write(2)", "OS page cache"), ("fsync", "device")]
     lit = [writing, writing, fs is not None]
-    cols = [AOF, AOF, FSYNC]
-    for r, (a, b), on, col in zip(boxes, labels, lit, cols, strict=True):
+    box_cols = [AOF, AOF, FSYNC]
+    for r, (title, sub), on, col in zip(boxes, labels, lit, box_cols, strict=True):
         pygame.draw.rect(surf, PANEL, r, border_radius=lay.px(4))
         pygame.draw.rect(surf, col if on else FAINT, r, 2, border_radius=lay.px(4))
-        ctx.blit_text(surf, a, (r.centerx, r.y + lay.px(3)), 11, col if on else TEXT, "bold",
-                      anchor="midtop")
-        ctx.blit_text(surf, b, (r.centerx, r.bottom - lay.px(3)), 9, DIM, anchor="midbottom")
+        ctx.blit_text(surf, title, (r.centerx, r.y + lay.px(3)), 11, col if on else TEXT,
+                      "bold", anchor="midtop")
+        ctx.blit_text(surf, sub, (r.centerx, r.bottom - lay.px(3)), 9, DIM, anchor="midbottom")
     # Packets moving along the lane.
     pk = (lay.px(12), lay.px(8))
     if writing and last is not None:
@@ -89,8 +89,8 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     ctx.stats["aof_pulse"] = int(writing)
 
     y = boxes[0].bottom + lay.px(16)
-    on = st.appendonly or rp.aof_times
-    if on:
+    aof_on = st.appendonly or rp.aof_times
+    if aof_on:
         line1 = (f"appendfsync {st.appendfsync} · written {fmt_bytes(rp.aof_bytes(t))}"
                  f" · fsyncs done {rp.fsync_count(t)}")
         unsynced = rp.unsynced_bytes(t)
