@@ -209,12 +209,10 @@ class Simulation:
 
     def _start_at(self, drv: Driver, t: float) -> None:
         env = self.env
-        # Driver declares no start(): every subclass defines its own (sim/workload.py).
         if t <= env.now:
-            drv.start(env.now)  # type: ignore[attr-defined]
+            drv.start(env.now)
         else:
-            env.timeout(t - env.now).callbacks.append(
-                lambda _e: drv.start(t))  # type: ignore[attr-defined]
+            env.timeout(t - env.now).callbacks.append(lambda _e: drv.start(t))
 
     def _sampler(self):
         env = self.env

@@ -402,6 +402,10 @@ class Driver:
     def label_for(self, i: int) -> str:
         return self.wl.label or f"{self.name} {i + 1}"
 
+    def start(self, t: float) -> None:
+        """Begin the workload at simulated time ``t`` (each kind of driver defines it)."""
+        raise NotImplementedError
+
     def _begin(self, t: float) -> None:
         """What every request-issuing workload sets up at its start: the command mix, when
         it stops (``duration``), how many requests it may send (``requests``, -1 = no cap)."""
