@@ -26,6 +26,8 @@ from typing import Any
 __all__ = [
     "ReplyError",
     "NIL_ARRAY",
+    "bulk_size",
+    "decimal_digits",
     "encode_reply",
     "reply_size",
     "request_size",
@@ -83,11 +85,16 @@ class _NilArray:
 NIL_ARRAY = _NilArray()
 
 
-def _digits(n: int) -> int:
+def decimal_digits(n: int) -> int:
     """Number of characters of ``str(n)`` without building the string for small values."""
     if 0 <= n < 10:
         return 1
     return len(str(n))
+
+
+def bulk_size(n: int) -> int:
+    """Bytes of a bulk string of ``n`` bytes on the wire: ``$<n>\r\n<data>\r\n``."""
+    return n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5
 
 
 def encode_reply(reply: object) -> bytes:
@@ -123,16 +130,15 @@ def reply_size(reply: Any) -> int:
     """Bytes the reply takes on the wire (RESP2), computed without encoding it."""
     cls = type(reply)
     if cls is bytes:
-        n = len(reply)
-        return n + _digits(n) + 5  # "$" n "\r\n" data "\r\n"
+        return bulk_size(len(reply))
     if cls is str:
         return len(reply.encode("utf-8", "surrogateescape")) + 3
     if cls is int or cls is bool:
-        return _digits(int(reply)) + 3
+        return decimal_digits(int(reply)) + 3
     if reply is None or reply is NIL_ARRAY:
         return 5
     if cls is list or cls is tuple:
-        total = _digits(len(reply)) + 3
+        total = decimal_digits(len(reply)) + 3
         for item in reply:
             total += reply_size(item)
         return total
@@ -143,8 +149,8 @@ def reply_size(reply: Any) -> int:
 
 def request_size(args: Sequence[bytes | str]) -> int:
     """Bytes of a command line sent as a RESP multibulk request (what clients send)."""
-    total = _digits(len(args)) + 3
+    total = decimal_digits(len(args)) + 3
     for a in args:
         n = len(a.encode()) if type(a) is str else len(a)  # type: ignore[union-attr]
-        total += n + _digits(n) + 5
+        total += bulk_size(n)
     return total

@@ -29,22 +29,13 @@ from mypy_extensions import mypyc_attr
 from redissim.scenario import CommandSpec, KeysConfig, Workload
 from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
 from redissim.server.keyspace import shared_word
-from redissim.server.resp import request_size
+from redissim.server.resp import bulk_size, decimal_digits, request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
 CHUNK: Final = 8192
 KEY_TABLE_MAX: Final = 1 << 18
 #: keys taken from the key table at a time (see KeyPicker._resolve)
 KEY_WINDOW: Final = 32
-
-
-def _digits(n: int) -> int:
-    return len(str(n))
-
-
-def _bulk_size(n: int) -> int:
-    """RESP bytes of a bulk string of ``n`` bytes: ``$<n>\r\n<data>\r\n``."""
-    return n + (1 if n < 10 else 2 if n < 100 else len(str(n))) + 5
 
 
 class KeyPicker:
@@ -219,13 +210,13 @@ class OneKeyBuilder(Builder):
         k = self.keys.next_key()
         args = self.enc.copy()
         args[self.ki] = k
-        return args, self.size + _bulk_size(len(k)), self.label
+        return args, self.size + bulk_size(len(k)), self.label
 
     def record(self, batch: Batch) -> InRecord:
         k = self.keys.next_key()
         args = self.enc.copy()
         args[self.ki] = k
-        return args, self.size + _bulk_size(len(k)), self.label, batch
+        return args, self.size + bulk_size(len(k)), self.label, batch
 
 
 class MultiKeyBuilder(Builder):
@@ -243,7 +234,7 @@ class MultiKeyBuilder(Builder):
         for i in self.key_slots:
             k = self.keys.next_key()
             args[i] = k
-            size += _bulk_size(len(k))
+            size += bulk_size(len(k))
         return args, size, self.label
 
     def record(self, batch: Batch) -> InRecord:
@@ -333,7 +324,7 @@ class CommandMix:
                 enc[i] = fill.get(p, enc[i])
         key_slots = [i for i, p in slots if p == "{key}"]
         base = request_size([a for i, a in enumerate(enc) if i not in key_slots]) \
-            - _digits(len(enc) - len(key_slots)) + _digits(len(enc))
+            - decimal_digits(len(enc) - len(key_slots)) + decimal_digits(len(enc))
         if len(key_slots) == 1:
             return OneKeyBuilder(enc, base, label, self.keys, key_slots[0])
         return MultiKeyBuilder(enc, base, label, self.keys, key_slots)
