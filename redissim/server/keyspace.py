@@ -962,13 +962,8 @@ class Keyspace:
     def _lookup_read(self, db: Db, key: bytes) -> Any:
         """``lookupKeyRead``: lazy expiry, then hit/miss counted."""
         val = db.data.get(key)
-        if val is not None:
-            exp = db.exp
-            if exp and self.now > db.exp_min:
-                when = exp.get(key)
-                if when is not None and self.now > when:
-                    self._expire_now(db, key)
-                    val = None
+        if val is not None and self._expire_if_needed(db, key):
+            val = None
         if val is None:
             self.stats.keyspace_misses += 1
         else:
@@ -978,13 +973,8 @@ class Keyspace:
     def _lookup_write(self, db: Db, key: bytes) -> Any:
         """``lookupKeyWrite``: lazy expiry, no hit/miss statistics."""
         val = db.data.get(key)
-        if val is not None:
-            exp = db.exp
-            if exp and self.now > db.exp_min:
-                when = exp.get(key)
-                if when is not None and self.now > when:
-                    self._expire_now(db, key)
-                    return None
+        if val is not None and self._expire_if_needed(db, key):
+            return None
         return val
 
     def _touch(self, key: bytes) -> None:
@@ -1197,13 +1187,8 @@ class Keyspace:
     def _cmd_get(self, db: Db, args: list[bytes]) -> Any:
         key = args[1]
         val = db.data.get(key)
-        if val is not None:
-            exp = db.exp
-            if exp and self.now > db.exp_min:
-                when = exp.get(key)
-                if when is not None and self.now > when:
-                    self._expire_now(db, key)
-                    val = None
+        if val is not None and self._expire_if_needed(db, key):
+            val = None
         fx = self.effects
         fx.touched = [key]
         if val is None:
@@ -1500,13 +1485,8 @@ class Keyspace:
     def _incr_by(self, db: Db, key: bytes, incr: int) -> Any:
         data = db.data
         val = data.get(key)
-        if val is not None:
-            exp = db.exp
-            if exp and self.now > db.exp_min:
-                when = exp.get(key)
-                if when is not None and self.now > when:
-                    self._expire_now(db, key)
-                    val = None
+        if val is not None and self._expire_if_needed(db, key):
+            val = None
         fx = self.effects
         fx.touched = [key]
         if val is None:
@@ -1548,11 +1528,8 @@ class Keyspace:
                 main.note_add(key)
             fx.dirty = 1
             return 1
-        exp = db.exp
-        if exp and self.now > db.exp_min:
-            when = exp.get(key)
-            if when is not None and self.now > when:
-                return self._incr_by(db, key, 1)  # lazily expired: take the general path
+        if self._expired(db, key):
+            return self._incr_by(db, key, 1)  # lazily expired: take the general path
         if type(val) is bytes and val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
             new = int(val) + 1
             data[key] = b"%d" % new
