@@ -78,6 +78,12 @@ class PersistenceCosts(_Base):
     aof_write_us: float = Field(ge=0)
     aof_write_per_kb_us: float = Field(ge=0)
     rdb_load_per_key_us: float = Field(ge=0)
+    #: the RDB writer's CPU (child or SAVE): per key, per KiB written (CRC64 and write(2)
+    #: included), per KiB LZF copied as literals and per KiB its matches covered
+    rdb_save_per_key_us: float = Field(ge=0)
+    rdb_save_per_kb_us: float = Field(ge=0)
+    lzf_literal_per_kb_us: float = Field(ge=0)
+    lzf_matched_per_kb_us: float = Field(ge=0)
     load_s_per_gb: float = Field(ge=0)
     aof_load_per_command_us: float = Field(ge=0)
     startup_ms: float = Field(ge=0)

@@ -93,6 +93,8 @@ class ServerConfig(_Base):
     auto_aof_rewrite_min_size: Bytes = 64 * 1024 * 1024
     no_appendfsync_on_rewrite: YesNo = False
     stop_writes_on_bgsave_error: YesNo = True
+    #: LZF-compress strings in RDB files (and the AOF's RDB preamble)
+    rdbcompression: YesNo = True
 
     @model_validator(mode="after")
     def _save(self) -> ServerConfig:

@@ -46,9 +46,17 @@ at. A reply to a write command is *acknowledged* when the client receives it
 
 Simplifications, stated: the disk is one FIFO timeline (``disk_free``: fsyncs, kernel
 writeback and the child's 4 MB chunks queue behind each other; the device's parallel slots
-do not matter for these sequential streams); the child's CPU (serialising, LZF compression)
-is not charged, the child being assumed on another core and I/O-bound; RDB sizes are
-uncompressed; the AOF's own page-cache footprint and client buffers do not add COW pages.
+do not matter for these sequential streams); the child runs on a core of its own (it never
+slows the loop down, nor the loop it); the AOF's own page-cache footprint and client
+buffers do not add COW pages.
+
+RDB size and the writer's CPU (``rdb.c:rdbSaveRio``, ``rdbSaveRawString``; ``lzf.py``)
+  The file is sized as Redis writes it, strings LZF-compressed (``rdbcompression yes``):
+  byte for byte for string keys, checked against a real dump.rdb; hashes and lists are
+  sized as their elements' strings, not as the listpack blobs Redis writes. The writer
+  (the child, or the main thread for SAVE) spends CPU per key, per byte written and per
+  byte LZF handles (copied as literals costs about seven times a byte its matches cover),
+  measured by ``benchmarks/calibrate_rdb.py``; it alternates that CPU with its 4 MB writes.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import simpy
@@ -68,6 +76,7 @@ from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eventloop import CommandObserver
 from redissim.server.keyspace import Keyspace
+from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
     bucket_array_alloc,
@@ -166,8 +175,17 @@ def _rdb_len_size(n: int) -> int:
     return 9
 
 
-def _rdb_string_size(b: bytes) -> int:
-    """``rdbSaveRawString`` without compression: integers up to 11 chars are int-encoded."""
+#: LZF results already computed, by content (values repeat: a workload's filler, DEBUG
+#: POPULATE's zero padding); cleared when it holds _LZF_CACHE_MAX entries
+_lzf_cache: dict[bytes, tuple[int, int, int]] = {}
+_LZF_CACHE_MAX = 4096
+
+
+def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]:
+    """``rdbSaveRawString``: (bytes written, LZF literal bytes, LZF matched bytes).
+    Integers up to 11 chars are int-encoded; with ``rdbcompression yes`` a string of 21
+    bytes or more is LZF-compressed if that saves at least 4 bytes (then: an encoding byte,
+    the compressed and the original length, the payload), else written as it is."""
     if len(b) <= 11 and b and (b.isdigit() or (b[0] == 45 and b[1:].isdigit())):
         try:
             v = int(b)
@@ -175,24 +193,45 @@ def _rdb_string_size(b: bytes) -> int:
             v = None
         if v is not None and str(v).encode() == b:
             if -128 <= v <= 127:
-                return 2
+                return 2, 0, 0
             if -32768 <= v <= 32767:
-                return 3
+                return 3, 0, 0
             if -(1 << 31) <= v < (1 << 31):
-                return 5
-    return _rdb_len_size(len(b)) + len(b)
+                return 5, 0, 0
+    n = len(b)
+    if compression and n >= RDB_COMPRESS_MIN_LEN:
+        work = _lzf_cache.get(b)
+        if work is None:
+            if len(_lzf_cache) >= _LZF_CACHE_MAX:
+                _lzf_cache.clear()
+            work = _lzf_cache[b] = rdb_compress_work(b)
+        c, literal, matched = work
+        if c:
+            return 1 + _rdb_len_size(c) + _rdb_len_size(n) + c, literal, matched
+        return _rdb_len_size(n) + n, literal, matched
+    return _rdb_len_size(n) + n, 0, 0
 
 
-def _rdb_value_size(v: Any) -> int:
+def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int]:
+    """:func:`_rdb_string_work` of a value: a string, or a hash / list as its elements'
+    strings (an approximation: Redis writes a small hash or a list node as one listpack
+    blob)."""
     if isinstance(v, bytes):
-        return _rdb_string_size(v)
-    if isinstance(v, dict):  # a hash: a listpack / hashtable of field-value strings
-        return _rdb_len_size(len(v)) + sum(_rdb_string_size(f) + _rdb_string_size(x)
-                                           for f, x in v.items())
-    try:  # a list (deque): quicklist of listpacks, about the items' bytes
-        return _rdb_len_size(len(v)) + sum(_rdb_string_size(x) for x in v)
-    except TypeError:
-        return 8
+        return _rdb_string_work(v, compression)
+    if isinstance(v, dict):
+        items: list[bytes] = [x for kv in v.items() for x in kv]
+    else:
+        try:
+            items = list(v)
+        except TypeError:
+            return 8, 0, 0
+    size, literal, matched = _rdb_len_size(len(v)), 0, 0
+    for x in items:
+        s, lit, m = _rdb_string_work(x, compression)
+        size += s
+        literal += lit
+        matched += m
+    return size, literal, matched
 
 
 def _mem_value_len(v: Any) -> int:
@@ -216,6 +255,53 @@ def _sample(data: dict) -> list[tuple[bytes, Any]]:
         return list(data.items())
     step = n // SIZE_SAMPLE
     return list(islice(data.items(), 0, None, step))
+
+
+class RdbEstimate(NamedTuple):
+    """What ``rdbSave`` would write for a dataset, and the work it would do."""
+
+    nbytes: int  #: the file's size
+    keys: int
+    lzf_literal: int  #: bytes LZF copied as literals (compressing or trying to)
+    lzf_matched: int  #: bytes LZF's back-references covered
+
+
+def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
+    """The dump.rdb ``rdbSave`` would write for ``ks`` (``rdbSaveRio``): the empty file's
+    header, aux fields and trailer, then per non-empty database SELECTDB and RESIZEDB, and
+    per key its type byte, name, value and expire time (``EXPIRETIME_MS`` + 8 bytes).
+    Strings are sized as ``rdbSaveRawString`` writes them, LZF-compressed unless
+    ``compression`` is off (``rdbcompression no``); up to
+    SIZE_SAMPLE keys per database are measured one by one (the size is then exact for
+    strings), beyond that an even sample of them stands for the rest."""
+    total = RDB_EMPTY_BYTES
+    keys = literal = matched = 0
+    for d in ks.dbs:
+        n = len(d.data)
+        if not n:
+            continue
+        sample = _sample(d.data)
+        exp = d.exp
+        size = lit = m = 0
+        for k, v in sample:
+            ks_, kl, km = _rdb_string_work(k, compression)
+            vs, vl, vm = _rdb_value_work(v, compression)
+            size += 1 + ks_ + vs + (9 if k in exp else 0)
+            lit += kl + vl
+            m += km + vm
+        if len(sample) != n:
+            scale = n / len(sample)
+            size, lit, m = int(size * scale), int(lit * scale), int(m * scale)
+        total += size + 1 + _rdb_len_size(d.id) + 1 + _rdb_len_size(n) + _rdb_len_size(len(exp))
+        keys += n
+        literal += lit
+        matched += m
+    return RdbEstimate(total, keys, literal, matched)
+
+
+def rdb_file_size(ks: Keyspace, compression: bool = True) -> int:
+    """Bytes of the dump.rdb ``rdbSave`` would write for ``ks`` (:func:`rdb_estimate`)."""
+    return rdb_estimate(ks, compression).nbytes
 
 
 def copy_dataset(ks: Keyspace) -> list[tuple[dict, dict]]:
@@ -254,15 +340,17 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]]) -> None:
 class _Child:
     """A fork child (RDB save or AOF rewrite) and what the parent learns when it exits."""
 
-    __slots__ = ("kind", "t_fork", "t_start", "nbytes", "written", "exited", "ok", "t_exit",
-                 "fork_seq", "dataset", "keys", "cow_pages", "n_pages", "used_memory")
+    __slots__ = ("kind", "t_fork", "t_start", "nbytes", "cpu_s", "written", "exited", "ok",
+                 "t_exit", "fork_seq", "dataset", "keys", "cow_pages", "n_pages", "used_memory")
 
     def __init__(self, kind: str, t_fork: float, t_start: float, nbytes: int, fork_seq: int,
-                 used_memory: int, keys: int):
+                 used_memory: int, keys: int, cpu_s: float = 0.0):
         self.kind = kind
         self.t_fork = t_fork
         self.t_start = t_start
         self.nbytes = nbytes
+        #: the CPU its serialising and compressing take, spread evenly over its writes
+        self.cpu_s = cpu_s
         self.written = 0
         self.exited = False
         self.ok = False
@@ -308,6 +396,7 @@ class Persistence(CommandObserver):
         self.appendfsync: str = config.appendfsync
         self.no_fsync_on_rewrite = bool(config.no_appendfsync_on_rewrite)
         self.stop_writes_on_bgsave_err = bool(config.stop_writes_on_bgsave_error)
+        self.rdbcompression = bool(config.rdbcompression)
         self.aof_rewrite_perc = int(config.auto_aof_rewrite_percentage)
         self.aof_rewrite_min_size = int(config.auto_aof_rewrite_min_size)
 
@@ -451,20 +540,19 @@ class Persistence(CommandObserver):
         return total
 
     def rdb_size(self) -> int:
-        """Size of an RDB of the current dataset (uncompressed encoding, sampled per db)."""
-        total = RDB_EMPTY_BYTES
-        for d in self.ks.dbs:
-            n = len(d.data)
-            if not n:
-                continue
-            sample = _sample(d.data)
-            exp = d.exp
-            per = sum(1 + _rdb_string_size(k) + _rdb_value_size(v) + (9 if k in exp else 0)
-                      for k, v in sample) / len(sample)
-            # SELECTDB + RESIZEDB opcodes
-            total += int(per * n) + 2 + _rdb_len_size(d.id) + 1 + _rdb_len_size(n) \
-                + _rdb_len_size(len(exp))
-        return total
+        """Size of an RDB of the current dataset (:func:`rdb_file_size`)."""
+        return rdb_file_size(self.ks, self.rdbcompression)
+
+    def rdb_save_work(self) -> tuple[int, float]:
+        """(bytes, CPU seconds) of writing an RDB of the current dataset: the size from
+        :func:`rdb_estimate`, the CPU from the cost profile's ``rdb-save-*`` and ``lzf-*``
+        figures (serialising, CRC64, write(2), LZF)."""
+        est = rdb_estimate(self.ks, self.rdbcompression)
+        c = self.costs
+        cpu_us = (est.keys * c.rdb_save_per_key_us
+                  + (est.nbytes * c.rdb_save_per_kb_us + est.lzf_literal * c.lzf_literal_per_kb_us
+                     + est.lzf_matched * c.lzf_matched_per_kb_us) / 1024)
+        return est.nbytes, cpu_us * 1e-6
 
     def keys(self) -> int:
         return sum(len(d.data) for d in self.ks.dbs)
@@ -687,7 +775,7 @@ class Persistence(CommandObserver):
 
     def _save_foreground(self, t: float) -> tuple[float, Any]:
         self.rdb_saves += 1
-        nbytes = self.rdb_size()
+        nbytes, cpu = self.rdb_save_work()
         fork_seq = self.seq
         dataset = copy_dataset(self.ks) if self.track and not self.aof_on else None
         self.saves_started.append((t, RDB, "save"))
@@ -696,6 +784,7 @@ class Persistence(CommandObserver):
         done = 0
         while done < nbytes:
             chunk = min(REDIS_AUTOSYNC_BYTES, nbytes - done)
+            t += cpu * chunk / nbytes  # the main thread serialises this chunk, then fsyncs
             start, t = self._disk_op(t, chunk, True)
             if self.disk_failing(start, t):
                 ok = False
@@ -863,13 +952,12 @@ class Persistence(CommandObserver):
         self.forks.append((t_fork, stall, used))
         if self.trace is not None:
             self.trace.emit(t_fork, tr.K_FORK, -1, stall)
+        # An RDB file, or the BASE of the AOF rewrite (aof-use-rdb-preamble yes).
+        nbytes, cpu = self.rdb_save_work()
         if kind == RDB:
-            nbytes = self.rdb_size()
             self.dirty_before_bgsave = self.dirty
             self.lastbgsave_try = unix_s(t_fork)
-        else:
-            nbytes = self.rdb_size()  # the BASE with aof-use-rdb-preamble yes
-        child = _Child(kind, t_fork, t, nbytes, self.seq, used, self.keys())
+        child = _Child(kind, t_fork, t, nbytes, self.seq, used, self.keys(), cpu)
         if self.track and kind == RDB and not self.aof_on:
             child.dataset = copy_dataset(self.ks)
         self.child = child
@@ -881,7 +969,9 @@ class Persistence(CommandObserver):
         return t
 
     def _child_proc(self, child: _Child):
-        """The child: writes the file in 4 MB chunks, each followed by an fsync."""
+        """The child: serialises the dataset and writes the file in 4 MB chunks, each
+        followed by an fsync (``rdb-save-incremental-fsync``). One thread does both, so
+        its CPU and the device's time add up; it runs on another core than the loop."""
         env = self.env
         if child.t_start > env.now:
             yield env.timeout(child.t_start - env.now)
@@ -890,6 +980,10 @@ class Persistence(CommandObserver):
             if self.child is not child:
                 return  # killed (crash)
             chunk = min(REDIS_AUTOSYNC_BYTES, child.nbytes - child.written)
+            if child.cpu_s > 0:
+                yield env.timeout(child.cpu_s * chunk / child.nbytes)
+                if self.child is not child:
+                    return
             start, end = self._disk_op(env.now, chunk, True)
             yield env.timeout(end - env.now)
             if self.child is not child:
