@@ -234,6 +234,9 @@ class EventLoop:
         self.zero_timers: list[Any] = []
         #: more INFO fields by section, from the mechanisms plugged into the loop
         self.info_providers: list[Callable[[], dict[str, dict[str, object]]]] = []
+        #: called when a restarted process starts: the mechanisms zero their INFO counters
+        self.restart_hooks: list[Callable[[], None]] = []
+        self.restarts = 0
 
         # INFO stats (names as in Redis 7.0/7.2 INFO).
         self.total_commands_processed = 0
@@ -811,10 +814,41 @@ class EventLoop:
         return failed
 
     def resume(self, t: float) -> None:
-        """A restarted server starts serving at ``t`` (serverCron's first run 1 ms later)."""
+        """A restarted server starts serving at ``t`` (serverCron's first run 1 ms later).
+
+        It is a new process: its INFO counters start from zero (``resetServerStats``), the
+        loop's own and those of the mechanisms in ``restart_hooks``."""
         self.next_cron = t + 0.001
         self.cronloops = 0
+        self.restarts += 1
+        self.reset_stats()
+        for hook in self.restart_hooks:
+            hook()
         self.process = self.env.process(self._resume_at(t))
+
+    def reset_stats(self) -> None:
+        """Zero the loop's INFO counters and commandstats (in place: the command table
+        holds the CommandStats objects). ``busy_time``, ``arrived`` and ``served`` are the
+        simulator's own run totals and go on."""
+        self.total_commands_processed = 0
+        self.total_reads_processed = 0
+        self.total_writes_processed = 0
+        self.total_net_input_bytes = 0
+        self.total_net_output_bytes = 0
+        self.total_error_replies = 0
+        self.eventloop_cycles = 0
+        self.eventloop_duration_sum = 0.0
+        self.eventloop_duration_max = 0.0
+        self.eventloop_cmd_per_cycle_max = 0
+        self.eventloop_duration_cron_sum = 0.0
+        for st in self.cmdstats.values():
+            st.calls = 0
+            st.usec = 0.0
+            st.failed_calls = 0
+            st.rejected_calls = 0
+        self._inst_samples = []
+        self._inst_last = None
+        self.instantaneous_ops_per_sec = 0
 
     def _resume_at(self, t: float):
         if t > self.env.now:

@@ -79,6 +79,16 @@ class ActiveExpire:
         self.history: list[tuple[float, float, str, int]] = []
         self.history_limit = 10_000
 
+    def reset(self) -> None:
+        """A restarted process: activeExpireCycle's statics and the INFO stats from zero
+        (the cycle history, kept for the view, goes on)."""
+        self.current_db = 0
+        self.timelimit_exit = False
+        self.last_fast_cycle = -1.0
+        self.stat_expired_stale_perc = 0.0
+        self.stat_expired_time_cap_reached_count = 0
+        self.stat_expire_cycle_time_used = 0.0
+
     # serverCron -> databasesCron -> activeExpireCycle(SLOW)
     def slow_cycle(self, t: float) -> float:
         if not self.ks.active_expire_enabled:

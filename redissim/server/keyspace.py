@@ -340,6 +340,12 @@ class Stats:
         return {"keyspace_hits": self.keyspace_hits, "keyspace_misses": self.keyspace_misses,
                 "expired_keys": self.expired_keys}
 
+    def reset(self) -> None:
+        """A restarted process counts from zero."""
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.expired_keys = 0
+
     def __getitem__(self, name: str) -> int:
         return getattr(self, name)
 

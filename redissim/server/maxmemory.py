@@ -327,6 +327,15 @@ class MaxMemory:
         self.ev.cron(t)
         return t
 
+    def reset_stats(self) -> None:
+        """A restarted process: evicted_keys and the over-the-limit times from zero, the
+        peak from what it loaded."""
+        st = self.ev.stats
+        st.evicted_keys = 0
+        st.total_eviction_exceeded_time_s = 0.0
+        st.exceeded_since_s = None
+        self.peak = self.measure()
+
     def timer(self, t: float) -> float:
         """evictionTimeProc, once per iteration while the previous call ran out of time."""
         if not self.ev.timer_running:

@@ -148,6 +148,9 @@ class Simulation:
             self.loop.zero_timers.append(self.memory)
         self.loop.cron_hooks.insert(0, self.memory.cron)
         self.loop.info_providers.append(self.memory.info_fields)
+        # a restarted process (faults.py) counts from zero
+        self.loop.restart_hooks += [self.keyspace.stats.reset, self.expire.reset,
+                                    self.memory.reset_stats]
         # after MaxMemory: processCommand checks OOM before MISCONF
         self.persistence = attach_persistence(self)
         self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
@@ -221,6 +224,7 @@ class Simulation:
         last_cmds = 0
         last_busy = 0.0
         stats = self.keyspace.stats
+        restarts = 0
         last_hits = last_misses = 0
         while True:
             yield env.timeout(interval)
@@ -230,6 +234,10 @@ class Simulation:
             keys, expires, alive = self._key_counts(t)
             win = loop.window_hist
             hits, misses = stats.keyspace_hits, stats.keyspace_misses
+            if loop.restarts != restarts:
+                # the server restarted since the last sample: its counters began again at 0
+                restarts = loop.restarts
+                last_cmds = last_hits = last_misses = 0
             lookups = hits - last_hits + misses - last_misses
             mm = self.memory
             self.series.add(t, (
