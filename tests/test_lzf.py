@@ -1,9 +1,9 @@
-"""LZF as rdb.c uses it, and the RDB file size built on it (server/lzf.py, persistence.py).
+"""LZF as rdb.c uses it (server/lzf.py).
 
 The format and the round trip hold for every input (hypothesis); the compressor's exact
 choices are checked against the system's liblzf (the one Debian's redis-server links),
-output byte for byte, and where they show in Redis: the size of the dump.rdb a real
-redis-server 7.0 writes for the same keys, byte for byte.
+output byte for byte. Where they show in Redis, the size of a real dump.rdb, is
+test_rdb_file.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,10 +20,6 @@ from redissim.server.keyspace import Keyspace
 from redissim.server.lzf import MAX_OFF, compress, decompress, rdb_compress_work
 from redissim.server.persistence import rdb_estimate, rdb_file_size
 from redissim.sim.clock import EPOCH_MS
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from realredis import RedisServer, find_redis_server  # noqa: E402
 
 # Inputs with repeats at every distance, which random bytes alone would not give.
 _pieces = st.lists(st.one_of(st.binary(max_size=40),
@@ -140,70 +134,3 @@ def test_upstream_bundled_copy_refuses_matches_in_the_last_four_bytes() -> None:
     assert full is not None and bundled is not None
     assert decompress(full) == decompress(bundled) == data
     assert len(bundled) > len(full)
-
-
-# ------------------------------------------------------------------- against redis-server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    srv = RedisServer(binary, tmp_path_factory.mktemp("rdb")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-_WORDS = [b"alpha", b"beta", b"gamma", b"delta", b"redis", b"cache", b"key", b"value", b"::", b" "]
-
-
-def _datasets() -> list[tuple[str, list[list[bytes]]]]:
-    rng = random.Random(1)
-    return [
-        ("empty", []),
-        ("filler", [[b"SET", b"key:%d" % i, b"x" * 100] for i in range(500)]),
-        ("random", [[b"SET", b"k%d" % i, rng.randbytes(100)] for i in range(300)]),
-        ("json", [[b"SET", b"user:%06d:profile" % i,
-                   b'{"name":"user%d","email":"user%d@example.com","age":%d,"tags":["a","b"]}'
-                   % (i, i, i % 90)] for i in range(500)]),
-        ("integers", [[b"SET", b"n%d" % i, b"%d" % (i * 7919 - 100_000)] for i in range(500)]),
-        ("short", [[b"SET", b"s%d" % i, b"v" * (i % 25)] for i in range(500)]),
-        ("ttl", [[b"SET", b"t%d" % i, b"x" * 30, b"PX", b"600000"] for i in range(200)]),
-        ("long keys", [[b"SET", b"this:is:a:rather:long:key:name:%d" % i, b"val"]
-                       for i in range(300)]),
-        ("repeats", [[b"SET", b"m%d" % i, (b"abcdefgh%d" % i) * (1 + i % 40)]
-                     for i in range(400)]),
-        ("populate", [[b"DEBUG", b"POPULATE", b"1000", b"key", b"300"]]),
-        # matches everywhere, of every length: where the compressor's choices show most
-        ("words", [[b"SET", b"w%d" % i, b"".join(rng.choice(_WORDS) for _ in range(5 + i % 55))]
-                   for i in range(400)]),
-        ("two letters", [[b"SET", b"ab%d" % i, bytes(rng.choice(b"ab") for _ in range(30 + i))]
-                         for i in range(300)]),
-        ("db 3", [[b"SELECT", b"3"]] + [[b"SET", b"k%d" % i, b"y" * 50] for i in range(100)]
-         + [[b"SELECT", b"0"]]),
-    ]
-
-
-@pytest.mark.parametrize("name,commands", _datasets(), ids=[n for n, _ in _datasets()])
-def test_rdb_size_equals_redis_dump(server: RedisServer, name: str,
-                                    commands: list[list[bytes]]) -> None:
-    c = server.client()
-    try:
-        c.command("FLUSHALL")
-        ks = Keyspace()
-        if commands:
-            c.pipeline(commands)
-            for cmd in commands:
-                ks.execute(cmd, EPOCH_MS)
-        real = {}
-        for setting in ("no", "yes"):
-            assert c.command("CONFIG", "SET", "rdbcompression", setting) == "OK"
-            assert c.command("SAVE") == "OK"
-            real[setting] = (server.workdir / "dump.rdb").stat().st_size
-    finally:
-        c.close()
-    assert rdb_file_size(ks) == real["yes"]
-    assert rdb_file_size(ks, compression=False) == real["no"]

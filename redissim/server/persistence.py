@@ -51,9 +51,9 @@ slows the loop down, nor the loop it); the AOF's own page-cache footprint and cl
 buffers do not add COW pages.
 
 RDB size and the writer's CPU (``rdb.c:rdbSaveRio``, ``rdbSaveRawString``; ``lzf.py``)
-  The file is sized as Redis writes it, strings LZF-compressed (``rdbcompression yes``):
-  byte for byte for string keys, checked against a real dump.rdb; hashes and lists are
-  sized as their elements' strings, not as the listpack blobs Redis writes. The writer
+  The file is sized as Redis writes it, strings LZF-compressed (``rdbcompression yes``),
+  small hashes and list nodes as the listpack blobs Redis writes (``listpack.py``);
+  checked byte for byte against real dump.rdb files. The writer
   (the child, or the main thread for SAVE) spends CPU per key, per byte written and per
   byte LZF handles (copied as literals costs about seven times a byte its matches cover),
   measured by ``benchmarks/calibrate_rdb.py``; it alternates that CPU with its 4 MB writes.
@@ -76,6 +76,7 @@ from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eventloop import CommandObserver
 from redissim.server.keyspace import Keyspace
+from redissim.server.listpack import hash_is_listpack, listpack, quicklist_nodes
 from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
@@ -213,22 +214,32 @@ def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]
 
 
 def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int]:
-    """:func:`_rdb_string_work` of a value: a string, or a hash / list as its elements'
-    strings (an approximation: Redis writes a small hash or a list node as one listpack
-    blob)."""
+    """:func:`_rdb_string_work` of a value (``rdbSaveObject``): a string; a hash as one
+    listpack blob while it is listpack-encoded, else its count and its fields' and values'
+    strings; a list as its node count and, per node, a container byte and the node's
+    listpack blob (``RDB_TYPE_LIST_QUICKLIST_2``)."""
     if isinstance(v, bytes):
         return _rdb_string_work(v, compression)
     if isinstance(v, dict):
-        items: list[bytes] = [x for kv in v.items() for x in kv]
-    else:
-        try:
-            items = list(v)
-        except TypeError:
-            return 8, 0, 0
-    size, literal, matched = _rdb_len_size(len(v)), 0, 0
-    for x in items:
-        s, lit, m = _rdb_string_work(x, compression)
-        size += s
+        if hash_is_listpack(v):
+            return _rdb_string_work(listpack([x for kv in v.items() for x in kv]), compression)
+        size, literal, matched = _rdb_len_size(len(v)), 0, 0
+        for kv in v.items():
+            for x in kv:
+                s, lit, m = _rdb_string_work(x, compression)
+                size += s
+                literal += lit
+                matched += m
+        return size, literal, matched
+    try:
+        items = list(v)
+    except TypeError:
+        return 8, 0, 0
+    nodes = quicklist_nodes(items)
+    size, literal, matched = _rdb_len_size(len(nodes)), 0, 0
+    for node in nodes:
+        s, lit, m = _rdb_string_work(node, compression)
+        size += 1 + s  # QUICKLIST_NODE_CONTAINER_PACKED, then the listpack
         literal += lit
         matched += m
     return size, literal, matched
