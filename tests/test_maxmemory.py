@@ -26,6 +26,16 @@ def test_memory_usage_matches_redis_builds():
     assert replies[1] == 64  # Debian's redis-server 7.0.15 (system jemalloc)
 
 
+def test_memory_usage_of_hashes_and_lists_through_the_server():
+    # Debian 7.0.15 answers 96 (a 2-field listpack hash) and 144 (a 1-item list); SAMPLES 0
+    # and the default give the same for one node.
+    replies, _ = script(["HSET h f1 v1 f2 hello-world-hello", "MEMORY USAGE h",
+                         "RPUSH l a", "MEMORY USAGE l", "MEMORY USAGE l SAMPLES 0",
+                         "MEMORY USAGE l SAMPLES x"], model={"jemalloc-lg-quantum": 4})
+    assert replies[1] == 96 and replies[3] == replies[4] == 144
+    assert replies[5] == {"error": "ERR value is not an integer or out of range"}
+
+
 def test_million_keys_like_debug_populate():
     sc = Scenario.model_validate({
         "name": "pop", "model": {"jemalloc-lg-quantum": 4},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,3 +188,67 @@ def test_used_memory_delta_of_debug_populate(server: object) -> None:
 def test_client_buffers_use_measured_per_connection_sizes() -> None:
     assert m.client_buffers(0, 0) == 0
     assert m.client_buffers(2, 1) == 2 * 18_112 + 38_584
+
+
+def _collections() -> list[tuple[str, list[list[bytes]]]]:
+    rng = random.Random(3)
+    return [
+        ("listpack hash", [[b"HSET", b"K", b"field:%d" % i, b"value-%d" % i] for i in range(300)]),
+        ("small hash", [[b"HSET", b"K", b"f1", b"v1", b"f2", b"hello world hello"]]),
+        ("hash table", [[b"HSET", b"K", b"field:%d" % i, b"value-%d" % i] for i in range(600)]),
+        ("integer hash", [[b"HSET", b"K", b"%d" % i, b"%d" % (i * 99991)] for i in range(200)]),
+        ("long values", [[b"HSET", b"K", b"f%d" % i, b"v" * (i % 100)] for i in range(80)]),
+        ("one item", [[b"RPUSH", b"K", b"a"]]),
+        ("list", [[b"RPUSH", b"K", b"item-%d" % i] for i in range(50)]),
+        ("long list", [[b"RPUSH", b"K", b"item-%d" % i] for i in range(5000)]),
+        ("mixed list", [[b"RPUSH", b"K", rng.randbytes(rng.randrange(1, 300))]
+                        for _ in range(300)]),
+        ("integer list", [[b"RPUSH", b"K", b"%d" % (i * 1234567 - 5_000_000)]
+                          for i in range(3000)]),
+    ]
+
+
+def test_hashes_and_lists_match_real_server(server: object) -> None:
+    """MEMORY USAGE (all samples, and the default 5 where Redis's sample order does not
+    matter) and the used_memory a hash or a list adds, to the byte."""
+    c = server.client()  # type: ignore[attr-defined]
+    cases = _collections()
+    try:
+        lgq = _lg_quantum_of(c)
+        c.command("SELECT", "7")
+        for _ in range(2):  # the allocator's and the client's one-time growth, out of the way
+            c.pipeline([cmd for _, cmds in cases for cmd in cmds])
+            c.command("FLUSHDB")
+
+        def used() -> int:
+            info = c.command("INFO", "memory")
+            for line in info.decode().splitlines():  # type: ignore[union-attr]
+                if line.startswith("used_memory:"):
+                    return int(line.split(":")[1])
+            raise AssertionError("no used_memory")
+
+        for name, cmds in cases:
+            c.command("FLUSHDB")
+            before = used()
+            c.pipeline(cmds)
+            delta = used() - before
+            value: dict[bytes, bytes] | list[bytes]
+            if cmds[0][0] == b"HSET":
+                value = {cmd[i]: cmd[i + 1] for cmd in cmds for i in range(2, len(cmd), 2)}
+                alloc = m.hash_value_alloc(value, lgq)
+            else:
+                value = [cmd[2] for cmd in cmds]
+                alloc = m.list_value_alloc(value, lgq)
+            all_samples = c.command("MEMORY", "USAGE", "K", "SAMPLES", "0")
+            assert all_samples == m.memory_usage_collection(b"K", value, samples=0,
+                                                            lg_quantum=lgq), name
+            if name != "long values":  # a hash table's first 5 fields in Redis's bucket order
+                assert c.command("MEMORY", "USAGE", "K") == m.memory_usage_collection(
+                    b"K", value, lg_quantum=lgq), name
+            # the key's dictEntry and name, the value, the main table's first 4 buckets
+            model = (m.jemalloc_size(m.DICT_ENTRY_SIZE, lgq) + m.sds_alloc(1, lgq) + alloc
+                     + m.bucket_array_alloc(4, lgq))
+            assert delta == model, name
+        c.command("FLUSHDB")
+    finally:
+        c.close()

@@ -20,7 +20,10 @@ from redissim.server.keyspace import Keyspace
 from redissim.server.listpack import (
     QUICKLIST_NODE_BYTES,
     entry,
+    entry_size,
     listpack,
+    listpack_size,
+    quicklist_node_sizes,
     quicklist_nodes,
     string_to_int64,
 )
@@ -91,6 +94,14 @@ _elements = st.one_of(st.binary(max_size=300), st.integers(-(1 << 63), (1 << 63)
 def test_listpack_decodes_back_to_its_elements(elements: list[bytes]) -> None:
     lp = listpack(elements)
     assert _decode(lp) == elements  # (integers are only taken in their canonical form)
+
+
+@settings(max_examples=200, deadline=None)
+@given(elements=st.lists(_elements, max_size=80))
+def test_sizes_without_building_equal_the_bytes(elements: list[bytes]) -> None:
+    assert [entry_size(e) for e in elements] == [len(entry(e)) for e in elements]
+    assert listpack_size(elements) == len(listpack(elements))
+    assert quicklist_node_sizes(elements) == [len(n) for n in quicklist_nodes(elements)]
 
 
 def test_string_to_int64_takes_only_canonical_64_bit_integers() -> None:

@@ -97,6 +97,37 @@ def entry(ele: bytes) -> bytes:
     return enc + _backlen(len(enc))
 
 
+def _backlen_size(n: int) -> int:
+    return 1 if n <= 127 else 2 if n < 16383 else 3 if n < 2097151 else 4 if n < 268435455 else 5
+
+
+def entry_size(ele: bytes) -> int:
+    """``len(entry(ele))`` without building it."""
+    v = string_to_int64(ele)
+    if v is not None:
+        if 0 <= v <= 127:
+            enc = 1
+        elif -4096 <= v <= 4095:
+            enc = 2
+        elif -32768 <= v <= 32767:
+            enc = 3
+        elif -8388608 <= v <= 8388607:
+            enc = 4
+        elif -2147483648 <= v <= 2147483647:
+            enc = 5
+        else:
+            enc = 9
+    else:
+        n = len(ele)
+        enc = 1 + n if n < 64 else 2 + n if n < 4096 else 5 + n
+    return enc + _backlen_size(enc)
+
+
+def listpack_size(elements: Iterable[bytes]) -> int:
+    """``lpBytes`` of a listpack holding ``elements``."""
+    return LP_HDR_SIZE + sum(entry_size(e) for e in elements) + 1
+
+
 def listpack(elements: Iterable[bytes]) -> bytes:
     """The bytes of a listpack holding ``elements`` in order."""
     body = [entry(e) for e in elements]
@@ -111,23 +142,33 @@ def listpack(elements: Iterable[bytes]) -> bytes:
 SIZE_ESTIMATE_OVERHEAD: Final = 8
 
 
+def _node_bounds(items: Sequence[bytes]) -> list[tuple[int, int, int]]:
+    """(start, end, lpBytes) of each node RPUSH of ``items`` leaves, head first."""
+    bounds: list[tuple[int, int, int]] = []
+    start = 0
+    cur_sz = 0  # bytes of the current node's listpack (0: no node yet)
+    for i, item in enumerate(items):
+        size = entry_size(item)
+        if cur_sz and cur_sz + len(item) + SIZE_ESTIMATE_OVERHEAD <= QUICKLIST_NODE_BYTES:
+            cur_sz += size
+            continue
+        if cur_sz:
+            bounds.append((start, i, cur_sz))
+        start = i
+        cur_sz = LP_HDR_SIZE + 1 + size
+    if cur_sz:
+        bounds.append((start, len(items), cur_sz))
+    return bounds
+
+
 def quicklist_nodes(items: Sequence[bytes]) -> list[bytes]:
     """The listpacks of the nodes RPUSH of ``items`` (in order) leaves, head first."""
-    nodes: list[bytes] = []
-    cur: list[bytes] = []
-    cur_sz = 0  # bytes of the current node's listpack
-    for item in items:
-        if cur and cur_sz + len(item) + SIZE_ESTIMATE_OVERHEAD <= QUICKLIST_NODE_BYTES:
-            cur.append(item)
-            cur_sz += len(entry(item))
-            continue
-        if cur:
-            nodes.append(listpack(cur))
-        cur = [item]
-        cur_sz = LP_HDR_SIZE + 1 + len(entry(item))
-    if cur:
-        nodes.append(listpack(cur))
-    return nodes
+    return [listpack(items[a:b]) for a, b, _ in _node_bounds(items)]
+
+
+def quicklist_node_sizes(items: Sequence[bytes]) -> list[int]:
+    """``lpBytes`` of each node of :func:`quicklist_nodes`, without building them."""
+    return [n for _, _, n in _node_bounds(items)]
 
 
 def hash_is_listpack(h: dict[bytes, bytes]) -> bool:

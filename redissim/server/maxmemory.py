@@ -149,13 +149,13 @@ class MaxMemory:
         if isinstance(val, bytes | int):
             return mem.key_alloc(key, val, has_ttl=has_ttl, shared_ok=self.shared_ok,
                                  lg_quantum=self.lg)
-        # Hashes and lists: dictEntry + key + robj + per element two SDS strings (a coarse
-        # stand-in for listpack/quicklist encodings, which pack small collections tighter).
+        # Hashes and lists: dictEntry + key + the value's robj and encoding (listpack, hash
+        # table, quicklist: see memory.py).
         size = mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg) + mem.sds_alloc(len(key), self.lg)
-        size += mem.jemalloc_size(mem.ROBJ_SIZE, self.lg)
-        items = val.items() if isinstance(val, dict) else ((v, b"") for v in val)
-        for a, b in items:
-            size += mem.sds_alloc(len(a), self.lg) + (mem.sds_alloc(len(b), self.lg) if b else 0)
+        if isinstance(val, dict):
+            size += mem.hash_value_alloc(val, self.lg)
+        else:
+            size += mem.list_value_alloc(list(val), self.lg)
         if has_ttl:
             size += mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg)
         return size
@@ -366,7 +366,15 @@ class MaxMemory:
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
                                             lg_quantum=self.lg)
-            return self._alloc(db, key)
+            samples = 5  # MEMORY USAGE key [SAMPLES count]; OBJ_COMPUTE_SIZE_DEF_SAMPLES
+            opt = args[3] if len(args) == 5 else b""
+            if (opt if isinstance(opt, bytes) else str(opt).encode()).lower() == b"samples":
+                try:
+                    samples = int(args[4])
+                except ValueError:
+                    return ReplyError("ERR value is not an integer or out of range")
+            return mem.memory_usage_collection(key, val if isinstance(val, dict) else list(val),
+                                               samples=samples, lg_quantum=self.lg)
         if name == b"object" and sub in (b"freq", b"idletime"):
             if val is None:
                 return None

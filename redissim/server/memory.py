@@ -26,13 +26,24 @@ Checks (see tests/test_memory.py): ``SET foo bar`` gives ``MEMORY USAGE`` 56 wit
 Client connections: :func:`client_buffers` uses per-connection figures measured on Debian
 7.0.15, not a model of ``networking.c``'s buffers.
 
-Not modelled here: non-string types, client reply lists, replication/AOF buffers (the caller
+Hashes and lists (:func:`hash_value_alloc`, :func:`list_value_alloc`, and
+:func:`memory_usage_collection` for ``MEMORY USAGE``): a listpack-encoded hash is a robj and
+one listpack allocation (``listpack.py`` gives its bytes); a hash table is a robj, a ``dict``
+(56 B), its bucket array, and per field a dictEntry and two SDS strings; a list is a robj,
+a ``quicklist`` (40 B) and per node a ``quicklistNode`` (40 B) and its listpack. Checked
+against Debian 7.0.15: a 300-field listpack hash, a 600-field hash table and lists of 1, 50
+and 5,000 items give MEMORY USAGE and used_memory to the byte.
+
+Not modelled here: sets and sorted sets, client reply lists, replication/AOF buffers (the caller
 adds those as plain byte counts), allocator fragmentation (``used_memory_rss``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from redissim.server.listpack import hash_is_listpack, listpack_size, quicklist_node_sizes
 
 #: sizeof(dictEntry) on 64-bit (key pointer, value union, next pointer).
 DICT_ENTRY_SIZE: int = 24
@@ -320,6 +331,65 @@ def client_buffers(idle_clients: int, active_clients: int) -> int:
     """
     return (idle_clients * CLIENT_IDLE_BYTES_DEBIAN_7_0_15
             + active_clients * CLIENT_ACTIVE_BYTES_DEBIAN_7_0_15)
+
+
+#: sizeof(dict) in 7.0 (type, two tables, two counts, rehashidx, pauserehash, size exps).
+DICT_STRUCT_SIZE: int = 56
+#: sizeof(quicklist) (head, tail, count, len, the fill/compress/bookmark bit fields).
+QUICKLIST_STRUCT_SIZE: int = 40
+#: sizeof(quicklistNode) (prev, next, entry, sz, the count/encoding/container bit fields).
+QUICKLIST_NODE_SIZE: int = 40
+
+
+def hash_value_alloc(h: dict[bytes, bytes], lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+    """Bytes allocated for a hash value: the robj and its listpack, or the robj, the dict,
+    its bucket array and per field a dictEntry and two SDS strings."""
+    total = jemalloc_size(ROBJ_SIZE, lg_quantum)
+    if hash_is_listpack(h):
+        return total + jemalloc_size(listpack_size(x for kv in h.items() for x in kv), lg_quantum)
+    total += jemalloc_size(DICT_STRUCT_SIZE, lg_quantum)
+    total += bucket_array_alloc(table_size_for(len(h)), lg_quantum)
+    entry = jemalloc_size(DICT_ENTRY_SIZE, lg_quantum)
+    for f, v in h.items():
+        total += entry + sds_alloc(len(f), lg_quantum) + sds_alloc(len(v), lg_quantum)
+    return total
+
+
+def list_value_alloc(items: Sequence[bytes], lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+    """Bytes allocated for a list value: the robj, the quicklist, and per node the node and
+    its listpack (nodes as RPUSH fills them, see ``listpack.py``)."""
+    total = jemalloc_size(ROBJ_SIZE, lg_quantum) + jemalloc_size(QUICKLIST_STRUCT_SIZE, lg_quantum)
+    node = jemalloc_size(QUICKLIST_NODE_SIZE, lg_quantum)
+    for size in quicklist_node_sizes(items):
+        total += node + jemalloc_size(size, lg_quantum)
+    return total
+
+
+def memory_usage_collection(key: bytes, value: dict[bytes, bytes] | Sequence[bytes], *,
+                            samples: int = 5, lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+    """``MEMORY USAGE key [SAMPLES n]`` for a hash or a list (``objectComputeSize``): the
+    structures counted by ``sizeof`` except the listpacks (their usable size), and the
+    per-element part of a hash table or of a quicklist's nodes estimated from the first
+    ``samples`` of them (0: all) times their number. For a hash table "first" is Redis's
+    bucket order, which the model does not have: it averages over all fields instead."""
+    usage = DICT_ENTRY_SIZE + sds_alloc(len(key), lg_quantum) + ROBJ_SIZE
+    if isinstance(value, dict):
+        if hash_is_listpack(value):
+            lp = listpack_size(x for kv in value.items() for x in kv)
+            return usage + jemalloc_size(lp, lg_quantum)
+        usage += DICT_STRUCT_SIZE + BUCKET_PTR_SIZE * table_size_for(len(value))
+        if value:
+            per = sum(sds_alloc(len(f), lg_quantum) + sds_alloc(len(v), lg_quantum)
+                      + DICT_ENTRY_SIZE for f, v in value.items())
+            usage += int(per)  # (the average over all fields times their count)
+        return usage
+    usage += QUICKLIST_STRUCT_SIZE
+    sizes = quicklist_node_sizes(value)
+    if sizes:
+        seen = sizes if samples == 0 else sizes[:samples]
+        per = sum(QUICKLIST_NODE_SIZE + jemalloc_size(n, lg_quantum) for n in seen)
+        usage += int(per / len(seen) * len(sizes))
+    return usage
 
 
 def populate_used_memory(
