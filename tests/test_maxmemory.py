@@ -31,9 +31,14 @@ def test_memory_usage_of_hashes_and_lists_through_the_server():
     # and the default give the same for one node.
     replies, _ = script(["HSET h f1 v1 f2 hello-world-hello", "MEMORY USAGE h",
                          "RPUSH l a", "MEMORY USAGE l", "MEMORY USAGE l SAMPLES 0",
-                         "MEMORY USAGE l SAMPLES x"], model={"jemalloc-lg-quantum": 4})
+                         "MEMORY USAGE l SAMPLES x", "MEMORY USAGE nokey SAMPLES -1",
+                         "MEMORY USAGE nokey SAMPLES", "MEMORY USAGE nokey SAMPLES 0 SAMPLES 1"],
+                        model={"jemalloc-lg-quantum": 4})
     assert replies[1] == 96 and replies[3] == replies[4] == 144
+    # the options are read before the key is looked up (what redis-server 7.0.15 answers)
     assert replies[5] == {"error": "ERR value is not an integer or out of range"}
+    assert replies[6] == replies[7] == {"error": "ERR syntax error"}
+    assert replies[8] is None
 
 
 def test_million_keys_like_debug_populate():

@@ -38,7 +38,7 @@ from mypy_extensions import mypyc_attr
 from redissim.profile import CostProfile
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.keyspace import Keyspace, Session
-from redissim.server.resp import ReplyError, reply_size
+from redissim.server.resp import NIL_BULK, ReplyError, reply_size
 from redissim.sim import trace as tr
 from redissim.sim.clock import EPOCH_MS
 from redissim.sim.metrics import CommandStats, LatencyHistogram
@@ -586,7 +586,7 @@ class EventLoop:
         spec = entry.spec
         st = entry.st
         cost = entry.cost
-        reply = None
+        reply: Any = None
         if entry.hooks:
             for hook in entry.hooks:
                 t, reply = hook(conn, args, t)
@@ -620,6 +620,8 @@ class EventLoop:
             if self.propagate is not None:
                 self.propagate.after_command(conn, args, t)
         else:
+            if reply is NIL_BULK:
+                reply = None  # a mechanism answered nil itself
             st = self._stats_and_cost(_as_str(args[0]).lower())[0]
             if isinstance(reply, ReplyError):
                 st.rejected_calls += 1

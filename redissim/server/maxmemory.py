@@ -39,8 +39,8 @@ from redissim.server.eviction import (
     Evictor,
     lookup_touches,
 )
-from redissim.server.keyspace import Db, Keyspace
-from redissim.server.resp import ReplyError
+from redissim.server.keyspace import Db, Keyspace, parse_ll
+from redissim.server.resp import NIL_BULK, ReplyError
 from redissim.sim import trace as tr
 from redissim.sim.clock import EPOCH_MS
 
@@ -361,18 +361,27 @@ class MaxMemory:
         if when is not None and now_ms > when:
             val = None
         if name == b"memory" and sub == b"usage":
+            # MEMORY USAGE key [SAMPLES count] (memoryCommand): the options are read before
+            # the key is looked up; count 0 means every element, the default is 5.
+            samples = 5
+            rest = args[3:]
+            while rest:
+                opt = rest[0] if isinstance(rest[0], bytes) else str(rest[0]).encode()
+                if opt.lower() != b"samples" or len(rest) < 2:
+                    return ReplyError("ERR syntax error")
+                raw = rest[1] if isinstance(rest[1], bytes) else str(rest[1]).encode()
+                parsed = parse_ll(raw)
+                if parsed is None:
+                    return ReplyError("ERR value is not an integer or out of range")
+                samples = parsed
+                if samples < 0:
+                    return ReplyError("ERR syntax error")
+                rest = rest[2:]
             if val is None:
-                return None if len(args) == 3 else None
+                return NIL_BULK
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
                                             lg_quantum=self.lg)
-            samples = 5  # MEMORY USAGE key [SAMPLES count]; OBJ_COMPUTE_SIZE_DEF_SAMPLES
-            opt = args[3] if len(args) == 5 else b""
-            if (opt if isinstance(opt, bytes) else str(opt).encode()).lower() == b"samples":
-                try:
-                    samples = int(args[4])
-                except ValueError:
-                    return ReplyError("ERR value is not an integer or out of range")
             return mem.memory_usage_collection(key, val if isinstance(val, dict) else list(val),
                                                samples=samples, lg_quantum=self.lg)
         if name == b"object" and sub in (b"freq", b"idletime"):

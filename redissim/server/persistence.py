@@ -177,9 +177,11 @@ def _rdb_len_size(n: int) -> int:
 
 
 #: LZF results already computed, by content (values repeat: a workload's filler, DEBUG
-#: POPULATE's zero padding); cleared when it holds _LZF_CACHE_MAX entries
+#: POPULATE's zero padding). It keeps the strings alive, so it is cleared once they add up
+#: to _LZF_CACHE_BYTES.
 _lzf_cache: dict[bytes, tuple[int, int, int]] = {}
-_LZF_CACHE_MAX = 4096
+_LZF_CACHE_BYTES = 16 << 20
+_lzf_cached_bytes = 0
 
 
 def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]:
@@ -203,9 +205,12 @@ def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]
     if compression and n >= RDB_COMPRESS_MIN_LEN:
         work = _lzf_cache.get(b)
         if work is None:
-            if len(_lzf_cache) >= _LZF_CACHE_MAX:
+            global _lzf_cached_bytes
+            if _lzf_cached_bytes + n > _LZF_CACHE_BYTES:
                 _lzf_cache.clear()
+                _lzf_cached_bytes = 0
             work = _lzf_cache[b] = rdb_compress_work(b)
+            _lzf_cached_bytes += n
         c, literal, matched = work
         if c:
             return 1 + _rdb_len_size(c) + _rdb_len_size(n) + c, literal, matched
@@ -295,9 +300,9 @@ def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
         exp = d.exp
         size = lit = m = 0
         for k, v in sample:
-            ks_, kl, km = _rdb_string_work(k, compression)
-            vs, vl, vm = _rdb_value_work(v, compression)
-            size += 1 + ks_ + vs + (9 if k in exp else 0)
+            k_size, kl, km = _rdb_string_work(k, compression)
+            v_size, vl, vm = _rdb_value_work(v, compression)
+            size += 1 + k_size + v_size + (9 if k in exp else 0)
             lit += kl + vl
             m += km + vm
         if len(sample) != n:

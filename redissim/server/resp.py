@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "ReplyError",
     "NIL_ARRAY",
+    "NIL_BULK",
     "bulk_size",
     "decimal_digits",
     "encode_reply",
@@ -83,6 +84,20 @@ class _NilArray:
 
 
 NIL_ARRAY = _NilArray()
+
+
+class _NilBulk:
+    """Marker a before-command hook returns to answer a nil bulk string (``$-1``) itself:
+    ``None`` from a hook means "not mine, run the command" (e.g. ``MEMORY USAGE`` of a
+    missing key, answered by the memory model). The loop replies ``None`` for it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NIL_BULK"
+
+
+NIL_BULK = _NilBulk()
 
 
 def decimal_digits(n: int) -> int:
