@@ -175,12 +175,18 @@ def animate(
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="override a field: dotted.path=value (repeatable)")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="replay from this simulated time, e.g. 29.9s (the trace is recorded "
+        "from there: metrics.trace-from)")] = None,
 ) -> None:
     """Replay a scenario's event trace in a pygame window, or export it headless."""
     from redissim.scenario import variant_scenario
 
+    overrides = list(set_ or [])
+    if from_ is not None:
+        overrides.append(f"metrics.trace-from={from_}")
     try:
-        sc, data = load_scenario(scenario, set_ or [], seed)
+        sc, data = load_scenario(scenario, overrides, seed)
         if sc.variants:
             names = [v.name for v in sc.variants]
             if variant is not None and variant not in names:
@@ -208,6 +214,9 @@ def animate(
     from redissim.view.model import ViewInput
 
     res = _run_with_progress(Simulation(sc, trace=True), sc.name, True)
+    if res.trace is not None and not res.trace.events and res.trace.start > 0:
+        _fail(f"{scenario}: metrics.trace-from ({res.trace.start:g} s) is after the run's end "
+              f"({res.sim_time:g} s): nothing to replay; give an earlier --from")
     vi = ViewInput.from_result(res)
     if export is None:
         try:

@@ -595,12 +595,17 @@ class _Generic:
                 return self.uniform.choice(self.rng)
             return ev.get_random_key(cand, self.rng)  # type: ignore[return-value]
         if not self.use_pool:
-            best, best_score = None, -math.inf
-            for s in self._sample(cand):
-                sc = self._score(s, now, now_min)
-                if sc > best_score:
-                    best, best_score = s, sc
-            return best  # type: ignore[return-value]
+            # dictGetSomeKeys may come back empty from a sparse table (it gives up after
+            # 10 x count buckets); like performEvictions, sample again until a key turns up
+            # (the table is not empty).
+            while True:
+                best, best_score = None, -math.inf
+                for s in self._sample(cand):
+                    sc = self._score(s, now, now_min)
+                    if sc > best_score:
+                        best, best_score = s, sc
+                if best is not None:
+                    return best  # type: ignore[return-value]
         members = self.field if cand is self.main else self.expire
         while True:
             for s in self._sample(cand):

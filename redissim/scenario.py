@@ -271,7 +271,9 @@ class LruGrid(_Base):
 
 class MetricsConfig(_Base):
     interval: Seconds = Field(default=0.1, gt=0)
+    #: events the replay's trace keeps (``redissim animate``), from ``trace-from`` on
     trace_limit: int = Field(default=200_000, ge=0)
+    trace_from: Seconds = Field(default=0.0, ge=0)
 
 
 class Scenario(_Base):

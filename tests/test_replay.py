@@ -69,6 +69,19 @@ def test_exact_lru_equivalence_holds_in_bytes(req: list[int], vlens: list[int], 
         exact.hits, exact.final_keys, exact.oom_rejections)
 
 
+def test_sampling_without_pool_retries_an_empty_sample() -> None:
+    # Found by hypothesis: one key left in an 8-bucket table, dictGetSomeKeys gave up after
+    # its 10 x count buckets and the no-pool sampler took that for "nothing to evict",
+    # refusing the next SET as OOM. performEvictions samples again instead.
+    costs = r.redis_key_costs([6] * 41, [0] * 26 + [157] + [0] * 14)
+    req = [0, 1, 2, 3, 26, 0]
+    exact = r.replay(req, 300, r.TRUE_LRU, key_cost=costs, keep_keys=True)
+    sampled = r.replay(req, 300, ev.ALLKEYS_LRU, samples=64, use_pool=False, seed=1,
+                       key_cost=costs, keep_keys=True)
+    assert exact.final_keys == {0} and exact.oom_rejections == 0
+    assert (sampled.final_keys, sampled.oom_rejections) == (exact.final_keys, 0)
+
+
 def test_pool_keeps_stale_scores_so_it_can_miss_true_lru() -> None:
     # With the pool, a key sampled earlier keeps its old idle time until popped. Here key 1 is
     # sampled (idle 4) before being read again, and is evicted instead of the real LRU key 4.

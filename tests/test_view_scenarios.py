@@ -31,3 +31,40 @@ def test_scenario_renders_200_frames(tmp_path, name):
     assert all(len(b) == 640 * 360 * 3 for _, b in frames)
     # the picture changes while the trace plays
     assert len({hash(b) for _, b in frames}) > 1, yaml.safe_dump(data)[:200]
+
+
+def test_trace_from_starts_the_replay_at_the_moment_of_interest(tmp_path):
+    """metrics.trace-from: the trace keeps only events from then on, and the replay (window
+    clock and export) begins there instead of at 0."""
+    from redissim.scenario import Scenario
+    from redissim.view.animate import Viewer
+    from redissim.view.export import frame_count
+
+    data = {"name": "late", "seed": 1, "server": {"save": ""},
+            "metrics": {"trace-from": "0.3s"},
+            "workloads": [{"type": "closed", "clients": 2, "duration": "0.5s",
+                           "think-time": "1ms", "commands": [{"cmd": "SET"}]},
+                          {"type": "script", "steps": [{"at": "0.35s", "cmd": "BGSAVE"}]}]}
+    res = simulate(Scenario.model_validate(data), trace=True)
+    times = [e[0] for e in res.trace.events]
+    assert times and min(times) >= 0.3
+    assert any(e[1] == "fork" for e in res.trace.events)
+    vi = ViewInput.from_result(res)
+    assert vi.start_s == 0.3
+    viewer = Viewer(vi, size=(320, 180))
+    assert viewer.clock.t == 0.3
+    viewer.clock.restart()
+    assert viewer.clock.t == 0.3
+    # the export spans the window only: 0.2 s at 0.01 s per wall second, 10 fps
+    assert frame_count(vi, fps=10, speed=0.01, duration=None) == int(
+        (vi.end_time() - 0.3) / 0.01 * 10) + 1
+
+
+def test_animate_refuses_a_window_after_the_run(tmp_path):
+    from test_cli import cli
+
+    out = tmp_path / "x.gif"
+    r = cli("animate", str(tiny(tmp_path, "quickstart")), "--from", "100s", "--export", str(out))
+    assert r.returncode == 2 and not out.exists()
+    assert "trace-from (100 s) is after the run's end" in r.stderr
+    assert "Traceback" not in r.stderr

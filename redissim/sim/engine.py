@@ -116,7 +116,8 @@ class Simulation:
         self.profile = build_profile(scenario)
         net = scenario.network
         self.link = Link.preset(net.preset, net.rtt, net.bandwidth)
-        self.trace = Trace(limit=scenario.metrics.trace_limit) if trace else None
+        self.trace = (Trace(limit=scenario.metrics.trace_limit, start=scenario.metrics.trace_from)
+                      if trace else None)
         srv = scenario.server
         self.keyspace = Keyspace(srv.databases)
         if scenario.preload and scenario.preload.keys:

@@ -12,7 +12,9 @@ playback clock and never drives the simulation (DESIGN.md). Each event is a plai
 * ``data`` -- a small kind-specific payload (int, str, tuple or None), documented per kind.
 
 The trace is capped (``limit`` events); once full it stops recording and sets
-``truncated`` so a long run cannot exhaust memory.
+``truncated`` so a long run cannot exhaust memory. It may begin late (``start``, the
+scenario's ``metrics.trace-from``), so that the events of a long run's interesting moment (a
+fork at 3 s, a crash at 30 s) are within the cap; events before that are dropped.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ class Trace:
     limit: int = 200_000
     events: list[TraceEvent] = field(default_factory=list)
     truncated: bool = False
+    #: simulated time from which events are kept (earlier ones are dropped): the window a
+    #: long run's replay shows, e.g. from just before a fork or a crash
+    start: float = 0.0
 
     def emit(self, t: float, kind: str, client: int = -1, data: Any = None) -> None:
+        if t < self.start:
+            return
         if len(self.events) >= self.limit:
             self.truncated = True
             return

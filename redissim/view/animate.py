@@ -47,7 +47,8 @@ class Viewer:
         self.scene = Scene(view_input, size)
         rp = self.scene.replay
         self.clock = PlaybackClock(rp.event_times, rp.notable_times, end_t=rp.end_t,
-                                   speed=speed if speed is not None else default_speed(view_input))
+                                   speed=speed if speed is not None else default_speed(view_input),
+                                   start_t=view_input.start_s)
         self.screenshot_dir = Path(screenshot_dir)
         self.running = True
         self.screenshots: list[Path] = []

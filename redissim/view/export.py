@@ -39,16 +39,18 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def default_speed(vi: ViewInput, seconds: float = DEFAULT_FIT_S) -> float:
-    """A speed that shows the whole run in ``seconds`` of playback."""
-    end = vi.end_time()
-    if end <= 0:
+    """A speed that shows the whole replay (from ``vi.start_s``) in ``seconds`` of playback."""
+    span = vi.end_time() - vi.start_s
+    if span <= 0:
         return 1e-3
-    return min(MAX_SPEED, max(MIN_SPEED, end / seconds))
+    return min(MAX_SPEED, max(MIN_SPEED, span / seconds))
 
 
 def frame_count(vi: ViewInput, fps: float, speed: float, duration: float | None,
-                start: float = 0.0) -> int:
+                start: float | None = None) -> int:
     """Frames needed: ``duration * fps``, or enough to reach the end of the run (capped)."""
+    if start is None:
+        start = vi.start_s
     if duration is not None:
         return max(1, int(round(duration * fps)))
     span_wall = max(0.0, vi.end_time() - start) / speed
@@ -58,8 +60,9 @@ def frame_count(vi: ViewInput, fps: float, speed: float, duration: float | None,
 
 def iter_frames(vi: ViewInput, size: tuple[int, int] = (1280, 720), fps: float = 30.0,
                 speed: float | None = None, duration: float | None = None,
-                start: float = 0.0) -> Iterator[tuple[int, bytes]]:
-    """Yield (frame index, RGB bytes) of the export, headless."""
+                start: float | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield (frame index, RGB bytes) of the export, headless, from ``start`` (default: where
+    the trace begins)."""
     import pygame
 
     from redissim.view.scene import Scene, init_pygame
@@ -67,6 +70,8 @@ def iter_frames(vi: ViewInput, size: tuple[int, int] = (1280, 720), fps: float =
     init_pygame(headless=True)
     if speed is None:
         speed = default_speed(vi)
+    if start is None:
+        start = vi.start_s
     n = frame_count(vi, fps, speed, duration, start)
     scene = Scene(vi, size)
     surf = pygame.Surface(scene.size)
@@ -93,7 +98,7 @@ def output_kind(out_path: str | os.PathLike[str]) -> str:
 def export(view_input: ViewInput, out_path: str | os.PathLike[str], fps: float = 30.0,
            size: tuple[int, int] = (1280, 720), speed: float | None = None,
            duration: float | None = None, progress: Progress | None = None,
-           start: float = 0.0) -> int:
+           start: float | None = None) -> int:
     """Render the replay without a window and write it; returns the number of frames.
 
     ``out_path`` ending in ``.gif`` -> animated GIF (Pillow, one fixed 256-colour palette

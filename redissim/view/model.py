@@ -68,6 +68,8 @@ class ViewInput:
       ``memory`` samples are given they win.
     * ``memory`` -- optional ``(t, used_memory bytes)`` samples from the metrics time series.
     * ``duration_s`` -- simulated length of the run (defaults to the last event time).
+    * ``start_s`` -- where the replay begins: the trace's ``start`` (events before it were
+      not recorded), 0 for a trace of the whole run.
     * ``title`` -- scenario name for the title bar.
     """
 
@@ -79,6 +81,7 @@ class ViewInput:
     key_bytes: int | None = None
     memory: list[tuple[float, int]] | None = None
     duration_s: float | None = None
+    start_s: float = 0.0
     title: str = "redissim"
 
     @classmethod
@@ -127,6 +130,7 @@ class ViewInput:
             settings=settings,
             memory=memory or None,
             duration_s=None,
+            start_s=float(getattr(result.trace, "start", 0.0)),
             title=title or str(getattr(scenario, "name", "redissim")),
         )
 

@@ -354,7 +354,7 @@ class Replay:
         return bisect_right(self.iter_times, t1) - bisect_right(self.iter_times, t0)
 
     def ops_per_sec(self, t: float, window: float) -> float:
-        t0 = max(0.0, t - window)
+        t0 = max(self.vi.start_s, t - window)  # (nothing was recorded before the trace began)
         span = t - t0
         if span <= 0:
             return 0.0

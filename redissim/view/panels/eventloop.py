@@ -166,9 +166,10 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
 
     # Loop statistics of the last window: batching per iteration and the slowest command.
     strip = g["strip"]
-    win = min(1.0, max(1e-3, rp.end_t / 10.0))
-    iters = rp.iterations_between(t - win, t)
-    cmds = rp.ops_per_sec(t, win) * min(win, t) if t > 0 else 0.0
+    win = min(1.0, max(1e-3, (rp.end_t - rp.vi.start_s) / 10.0))
+    win = min(win, t - rp.vi.start_s)  # (no earlier than where the trace begins)
+    iters = rp.iterations_between(t - win, t) if win > 0 else 0
+    cmds = rp.ops_per_sec(t, win) * win if win > 0 else 0.0
     y = strip.y - lay.px(34)
     if iters:
         ctx.blit_text(surf, f"last {fmt_time(win)}: {iters} iterations, "

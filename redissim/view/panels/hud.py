@@ -28,8 +28,8 @@ from redissim.view.replay import HIST_BINS, HIST_LO_EXP, HIST_PER_DECADE
 
 
 def metric_window(ctx: Ctx) -> float:
-    """Sliding window for rates: a tenth of the run, between 1 ms and 1 s."""
-    return min(1.0, max(1e-3, ctx.replay.end_t / 10.0))
+    """Sliding window for rates: a tenth of the replay, between 1 ms and 1 s."""
+    return min(1.0, max(1e-3, (ctx.replay.end_t - ctx.replay.vi.start_s) / 10.0))
 
 
 def draw(ctx: Ctx, surf: pygame.Surface) -> None:
