@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from test_cli import tiny  # noqa: E402 (conftest puts tests/ on sys.path)
@@ -68,3 +69,27 @@ def test_animate_refuses_a_window_after_the_run(tmp_path):
     assert r.returncode == 2 and not out.exists()
     assert "trace-from (100 s) is after the run's end" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_crash_shows_the_loop_down_until_the_restart():
+    from redissim.scenario import Scenario
+    from redissim.view.replay import PHASES_ALL, Replay
+
+    data = {"name": "crashy", "seed": 1, "duration": "0.6s",
+            "server": {"appendonly": "yes", "save": ""},
+            "faults": [{"at": "0.2s", "kind": "crash", "restart-after": "0.1s"}],
+            "workloads": [{"type": "closed", "clients": 4, "duration": "0.6s",
+                           "think-time": "1ms", "commands": [{"cmd": "SET"}]}]}
+    res = simulate(Scenario.model_validate(data), trace=True)
+    kinds = [(e[1], e[3]) for e in res.trace.events if e[1] in ("down", "up")]
+    assert kinds[0] == ("down", "crash") and kinds[1] == ("up", "aof")
+    rp = Replay(ViewInput.from_result(res))
+    (t0, t1, why, source), = rp.downs
+    assert t0 == 0.2 and t1 > 0.3 and (why, source) == ("crash", "aof")
+    assert rp.phase_at(0.25) == ("down", -1)
+    assert rp.phase_at(t1 + 0.05)[0] != "down"
+    codes = rp.phase_codes(np.array([0.1, 0.25, t1 + 0.05]))
+    assert PHASES_ALL[codes[1]] == "down" and PHASES_ALL[codes[0]] != "down"
+    frames = list(iter_frames(ViewInput.from_result(res), size=(640, 360), fps=10,
+                              speed=0.1, duration=0.3, start=0.22))
+    assert len(frames) == 3

@@ -139,6 +139,8 @@ class FaultInjector:
         rec.load_time_s = p.load_time(info, kind)
         rec.up_at = t + restart_after + rec.load_time_s
         self.records.append(rec)
+        if self.trace is not None:
+            self.trace.emit(t, tr.K_DOWN, -1, kind)
         self._note(t, f"{kind}: lost {rec.acked_writes_lost} acknowledged writes")
         self.env.process(self._restart(rec))
         return rec
@@ -148,6 +150,8 @@ class FaultInjector:
         if rec.up_at > env.now:
             yield env.timeout(rec.up_at - env.now)
         self.down = False
+        if self.trace is not None:
+            self.trace.emit(env.now, tr.K_UP, -1, rec.source)
         self.loop.resume(env.now)
         self._note(env.now, f"restarted from {rec.source}: {rec.keys_loaded} keys")
 

@@ -48,10 +48,13 @@ K_FORK = "fork"          # data = stall seconds
 K_SNAPSHOT = "snapshot"  # data = fraction done (0..1)
 # PostgreSQL pipeline. data = (stage name, "enter" | "leave").
 K_PG_STAGE = "pg_stage"
+# Faults (server/faults.py): the process dies / a restarted one serves again.
+K_DOWN = "down"          # data = "crash" | "power-loss" (the process, or the machine, is gone)
+K_UP = "up"              # data = what the restart loaded: "aof" | "rdb" | "none"
 # Free-form notable moments (captions, faults). data = text.
 K_NOTE = "note"
 
-NOTABLE_KINDS = frozenset({K_EVICT, K_FSYNC_START, K_FORK, K_NOTE})
+NOTABLE_KINDS = frozenset({K_EVICT, K_FSYNC_START, K_FORK, K_DOWN, K_NOTE})
 
 
 @dataclass

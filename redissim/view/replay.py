@@ -45,7 +45,7 @@ PHASE_OF_KIND: dict[str, str] = {
     tr.K_FORK: "fork",
 }
 PHASES: tuple[str, ...] = ("epoll_wait", "read", "execute", "serverCron", "beforeSleep")
-PHASES_ALL: tuple[str, ...] = PHASES + ("fork",)
+PHASES_ALL: tuple[str, ...] = PHASES + ("fork", "down")
 
 #: Commands that only read a key (a hit or a miss).
 READ_COMMANDS = frozenset(
@@ -269,7 +269,17 @@ class Replay:
         self.crons: list[tuple[float, float]] = []
         self._fork_starts: list[float] = []
         self._fork_ends: list[float] = []
+        #: (start, end, fault kind, what the restart loaded) while no process runs
+        self.downs: list[tuple[float, float, str, str]] = []
         for t, kind, c, data in events:
+            if kind == tr.K_DOWN:
+                self.downs.append((t, math.inf, str(data), ""))
+                continue
+            if kind == tr.K_UP:
+                if self.downs and self.downs[-1][1] == math.inf:
+                    t0, _, why, _ = self.downs[-1]
+                    self.downs[-1] = (t0, t, why, str(data))
+                continue
             ph = PHASE_OF_KIND.get(kind)
             if ph is None:
                 continue
@@ -302,8 +312,17 @@ class Replay:
                 best = i
             self._slowest_idx.append(best)
 
+    def down_at(self, t: float) -> tuple[float, float, str, str] | None:
+        """The outage (start, end, fault kind, what the restart loaded) t falls in, if any."""
+        for d in self.downs:
+            if d[0] <= t < d[1]:
+                return d
+        return None
+
     def phase_at(self, t: float) -> tuple[str, int]:
         """The loop's phase at t and the client it serves (-1 if none)."""
+        if self.downs and self.down_at(t) is not None:
+            return "down", -1
         f = bisect_right(self._fork_starts, t) - 1
         if f >= 0 and t < self._fork_ends[f]:
             return "fork", -1
@@ -330,6 +349,8 @@ class Replay:
             f = np.searchsorted(self._fork_s_np, ts, side="right") - 1
             in_fork = (f >= 0) & (ts < self._fork_e_np[np.maximum(f, 0)])
             out = np.where(in_fork, PHASES_ALL.index("fork"), out)
+        for t0, t1, _, _ in self.downs:
+            out = np.where((ts >= t0) & (ts < t1), PHASES_ALL.index("down"), out)
         return out
 
     def current_exec(self, t: float) -> int:

@@ -44,6 +44,7 @@ PHASE_COLORS: dict[str, Color] = {
     "serverCron": (186, 104, 200),
     "beforeSleep": (38, 198, 218),
     "fork": (239, 83, 80),
+    "down": (120, 40, 40),
 }
 PHASE_LABELS: dict[str, str] = {
     "epoll_wait": "epoll_wait",
@@ -52,6 +53,7 @@ PHASE_LABELS: dict[str, str] = {
     "serverCron": "serverCron",
     "beforeSleep": "beforeSleep (writes)",
     "fork": "fork()",
+    "down": "process down",
 }
 
 #: Distinct hues for clients (row stripes, queue slots).

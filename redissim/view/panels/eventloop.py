@@ -104,7 +104,20 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     # Centre of the ring: what the single thread is doing right now.
     names, rows = client_rows(ctx)
     ci = rp.current_exec(t)
-    if phase == "fork":
+    if phase == "down":
+        d = rp.down_at(t)
+        why = d[2] if d is not None else "crash"
+        head = "machine off: power loss" if why == "power-loss" else f"process down: {why}"
+        if d is not None and d[1] != float("inf"):
+            then = f"back at {fmt_time(d[1])}, loaded from {d[3].upper()}" if d[3] != "none" \
+                else f"back at {fmt_time(d[1])}, empty"
+        else:
+            then = "not back before the end of the trace"
+        ctx.blit_text(surf, head, (cx, cy + lay.px(4)), 12, (239, 83, 80), "bold",
+                      anchor="center", max_w=lay.px(160))
+        ctx.blit_text(surf, then, (cx, cy + lay.px(20)), 10, TEXT, anchor="center",
+                      max_w=lay.px(160))
+    elif phase == "fork":
         stall = next((s for ft, s in rp.forks if ft <= t < ft + s), 0.0)
         ctx.blit_text(surf, "fork(): loop blocked", (cx, cy + lay.px(4)), 12,
                       PHASE_COLORS["fork"], "bold", anchor="center", max_w=lay.px(140))
@@ -134,10 +147,13 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     # This iteration's commands, in the order the loop runs them.
     lst = g["list"]
     lo, hi = rp.iteration_execs(t)
+    if phase == "down":
+        lo = hi = 0  # no process, no iteration: the requests wait for a restarted one
     n = hi - lo
     line = lay.px(15)
-    ctx.blit_text(surf, f"this iteration: {n} command{'s' if n != 1 else ''}", lst.topleft, 11,
-                  TEXT, "bold")
+    head = ("no event loop: requests wait for the restart" if phase == "down" else
+            f"this iteration: {n} command{'s' if n != 1 else ''}")
+    ctx.blit_text(surf, head, lst.topleft, 11, TEXT, "bold", max_w=lst.w)
     rows_fit = max(1, min(LIST_ROWS, lst.h // line - 2))
     if n:
         first = lo if ci < lo else max(lo, min(ci - 2, hi - rows_fit))
@@ -198,6 +214,6 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
             run_start = k
     pygame.draw.rect(surf, FAINT, strip, 1)
     ctx.blit_text(surf, f"← {fmt_time(window)} ago", (strip.x, strip.bottom + 1), 9, DIM)
-    ctx.blit_text(surf, "colours = ring phases, red = fork", (strip.centerx, strip.bottom + 1),
+    ctx.blit_text(surf, "phases: red = fork, dark = down", (strip.centerx, strip.bottom + 1),
                   9, DIM, anchor="midtop")
     ctx.blit_text(surf, "now", (strip.right, strip.bottom + 1), 9, DIM, anchor="topright")
