@@ -208,3 +208,9 @@ def test_summary_reports_the_run():
     s = inj.summary()
     assert s["acked_writes"] >= s["acked_writes_lost"] > 0
     assert s["loss_window_s"] > 0.9 and len(s["faults"]) == 1
+    # the report says whose INFO it prints: the restarted process's
+    from redissim.report.summary import report_text
+
+    up = s["faults"][0]["up_at"]
+    assert f"# INFO (simulated server, restarted at {up:.3f} s: counters since then)" in \
+        report_text(res)

@@ -252,7 +252,13 @@ def benchmark_text(res: Result) -> str:
     if res.extra.get("faults"):
         out.append(faults_text(res.extra["faults"]))
         out.append("")
-    out.append("# INFO (simulated server)")
+    ups = [x.get("up_at") for x in (res.extra.get("faults") or {}).get("faults", [])
+           if x.get("up_at") is not None and x.get("kind") != "disk-error"]
+    if ups and max(ups) <= res.sim_time:
+        # INFO is the restarted process's: its counters began at the restart
+        out.append(f"# INFO (simulated server, restarted at {max(ups):.3f} s: counters since then)")
+    else:
+        out.append("# INFO (simulated server)")
     for sec, fields in INFO_SHOWN.items():
         for f in fields:
             if f in res.info.get(sec, {}):
