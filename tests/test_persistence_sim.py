@@ -170,3 +170,23 @@ def test_misconf_check_is_plugged_in_while_a_save_fails_and_out_after():
     assert replies == ["OK", "Background saving started", misconf, misconf, "1",
                        "Background saving started", "OK", "3"]
     assert sim.persistence.misconf_check not in sim.loop.before_command
+
+
+@pytest.mark.parametrize("save,slow", [("3600 1", True), ("", False)])
+def test_flushall_waits_for_its_foreground_save_only_with_save_points(save, slow):
+    """flushAllDataAndResetRDB: with save points, rdbSave of the emptied dataset (write and
+    fsync on the main thread) before the reply; without them, no save."""
+    sc = Scenario.model_validate({
+        "name": "flushall", "server": {"save": save},
+        "storage": {"preset": "hdd", "fsync_latency": "10ms"},
+        "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "SET a 1"},
+                                                   {"at": 0.01, "cmd": "FLUSHALL"},
+                                                   {"at": 0.1, "cmd": "DBSIZE"}]}]})
+    sim, p, res = run(sc)
+    recs = res.workloads[0].records
+    assert [r["reply"] for r in recs] == ["OK", "OK", 0]
+    flush = recs[1]["latency_ms"]
+    if slow:
+        assert flush >= 10.0 and p.rdb_saves == 1
+    else:
+        assert flush < 1.0 and p.rdb_saves == 0

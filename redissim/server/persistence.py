@@ -654,6 +654,8 @@ class Persistence(CommandObserver):
         # BGSAVE & co. are looked at before their own commands only; the MISCONF check of
         # writes runs before every command only while a save or fsync is failing.
         loop.add_before_command(self.before_command, names=OWN_COMMANDS)
+        if self.saveparams:
+            loop.add_before_command(self.before_flushall, names=("flushall",))
         self._attached = True
         if self.aof_on or self.track:
             self._plug_expired()
@@ -734,6 +736,21 @@ class Persistence(CommandObserver):
             return t, None
         err = self.disk_error_reply()
         return t, err
+
+    def before_flushall(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        """The time of FLUSHALL's foreground save (``flushAllDataAndResetRDB`` with save
+        points: ``rdbSave`` of the emptied dataset, its write and fsync on the main thread),
+        charged before the command runs: nothing else runs in between, so the reply and
+        every later command wait the same. The bookkeeping is ``_flushall``'s, after it."""
+        if self.disk_error_reply() is not None:
+            return t, None  # refused with MISCONF: no save
+        cpu = self.rdb_save_work_empty()
+        _start, end = self._disk_op(t + cpu, RDB_EMPTY_BYTES, True)
+        return end, None
+
+    def rdb_save_work_empty(self) -> float:
+        """CPU seconds of writing an RDB with no keys (the header, aux fields, trailer)."""
+        return RDB_EMPTY_BYTES * self.costs.rdb_save_per_kb_us / 1024 * 1e-6
 
     def _classify(self, raw: Any) -> tuple[str | None, Any]:
         """(own command name or None, the spec if MISCONF applies to it: writes and PING)."""
@@ -860,8 +877,7 @@ class Persistence(CommandObserver):
 
     def _flushall(self, t: float) -> None:
         """``flushAllDataAndResetRDB``: kill an RDB child; with save points, save the (now
-        empty) dataset in the foreground. Its few-ms cost is not charged (after_command
-        cannot advance the clock)."""
+        empty) dataset in the foreground (its time was charged by ``before_flushall``)."""
         if self.child is not None and self.child.kind == RDB:
             self.child = None
             self.child_active = False
