@@ -202,7 +202,7 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     window = STRIP_WALL_S * ctx.speed
     ts = t - window + (np.arange(strip.w) + 0.5) * (window / strip.w)
     codes = rp.phase_codes(ts)
-    codes[ts < 0] = -1
+    codes[ts < rp.vi.start_s] = -1  # (before the trace begins: nothing recorded)
     x0 = strip.x
     run_start = 0
     for k in range(1, strip.w + 1):
