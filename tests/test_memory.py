@@ -156,6 +156,15 @@ def test_memory_usage_matches_real_server(server: object) -> None:
         c.close()
 
 
+def _used_memory(c: object) -> int:
+    """INFO memory's used_memory of the server behind client ``c``."""
+    info = c.command("INFO", "memory")  # type: ignore[attr-defined]
+    for line in info.decode().splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no used_memory")
+
+
 def test_used_memory_delta_of_debug_populate(server: object) -> None:
     c = server.client()  # type: ignore[attr-defined]
     try:
@@ -163,21 +172,14 @@ def test_used_memory_delta_of_debug_populate(server: object) -> None:
         c.command("SELECT", "8")
         c.command("FLUSHDB")
 
-        def used() -> int:
-            info = c.command("INFO", "memory")
-            for line in info.decode().splitlines():  # type: ignore[union-attr]
-                if line.startswith("used_memory:"):
-                    return int(line.split(":")[1])
-            raise AssertionError("no used_memory")
-
         # The first DEBUG POPULATE leaves ~49 KB behind after FLUSHDB (one-time allocations);
         # run it once. What remains (0-30 KB across runs: client and allocator state) is
         # well under the 0.5% tolerance.
         c.command("DEBUG", "POPULATE", "1000", "warm", "10")
         c.command("FLUSHDB")
-        before = used()
+        before = _used_memory(c)
         assert c.command("DEBUG", "POPULATE", "100000", "key", "10") == "OK"
-        delta = used() - before
+        delta = _used_memory(c) - before
         model = m.populate_used_memory(100_000, 10, lg_quantum=lgq)
         c.command("FLUSHDB")
         assert abs(delta - model) / model < 0.005, (delta, model)
@@ -220,18 +222,11 @@ def test_hashes_and_lists_match_real_server(server: object) -> None:
             c.pipeline([cmd for _, cmds in cases for cmd in cmds])
             c.command("FLUSHDB")
 
-        def used() -> int:
-            info = c.command("INFO", "memory")
-            for line in info.decode().splitlines():  # type: ignore[union-attr]
-                if line.startswith("used_memory:"):
-                    return int(line.split(":")[1])
-            raise AssertionError("no used_memory")
-
         for name, cmds in cases:
             c.command("FLUSHDB")
-            before = used()
+            before = _used_memory(c)
             c.pipeline(cmds)
-            delta = used() - before
+            delta = _used_memory(c) - before
             value: dict[bytes, bytes] | list[bytes]
             if cmds[0][0] == b"HSET":
                 value = {cmd[i]: cmd[i + 1] for cmd in cmds for i in range(2, len(cmd), 2)}

@@ -146,6 +146,22 @@ class Arrival:
 class EventLoop:
     """The single-threaded server: keyspace + ae loop + counters (INFO stats)."""
 
+    # INFO stats, set by reset_stats()
+    total_commands_processed: int
+    total_reads_processed: int
+    total_writes_processed: int
+    total_net_input_bytes: int
+    total_net_output_bytes: int
+    total_error_replies: int
+    eventloop_cycles: int
+    eventloop_duration_sum: float  # seconds (INFO shows usec)
+    eventloop_duration_max: float
+    eventloop_cmd_per_cycle_max: int
+    eventloop_duration_cron_sum: float
+    _inst_samples: list[tuple[float, float]]
+    _inst_last: tuple[float, int] | None
+    instantaneous_ops_per_sec: int
+
     def __init__(self, env: simpy.Environment, keyspace: Keyspace, profile: CostProfile,
                  link: Link, *, hz: int = 10, dynamic_hz: bool = True, loop_mode: str = "ae",
                  rng: np.random.Generator | None = None, trace: tr.Trace | None = None):
@@ -238,23 +254,11 @@ class EventLoop:
         self.restart_hooks: list[Callable[[], None]] = []
         self.restarts = 0
 
-        # INFO stats (names as in Redis 7.0/7.2 INFO).
-        self.total_commands_processed = 0
-        self.total_reads_processed = 0
-        self.total_writes_processed = 0
-        self.total_net_input_bytes = 0
-        self.total_net_output_bytes = 0
-        self.total_error_replies = 0
-        self.eventloop_cycles = 0
-        self.eventloop_duration_sum = 0.0      # seconds (INFO shows usec)
-        self.eventloop_duration_max = 0.0
-        self.eventloop_cmd_per_cycle_max = 0
-        self.eventloop_duration_cron_sum = 0.0
+        # INFO stats (names as in Redis 7.0/7.2 INFO; declared in the class body): from zero
+        # here and again when a restarted process starts (reset_stats).
         self.busy_time = 0.0
         self.cmdstats: dict[str, CommandStats] = {}
-        self._inst_samples: list[tuple[float, float]] = []
-        self._inst_last: tuple[float, int] | None = None
-        self.instantaneous_ops_per_sec = 0
+        self.reset_stats()
         #: latencies of the replies of the current time-series interval (the sampler resets it)
         self.window_hist = LatencyHistogram(precision=0.01)
         self.served = 0  # commands whose reply was written (for queue length)
