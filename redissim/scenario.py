@@ -160,10 +160,12 @@ class ScriptStep(_Base):
 class Workload(_Base):
     """A group of clients. ``closed``: redis-benchmark style connections that wait for their
     replies; ``open``: Poisson arrivals at ``rate``; ``script``: timed commands; ``scan``: one
-    client walking the keyspace with SCAN (cursor from each reply) until the cursor is 0."""
+    client walking the keyspace with SCAN (cursor from each reply) until the cursor is 0;
+    ``read-modify-write``: clients that increment a counter in the application (GET, then SET
+    of the value + 1), ``requests`` increments in all."""
 
     name: str | None = None
-    type: Literal["closed", "open", "script", "scan"] = "closed"
+    type: Literal["closed", "open", "script", "scan", "read-modify-write"] = "closed"
     label: str | None = None
     clients: int = Field(default=50, ge=1, le=100_000)
     pipeline: int = Field(default=1, ge=1, le=100_000)
@@ -202,8 +204,16 @@ class Workload(_Base):
     def _check(self) -> Workload:
         if self.type == "open" and self.rate is None:
             raise ValueError("an open workload needs a rate (requests per second, e.g. 80k)")
-        if self.type in ("closed", "open") and self.requests is None and self.duration is None:
+        if self.type in ("closed", "open", "read-modify-write") and self.requests is None \
+                and self.duration is None:
             raise ValueError("set requests or duration")
+        if self.type == "read-modify-write":
+            if "commands" in self.model_fields_set:
+                raise ValueError("a read-modify-write workload sends GET and SET itself: "
+                                 "remove commands")
+            if self.pipeline != 1:
+                raise ValueError("a read-modify-write workload needs each GET's reply before "
+                                 "its SET: pipeline must be 1")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
         if self.target != "redis" and self.type != "closed":

@@ -32,11 +32,12 @@ def _run(args: list[str], pure: bool) -> subprocess.CompletedProcess:
 
 
 @needs_build
-@pytest.mark.parametrize("scenario", ["quickstart", "pipelining", "setex-expiry", "expiry-reclaim"])
+@pytest.mark.parametrize("scenario", ["quickstart", "pipelining", "setex-expiry", "expiry-reclaim",
+                                      "atomic-counter"])
 def test_both_builds_give_identical_json(tmp_path: Path, scenario: str) -> None:
-    """Closed-loop and pipelined clients, a scripted client, lazy and active expiry: the same
-    bytes whichever build runs (mypyc turns an int stored in a float attribute into a float,
-    for one, which JSON would show)."""
+    """Closed-loop and pipelined clients, a scripted client, lazy and active expiry, increments
+    done by the application (GET, then SET): the same bytes whichever build runs (mypyc turns
+    an int stored in a float attribute into a float, for one, which JSON would show)."""
     outs = []
     for pure in (False, True):
         out = tmp_path / f"{scenario}-{pure}.json"

@@ -128,17 +128,20 @@ def comparison_text(results: list[Result]) -> str:
         for wl in res.workloads:
             for c in wl.commands:
                 lat = c.latency.summary_ms()
-                rows.append((res.variant or res.scenario.name, wl.name, c.label,
+                # (the workload's name too where several workloads could send the same one)
+                op = c.label if len(res.workloads) == 1 or wl.name.upper() == c.label \
+                    else f"{wl.name}: {c.label}"
+                rows.append((res.variant or res.scenario.name, wl.name, op,
                              c.throughput_rps, lat))
     if not rows:
         return ""
     out = ["", "====== side by side ======",
-           f"{'variant':<22} {'op':<8} {'ops/s':>13} {'p50':>9} {'p95':>9} {'p99':>9}"
+           f"{'variant':<22} {'op':<14} {'ops/s':>13} {'p50':>9} {'p95':>9} {'p99':>9}"
            "  p50 on a log scale: 1 ns .. 1 s"]
     for variant, _wl, label, rps, lat in rows:
         p50 = lat["p50"] * 1e-3
         bar = "#" * max(1, round((math.log10(max(p50, 1e-9)) + 9) * 4)) if p50 > 0 else ""
-        out.append(f"{variant[:22]:<22} {label[:8]:<8} {rps:>13,.0f} "
+        out.append(f"{variant[:22]:<22} {label[:14]:<14} {rps:>13,.0f} "
                    f"{_dur(lat['p50']):>9} {_dur(lat['p95']):>9} {_dur(lat['p99']):>9}  {bar}")
     for res in results:
         pg = res.extra.get("postgres")
@@ -169,6 +172,22 @@ def comparison_text(results: list[Result]) -> str:
                            f"queries {c['pg_queries'] / max(res.sim_time, 1e-9):,.0f}/s, "
                            f"stale-read window after a write {window:.3f} ms on average")
     return "\n".join(out) + "\n"
+
+
+def increments_text(name: str, x: dict[str, Any]) -> str:
+    """A read-modify-write workload's outcome: increments done, what the counters gained."""
+    n = x["increments"]
+    counters = x["counters"]
+    if len(counters) == 1:
+        (key, (first, final)), = counters.items()
+        where = f"{key} went from {first} to {final if final is not None else '(not a number)'}"
+    else:
+        where = f"{len(counters)} counters"
+    lost = x["lost"]
+    share = f" ({lost / n:.1%})" if n else ""
+    failed = f", {x['failed']} abandoned" if x["failed"] else ""
+    return (f"  {name}: {n} increments done by GET, then SET of the value + 1{failed}; "
+            f"{where}: {lost} increments lost{share}")
 
 
 def faults_text(f: dict[str, Any], prefix: str = "") -> str:
@@ -239,6 +258,9 @@ def benchmark_text(res: Result) -> str:
             out.append("          avg       min       p50       p95       p99       max")
             out.append("    " + "".join(f"{lat[k]:>10.3f}" for k in
                                         ("avg", "min", "p50", "p95", "p99", "max")))
+            out.append("")
+        if wl.type == "read-modify-write":
+            out.append(increments_text(wl.name, wl.extra))
             out.append("")
         for rec in wl.records:
             out.append(f"  [{wl.name} t={rec['t']:.3f}s] {rec['command']} -> {rec['reply']!r}")

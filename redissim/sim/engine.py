@@ -31,7 +31,7 @@ from redissim.sim.devices import StorageDevice
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
 from redissim.sim.network import Link
 from redissim.sim.trace import Trace
-from redissim.sim.workload import DRIVERS, Driver
+from redissim.sim.workload import DRIVERS, Driver, ReadModifyWriteDriver
 
 SERIES_COLUMNS = ("ops_per_sec", "in_system", "busy_fraction", "p50_ms", "p99_ms", "dbsize",
                   "expires", "alive", "hits", "misses", "hit_ratio", "evicted_keys",
@@ -320,6 +320,11 @@ class Simulation:
             wl_extra: dict[str, Any] = {}
             if wl.type == "scan":
                 wl_extra = {"walks": drv.walks, "keys_seen": drv.keys_seen}  # type: ignore[attr-defined]
+            elif isinstance(drv, ReadModifyWriteDriver):
+                wl_extra = {"increments": drv.increments, "failed": drv.failed,
+                            "lost": drv.lost(),
+                            "counters": {k.decode("utf-8", "replace"): [v, drv.final.get(k)]
+                                         for k, v in drv.first_read.items()}}
             out.append(WorkloadResult(
                 name=drv.name, type=wl.type, clients=1 if wl.type in ("script", "scan")
                 else wl.clients, pipeline=wl.pipeline, started=drv.t_first

@@ -12,6 +12,8 @@
   keeping every reply so a scenario can show them.
 * ``scan``: one connection walking the keyspace with SCAN, each call taking the cursor from
   the previous reply, until the cursor returns to 0 (or again and again with ``repeat``).
+* ``read-modify-write``: connections that increment counters in the application: GET, then
+  SET of the value + 1 once the GET's reply is in (lost updates, against INCR).
 
 Keys are ``prefix + index`` with the index drawn uniform, zipf(alpha) (rank 0 hottest),
 sequential, or hotspot (``hot_probability`` of requests to the first ``hot_fraction`` of keys).
@@ -666,8 +668,105 @@ class ScanDriver(Driver):
             self._send(t_next)
 
 
+class ReadModifyWriteDriver(Driver):
+    """An increment done by the application instead of the server: GET the key, add 1 to
+    the value in the client, SET it back (``r.set(k, int(r.get(k) or 0) + 1)``).
+
+    Each connection runs one increment at a time and waits for every reply, like a closed
+    client at pipeline 1; ``requests`` counts increments (two commands each). Nothing holds
+    the key between the GET and the SET, so another client's GET of the same key in between
+    reads the same value, and of the two SETs that follow only one increment survives: the
+    lost update that INCR (one command, run whole by the single-threaded server) cannot
+    have. A value that is not a decimal integer, or an error reply, abandons that increment
+    (counted in ``failed``), as the application's ``int()`` or its error handling would.
+    """
+
+    def start(self, t: float) -> None:
+        wl = self.wl
+        self._begin(t)
+        self.keys = self.mix.keys
+        self.value_size = wl.value_size
+        #: increments finished (GET and SET both answered), abandoned
+        self.increments = 0
+        self.failed = 0
+        #: per key: the first value any of the workload's GETs returned (the counter's start)
+        self.first_read: dict[bytes, int] = {}
+        #: per key: its value when the workload's last reply was written (None: not an
+        #: integer, or gone), read from the server's keyspace for the report
+        self.final: dict[bytes, int | None] = {}
+        self.active = 0
+        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        for conn in self.conns:
+            self._get(conn, t)
+        if self.issued:
+            self.t_first = t
+        if self.active == 0:
+            self._finish(t)
+
+    def _get(self, conn: Conn, t: float) -> None:
+        if t >= self.end_time or self.budget == 0:
+            return
+        if self.budget > 0:
+            self.budget -= 1
+        key = self.keys.next_key()
+        args = [b"GET", key]
+        self.issued += 1
+        self.active += 1
+        self.loop.submit(conn, t, [(args, request_size(args), "GET")])
+
+    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        for label, batch, _size, reply, args in sent:
+            self._hist(label).record(t_recv - batch.t_send)
+            self.completed += 1
+            if t_recv > self.t_last:
+                self.t_last = t_recv
+            if label == "GET":
+                value = self._as_int(reply)
+                if value is not None:
+                    key = args[1]
+                    if key not in self.first_read:
+                        self.first_read[key] = value
+                    line = [b"SET", key, b"%d" % (value + 1)]
+                    self.issued += 1
+                    self.loop.submit(conn, t_recv, [(line, request_size(line), "SET")])
+                    continue
+                self.failed += 1
+            elif isinstance(reply, str):  # the status reply OK
+                self.increments += 1
+            else:
+                self.failed += 1
+            self.active -= 1
+            self._get(conn, t_recv + self._think() if self.thinks else t_recv)
+        if self.active == 0 and not self.finished:
+            # Every increment has its replies: the keys hold what this workload left. (Read
+            # now, when the server wrote the last reply; later workloads may change them.)
+            data = self.loop.ks.dbs[conn.session.db].data
+            for key in self.first_read:
+                self.final[key] = self._as_int(data.get(key, b""))
+            self._finish(self.t_last)
+
+    def lost(self) -> int:
+        """Increments that left no trace: those done, less what the keys gained."""
+        gained = sum((self.final.get(k) or 0) - v for k, v in self.first_read.items())
+        return self.increments - gained
+
+    @staticmethod
+    def _as_int(reply: Any) -> int | None:
+        """The GET reply as the application reads it: nil is 0, a decimal integer its value,
+        anything else (an error, a non-number) None."""
+        if reply is None:
+            return 0
+        if isinstance(reply, bytes):
+            try:
+                return int(reply)
+            except ValueError:
+                return None
+        return None
+
+
 DRIVERS: dict[str, type[Driver]] = {
     "closed": ClosedDriver, "open": OpenDriver, "script": ScriptDriver, "scan": ScanDriver,
+    "read-modify-write": ReadModifyWriteDriver,
 }
 
 

@@ -10,6 +10,8 @@ flight to the server, one green token per reply in flight back.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pygame
 
 from redissim.view.panels.common import (
@@ -28,18 +30,71 @@ from redissim.view.panels.common import (
 MAX_ROWS = 8
 
 
+def _group_of(label: str) -> str:
+    """The workload a connection belongs to, from its label: "GET+SET 12" -> "GET+SET"."""
+    head, _, tail = label.rpartition(" ")
+    return head if head and tail.isdigit() else label
+
+
 def client_rows(ctx: Ctx) -> tuple[list[str], dict[int, int]]:
-    """Row labels and client id -> row. Beyond MAX_ROWS clients the last row groups the rest."""
-    clients = ctx.replay.clients
-    labels = ctx.replay.vi.client_labels
-    if len(clients) <= MAX_ROWS:
-        names = [labels.get(c, f"client {c}") for c in clients]
-        return names, {c: i for i, c in enumerate(clients)}
-    shown = clients[: MAX_ROWS - 1]
-    names = [labels.get(c, f"client {c}") for c in shown]
-    names.append(f"{len(clients) - len(shown)} more clients")
-    rows = {c: min(i, MAX_ROWS - 1) for i, c in enumerate(clients)}
+    """Row labels and client id -> row."""
+    names, rows, _shared = _rows(ctx)
     return names, rows
+
+
+def _rows(ctx: Ctx) -> tuple[list[str], dict[int, int], set[int]]:
+    """client_rows, and the rows that several clients share (computed once per replay).
+
+    Up to MAX_ROWS clients get a row each. Beyond that the rows are shared out between the
+    workloads (told apart by their labels, "SET 1" .. "SET 50"), so that a workload that
+    starts after another is not hidden behind the first one's clients: one row each, then
+    one more at a time to the workload with the most clients still without a row of their
+    own; a workload's last row groups the clients left over. More workloads than rows: the
+    first MAX_ROWS - 1 clients, and a last row for the rest.
+    """
+    rp = ctx.replay
+    cached = getattr(rp, "_client_rows", None)
+    if cached is not None:
+        return cached
+    clients = rp.clients
+    labels = rp.vi.client_labels
+
+    def label(c: int) -> str:
+        return labels.get(c, f"client {c}")
+
+    names: list[str] = []
+    rows: dict[int, int] = {}
+    groups: dict[str, list[int]] = {}
+    for c in clients:
+        groups.setdefault(_group_of(label(c)), []).append(c)
+    if len(clients) <= MAX_ROWS:
+        names = [label(c) for c in clients]
+        rows = {c: i for i, c in enumerate(clients)}
+    elif len(groups) == 1 or len(groups) > MAX_ROWS:
+        names = [label(c) for c in clients[: MAX_ROWS - 1]]
+        names.append(f"{len(clients) - len(names)} more clients")
+        rows = {c: min(i, MAX_ROWS - 1) for i, c in enumerate(clients)}
+    else:
+        alloc = dict.fromkeys(groups, 1)
+        for _ in range(MAX_ROWS - len(groups)):
+            g = max(groups, key=lambda g: len(groups[g]) - alloc[g])  # (ties: the first)
+            if len(groups[g]) <= alloc[g]:
+                break
+            alloc[g] += 1
+        for g, members in groups.items():
+            own = members if len(members) <= alloc[g] else members[: alloc[g] - 1]
+            for c in own:
+                rows[c] = len(names)
+                names.append(label(c))
+            rest = members[len(own):]
+            if rest:
+                for c in rest:
+                    rows[c] = len(names)
+                names.append(f"{len(rest)} more {g}" if own else f"{g}: {len(rest)} clients")
+    counts = Counter(rows.values())
+    result = (names, rows, {r for r, n in counts.items() if n > 1})
+    rp._client_rows = result  # type: ignore[attr-defined]
+    return result
 
 
 def row_centers(ctx: Ctx, n: int) -> list[int]:
@@ -51,12 +106,10 @@ def row_centers(ctx: Ctx, n: int) -> list[int]:
 
 def _jitter(ctx: Ctx, client: int) -> int:
     """Small vertical offset so the tokens of a grouped row read as a crowd, not a bar."""
-    if len(ctx.replay.clients) <= MAX_ROWS:
-        return 0
-    idx = ctx.replay.clients.index(client) if client in ctx.replay.clients else 0
-    if idx < MAX_ROWS - 1:
-        return 0
-    return ((idx % 3) - 1) * ctx.layout.px(3)
+    _names, rows, shared = _rows(ctx)
+    if rows.get(client, 0) not in shared:
+        return 0  # a client with a row of its own
+    return ((client % 3) - 1) * ctx.layout.px(3)
 
 
 def token_size(ctx: Ctx) -> tuple[int, int]:

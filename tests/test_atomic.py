@@ -1,0 +1,231 @@
+"""The lesson's "single-threaded = atomic operations without locks" (atomic-counter).
+
+INCR is read, add and write inside one command, and the server runs one command at a time:
+no increment can be lost however many clients send them. The same increment done by the
+application (GET, then SET of the value + 1: the ``read-modify-write`` workload) leaves the
+key unguarded between the two commands, and clients that read the same value write the same
+next one. Checked in the model (exact counts, the lockstep limit, rules over random sizes)
+and against a real redis-server driven by the same client pattern.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redissim.scenario import Scenario, ScenarioError, load_scenario
+from redissim.sim.engine import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(workloads: list[dict]) -> list:
+    sc = Scenario.model_validate({"name": "atomic", "workloads": workloads})
+    return simulate(sc).workloads
+
+
+def _rmw(clients: int, increments: int, **extra: object) -> dict:
+    return {"type": "read-modify-write", "clients": clients, "requests": increments,
+            "keys": {"fixed": "counter"}, **extra}
+
+
+def test_scenario_incr_exact_and_get_set_loses_most() -> None:
+    """The built-in scenario: INCR ends at 10,000; GET+SET, with 50 clients, ends at 263
+    (97.4 % lost), with 2 clients at 5,001 (50.0 %: the two stay in step and mostly read the
+    same value)."""
+    sc, _ = load_scenario(ROOT / "scenarios" / "atomic-counter.yaml")
+    res = simulate(sc)
+    incr, rmw, check = res.workloads
+    assert sum(c.calls for c in incr.commands) == 10_000
+    replies = [r["reply"] for r in check.records]
+    assert replies[0] == "10000"
+    x = rmw.extra
+    assert x["increments"] == 10_000 and x["failed"] == 0
+    first, final = x["counters"]["page:views:getset"]
+    assert first == 0 and replies[1] == str(final)
+    assert x["lost"] == 10_000 - final
+    # most are lost, and no more than the lockstep limit (below)
+    assert 0.9 * 10_000 < x["lost"] <= 10_000 * (1 - 1 / 50)
+
+
+@pytest.mark.parametrize("clients", [2, 5, 20])
+def test_lost_updates_at_most_the_lockstep_limit(clients: int) -> None:
+    """If all ``c`` clients read the same value and then write the same next one, a round
+    of c increments adds 1: the counter ends at n / c, and 1 - 1/c of the increments are
+    lost. That is the most that can be lost when every client waits for its SET before its
+    next GET and the counter never moves backwards. Any desynchronisation (a reply written
+    later than another, so a GET reads a newer value) only saves increments."""
+    n = 20 * clients * 10
+    (rmw,) = _run([_rmw(clients, n)])
+    lost = rmw.extra["lost"]
+    assert 0 < lost <= n - n // clients
+    # with 20 clients the model's replies all leave in one beforeSleep: exact lockstep
+    if clients == 20:
+        assert lost == n - n // clients
+
+
+def test_one_client_loses_nothing() -> None:
+    (rmw,) = _run([_rmw(1, 500)])
+    assert rmw.extra["lost"] == 0 and rmw.extra["counters"]["counter"] == [0, 500]
+
+
+def test_spread_keys_lose_less() -> None:
+    """The race needs two clients on the same key: over 1,000 keys almost nothing is lost."""
+    (one,) = _run([_rmw(20, 4000)])
+    (many,) = _run([_rmw(20, 4000, keys={"space": 1000, "distribution": "uniform"})])
+    assert many.extra["lost"] < one.extra["lost"] / 10
+
+
+def test_non_integer_value_abandons_the_increment() -> None:
+    """The application's int() fails on a value that is not a number: no SET is sent."""
+    res = _run([
+        {"type": "script", "steps": [{"at": "0s", "cmd": "SET counter abc"}]},
+        {**_rmw(2, 10), "start": "after-previous"},
+    ])
+    rmw = res[1]
+    assert rmw.extra["failed"] == 10 and rmw.extra["increments"] == 0
+    assert [c.label for c in rmw.commands] == ["GET"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(clients=st.integers(1, 8), n=st.integers(1, 300),
+       think=st.sampled_from([None, "20us", "200us"]))
+def test_incr_never_loses_and_get_set_never_gains(clients: int, n: int, think: str | None) -> None:
+    """For any number of clients, increments and think time: INCR's counter equals the
+    number of INCRs; GET+SET's counter never exceeds its increments, and one client alone
+    loses nothing."""
+    extra = {"think-time": think, "think-distribution": "exponential"} if think else {}
+    incr, rmw, check = _run([
+        {"clients": clients, "requests": n, "commands": [{"cmd": "INCR"}],
+         "keys": {"fixed": "hits"}, **extra},
+        {**_rmw(clients, n), **extra},
+        {"type": "script", "start": "after-previous",
+         "steps": [{"at": "0s", "cmd": "GET hits"}, {"at": "0s", "cmd": "GET counter"}]},
+    ])
+    assert check.records[0]["reply"] == str(n)
+    final = int(check.records[1]["reply"])
+    assert rmw.extra["increments"] == n
+    assert 1 <= final <= n and rmw.extra["lost"] == n - final
+    if clients == 1:
+        assert final == n
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"pipeline": 4}, "pipeline must be 1"),
+    ({"commands": [{"cmd": "INCR"}]}, "remove commands"),
+])
+def test_bad_read_modify_write_workload(tmp_path: Path, bad: dict, message: str) -> None:
+    import yaml
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"name": "x", "workloads": [{**_rmw(2, 10), **bad}]}))
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(f)
+    assert message in str(e.value) and "workloads.0" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+# -- against a real redis-server -------------------------------------------------------------
+
+def _encode(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def _one_reply(buf: bytes) -> tuple[bytes | None, bytes] | None:
+    """(value of a bulk or simple reply, rest of the buffer), or None if incomplete."""
+    end = buf.find(b"\r\n")
+    if end < 0:
+        return None
+    head, rest = buf[:end], buf[end + 2:]
+    if head[:1] != b"$":
+        return head[1:], rest
+    size = int(head[1:])
+    if size < 0:
+        return None, rest
+    if len(rest) < size + 2:
+        return None
+    return rest[:size], rest[size + 2:]
+
+
+def real_counter(port: int, clients: int, increments: int, key: bytes, incr: bool) -> int:
+    """Drive ``clients`` connections like the model's clients: each sends its next request
+    as soon as its previous reply is in (one event loop, like redis-benchmark), ``increments``
+    in all, by INCR or by GET then SET of the value + 1. Returns how many were done."""
+    sel = selectors.DefaultSelector()
+    budget = increments
+    done = 0
+    state: dict[socket.socket, list] = {}
+
+    def start_one(s: socket.socket) -> bool:
+        nonlocal budget
+        if budget == 0:
+            return False
+        budget -= 1
+        s.sendall(_encode(b"INCR", key) if incr else _encode(b"GET", key))
+        state[s][0] = "incr" if incr else "get"
+        return True
+
+    socks = []
+    for _ in range(clients):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(s)
+        state[s] = ["", b""]
+    try:
+        active = 0
+        for s in socks:
+            if start_one(s):
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ)
+                active += 1
+        while active:
+            events = sel.select(timeout=10)
+            assert events, "the real server stopped answering"
+            for k, _ in events:
+                s = k.fileobj  # type: ignore[assignment]
+                st_ = state[s]
+                st_[1] += s.recv(65536)
+                parsed = _one_reply(st_[1])
+                if parsed is None:
+                    continue
+                value, st_[1] = parsed
+                if st_[0] == "get":
+                    st_[0] = "set"
+                    s.sendall(_encode(b"SET", key, b"%d" % (int(value or 0) + 1)))
+                    continue
+                done += 1
+                if not start_one(s):
+                    sel.unregister(s)
+                    active -= 1
+    finally:
+        for s in socks:
+            s.close()
+    return done
+
+
+def test_real_redis_incr_and_get_set(real_redis) -> None:  # type: ignore[no-untyped-def]
+    """The real server, 50 clients, 10,000 increments each way. INCR: exactly 10,000.
+    GET+SET: this test's own client (Python, one event loop) measured 96.0-97.0 % lost on
+    the development VM, where the model gives 97.4 %; 10 clients: 83.2-84.1 % against 82.1 %.
+    (The model's clients take no time between a reply and the next request; this client
+    takes tens of microseconds, which lets some of its connections drift out of step: at 2
+    clients it loses 34-36 % where the model, in step, loses 50 %.)"""
+    c = real_redis.client()
+    n = 10_000
+    for incr in (True, False):
+        key = b"atomic:incr" if incr else b"atomic:getset"
+        c.command("DEL", key)
+        assert real_counter(real_redis.port, 50, n, key, incr) == n
+        final = int(c.command("GET", key))  # type: ignore[call-overload]
+        if incr:
+            assert final == n
+        else:
+            real_lost = (n - final) / n
+            (model,) = _run([_rmw(50, n)])
+            model_lost = model.extra["lost"] / n
+            assert real_lost > 0.85
+            assert abs(real_lost - model_lost) < 0.05, (real_lost, model_lost)
