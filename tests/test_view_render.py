@@ -156,3 +156,32 @@ def test_frames_do_not_depend_on_anything_but_inputs(demo):
     c = Scene(vi).frame(0.013, 2e-3)
     ba, bb, bc = (pygame.image.tobytes(s, "RGB") for s in (a, b, c))
     assert ba == bb and ba != bc
+
+
+def _rows_of(labels: list[str]) -> tuple[list[str], dict[int, int]]:
+    from types import SimpleNamespace
+
+    from redissim.view.panels.clients import client_rows
+    rp = SimpleNamespace(clients=list(range(len(labels))),
+                         vi=SimpleNamespace(client_labels=dict(enumerate(labels))))
+    return client_rows(SimpleNamespace(replay=rp))  # type: ignore[arg-type]
+
+
+def test_client_rows_are_shared_out_between_workloads():
+    """Two workloads of 50 connections and a script: each workload keeps rows of its own
+    (a second workload is not hidden behind the first one's clients), within 8 rows."""
+    labels = [f"INCR {i + 1}" for i in range(50)] + [f"GET+SET {i + 1}" for i in range(50)] \
+        + ["redis-cli"]
+    names, rows = _rows_of(labels)
+    assert names == ["INCR 1", "INCR 2", "INCR 3", "47 more INCR",
+                     "GET+SET 1", "GET+SET 2", "48 more GET+SET", "redis-cli"]
+    assert rows[0] == 0 and rows[3] == rows[49] == 3
+    assert rows[50] == 4 and rows[52] == rows[99] == 6 and rows[100] == 7
+    # one workload: the first seven clients and the rest; few clients: a row each
+    names, rows = _rows_of([f"SET {i + 1}" for i in range(12)])
+    assert names[-1] == "5 more clients" and rows[11] == 7
+    names, rows = _rows_of(["a", "b 1", "b 2"])
+    assert names == ["a", "b 1", "b 2"] and rows == {0: 0, 1: 1, 2: 2}
+    # more workloads than rows: a shared last row
+    names, rows = _rows_of([f"w{i} 1" for i in range(10)])
+    assert len(names) == 8 and names[-1] == "3 more clients"
