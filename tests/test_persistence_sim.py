@@ -190,3 +190,22 @@ def test_flushall_waits_for_its_foreground_save_only_with_save_points(save, slow
         assert flush >= 10.0 and p.rdb_saves == 1
     else:
         assert flush < 1.0 and p.rdb_saves == 0
+
+
+@pytest.mark.parametrize("aof", ["no", "yes"])
+@pytest.mark.parametrize("args, saves", [("", 1), (" SYNC", 1), (" async", 1),
+                                         (" now", 0), (" sync sync", 0)])
+def test_flushall_with_a_syntax_error_does_not_save(args, saves, aof):
+    """getFlushCommandFlags rejects the arguments before flushAllDataAndResetRDB: no save,
+    no wait, the data stays."""
+    sc = Scenario.model_validate({
+        "name": "flushall", "server": {"save": "3600 1", "appendonly": aof},
+        "storage": {"preset": "hdd", "fsync_latency": "10ms"},
+        "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "SET a 1"},
+                                                   {"at": 0.01, "cmd": "FLUSHALL" + args},
+                                                   {"at": 0.1, "cmd": "DBSIZE"}]}]})
+    sim, p, res = run(sc)
+    recs = res.workloads[0].records
+    assert p.rdb_saves == saves
+    assert (recs[1]["latency_ms"] >= 10.0) == bool(saves)
+    assert recs[2]["reply"] == 1 - saves

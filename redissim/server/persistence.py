@@ -150,6 +150,11 @@ def costs_from_profile(profile: Any) -> PersistenceCosts:
     return profile.persistence
 
 
+def _word(arg: Any) -> str:
+    """A command argument as a lower-case word (options are matched case-insensitively)."""
+    return (arg.decode("latin-1") if isinstance(arg, bytes) else str(arg)).lower()
+
+
 def parse_save(spec: str) -> list[tuple[int, int]]:
     """``save "3600 1 300 100"`` as [(seconds, changes), ...] in the order given."""
     parts = spec.split()
@@ -744,6 +749,8 @@ class Persistence(CommandObserver):
         every later command wait the same. The bookkeeping is ``_flushall``'s, after it."""
         if self.disk_error_reply() is not None:
             return t, None  # refused with MISCONF: no save
+        if len(args) > 2 or (len(args) == 2 and _word(args[1]) not in ("sync", "async")):
+            return t, None  # getFlushCommandFlags' syntax error: the command stops there
         cpu = self.rdb_save_work_empty()
         _start, end = self._disk_op(t + cpu, RDB_EMPTY_BYTES, True)
         return end, None
@@ -848,7 +855,7 @@ class Persistence(CommandObserver):
             if dirty:
                 self.dirty += dirty
                 self.seq += 1
-            if fx.cmd is _FLUSHALL:
+            if fx.cmd is _FLUSHALL and not fx.error:
                 self._flushall(t)
             return
         ops = fx.propagate
