@@ -17,7 +17,14 @@ from typing import Annotated
 
 import typer
 
-from redissim.scenario import Scenario, ScenarioError, builtin_scenarios, load_raw, load_scenario
+from redissim.scenario import (
+    Scenario,
+    ScenarioError,
+    builtin_scenarios,
+    load_raw,
+    load_scenario,
+)
+from redissim.scenario import resolve as resolve_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate and visualise Redis 7 internals.")
@@ -256,6 +263,77 @@ def _export_atomic(target: Path, write) -> int:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
+    vary: Annotated[list[str] | None, typer.Option(
+        help="an axis of the grid: dotted.path=v1,v2,... (or p1,p2=v1,v2 to set several "
+             "fields together); repeatable, the first one varies slowest")] = None,
+    replications: Annotated[int, typer.Option(
+        help="runs per point, with seeds seed, seed+1, ...")] = 1,
+    jobs: Annotated[int | None, typer.Option(
+        help="worker processes (default: one per CPU; 1 runs in this process)")] = None,
+    info: Annotated[list[str] | None, typer.Option(
+        help="also report this INFO field, e.g. used_memory (repeatable)")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="override a field for every run: dotted.path=value (repeatable)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the sweep as JSON")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="write one row per point and command as CSV")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table")] = False,
+) -> None:
+    """What-if: run a scenario over a grid of settings and tabulate throughput and latency."""
+    from redissim.sweep import parse_axis, run_sweep, sweep_csv, sweep_json, sweep_text
+
+    try:
+        for out in (json_out, csv_out):
+            if out is not None and not (out.parent if str(out.parent) else Path(".")).is_dir():
+                raise ScenarioError(f"{out}: directory {out.parent} does not exist")
+        if jobs is not None and jobs < 1:
+            raise ScenarioError("--jobs must be at least 1")
+        axes = [parse_axis(v) for v in vary or []]
+        if not axes:
+            raise ScenarioError("sweep needs at least one --vary dotted.path=v1,v2,...")
+        _sc, data = load_scenario(scenario, set_ or [], seed)
+        source = str(resolve_scenario(scenario))
+        progress = _sweep_progress() if sys.stderr.isatty() else None
+        try:
+            result = run_sweep(data, source, axes, replications=replications, jobs=jobs,
+                               info_fields=info or [], progress=progress)
+        finally:
+            if progress is not None:
+                progress(-1, -1)
+        if json_out is not None:
+            write_atomic(json_out, sweep_json(result))
+        if csv_out is not None:
+            write_atomic(csv_out, sweep_csv(result))
+    except (ScenarioError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    if not quiet:
+        typer.echo(sweep_text(result), nl=False)
+
+
+def _sweep_progress():
+    """A progress bar over the sweep's runs; called with (-1, -1) to close it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    state: dict = {}
+
+    def cb(done: int, total: int) -> None:
+        if done < 0:
+            if state:
+                bar.stop()
+            return
+        if not state:
+            bar.start()
+            state["task"] = bar.add_task("runs", total=total)
+        bar.update(state["task"], completed=done)
+
+    return cb
 
 
 @app.command("cache-curve")
