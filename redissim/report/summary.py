@@ -23,6 +23,7 @@ INFO_SHOWN = {
               "eventloop_cycles", "eventloop_duration_sum", "eventloop_duration_cmd_sum",
               "total_error_replies"),
     "server": ("hz",),
+    "memory": ("used_memory", "used_memory_dataset"),
 }
 CSV_HEADER = ["test", "rps", "avg_latency_ms", "min_latency_ms", "p50_latency_ms",
               "p95_latency_ms", "p99_latency_ms", "max_latency_ms"]
@@ -162,6 +163,9 @@ def comparison_text(results: list[Result]) -> str:
                        f"disk reads {pg.disk_reads / elapsed:,.0f}/s, CPU per core {cores}")
         if res.extra.get("faults"):
             out.append(faults_text(res.extra["faults"], f"[{res.variant}] "))
+        sizing = sizing_text(res, f"[{res.variant}] ") if _preloaded(res) else None
+        if sizing is not None:
+            out.append(sizing)
         ca = res.extra.get("cache_aside")
         if ca:
             for name, c in ca.items():
@@ -188,6 +192,40 @@ def increments_text(name: str, x: dict[str, Any]) -> str:
     failed = f", {x['failed']} abandoned" if x["failed"] else ""
     return (f"  {name}: {n} increments done by GET, then SET of the value + 1{failed}; "
             f"{where}: {lost} increments lost{share}")
+
+
+def sizing_text(res: Result, prefix: str = "") -> str | None:
+    """What the dataset costs: used_memory, bytes per key above the empty server's
+    (used_memory_startup), and the dump.rdb a SAVE would write now. None with no keys."""
+    mem = res.info.get("memory", {})
+    keys = 0
+    for v in res.info.get("keyspace", {}).values():
+        fields = dict(f.split("=", 1) for f in str(v).split(",") if "=" in f)
+        keys += int(fields.get("keys", 0))
+    if not keys or "used_memory" not in mem:
+        return None
+    used, startup = int(mem["used_memory"]), int(mem.get("used_memory_startup", 0))
+    line = (f"{prefix}memory: used_memory {used:,} B ({_size(used)}) for {keys:,} "
+            f"key{'s' * (keys != 1)}, {(used - startup) / keys:,.0f} B per key above "
+            f"used_memory_startup")
+    persistence = res.extra.get("persistence")
+    if persistence is not None:
+        line += f"; a SAVE now writes a {_size(persistence.rdb_size())} dump.rdb"
+    return line
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _preloaded(res: Result) -> bool:
+    """The scenario created a dataset before the run (sizing lines are shown for it)."""
+    pre = res.scenario.preload
+    return pre is not None and pre.keys > 0
 
 
 def faults_text(f: dict[str, Any], prefix: str = "") -> str:
@@ -289,4 +327,7 @@ def benchmark_text(res: Result) -> str:
     for k, v in ks.items():
         out.append(f"{k}:{v}")
     out.append(f"simulated_time_s:{res.sim_time:.6f}")
+    sizing = sizing_text(res) if _preloaded(res) else None
+    if sizing is not None:
+        out.append(sizing)
     return "\n".join(out) + "\n"

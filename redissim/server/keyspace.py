@@ -354,7 +354,7 @@ class Db:
     """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
 
     __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "exp_min",
-                 "avg_ttl", "expires_cursor")
+                 "avg_ttl", "expires_cursor", "populated_shared")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -381,6 +381,10 @@ class Db:
         self.avg_ttl = 0
         #: where the active expire cycle resumes its walk of ``expires``
         self.expires_cursor = 0
+        #: (the shared value object, the key prefix with its colon, the value size) of a
+        #: populate() whose keys all share one value: a key holding that object stands for
+        #: DEBUG POPULATE's own ``value:N`` (what the RDB estimate compresses)
+        self.populated_shared: tuple[bytes, bytes, int] | None = None
 
 
 _EMPTY: Final[tuple[()]] = ()
@@ -398,6 +402,13 @@ def _note_exp_append(db: Db, when: int) -> None:
         if when < db.exp_min:
             db.exp_min = when
     db.exp_last = when
+
+
+def populate_value(n: int, size: int) -> bytes:
+    """DEBUG POPULATE's value of key number ``n``: ``value:N``, zero-padded or truncated to
+    ``size`` when ``size`` > 0 (debug.c)."""
+    v = b"value:%d" % n
+    return v[:size].ljust(size, b"\0") if size else v
 
 
 def _normalize(args: Sequence[Any]) -> list[bytes]:
@@ -1081,7 +1092,8 @@ class Keyspace:
         truncated to ``size`` when ``size`` > 0. Existing keys are left alone (an expired
         one is lazily expired first, like ``lookupKeyWrite``). With ``shared_value`` every
         key gets that one bytes object: a 4 GB dataset then costs the simulator pointers, not
-        4 GB (the sizes, which memory accounting reads, are the same).
+        4 GB (the sizes, which memory accounting reads, are the same), and the RDB estimate
+        reads each key's own ``value:N`` in its place (``Db.populated_shared``).
         """
         if isinstance(prefix, str):
             prefix = prefix.encode()
@@ -1098,10 +1110,9 @@ class Keyspace:
             keys = [fmt % j for j in range(count)]
         if shared_value is not None:
             vals: Any = (shared_value for _ in range(count))
-        elif size:
-            vals = (((b"value:%d" % j)[:size]).ljust(size, b"\0") for j in range(count))
+            d.populated_shared = (shared_value, prefix + b":", size)
         else:
-            vals = (b"value:%d" % j for j in range(count))
+            vals = (populate_value(j, size) for j in range(count))
         if not data and d.main._index is None and not truncating:
             # Bulk path: nothing can collide, so one dict.update does all the dbAdds.
             data.update(zip(keys, vals, strict=True))

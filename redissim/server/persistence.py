@@ -75,7 +75,7 @@ from redissim.profile import CostProfile, PersistenceCosts, load_profile_data
 from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eventloop import CommandObserver
-from redissim.server.keyspace import Keyspace
+from redissim.server.keyspace import Keyspace, populate_value
 from redissim.server.listpack import hash_is_listpack, listpack, quicklist_nodes
 from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
@@ -303,8 +303,11 @@ def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
             continue
         sample = _sample(d.data)
         exp = d.exp
+        shared = d.populated_shared
         size = lit = m = 0
         for k, v in sample:
+            if shared is not None and v is shared[0]:
+                v = _populated_value(k, shared)
             k_size, kl, km = _rdb_string_work(k, compression)
             v_size, vl, vm = _rdb_value_work(v, compression)
             size += 1 + k_size + v_size + (9 if k in exp else 0)
@@ -318,6 +321,16 @@ def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
         literal += lit
         matched += m
     return RdbEstimate(total, keys, literal, matched)
+
+
+def _populated_value(key: bytes, shared: tuple[bytes, bytes, int]) -> bytes:
+    """The value DEBUG POPULATE gave ``key`` where a preload shares one value object (see
+    Keyspace.populate): ``value:N`` for ``prefix:N``, at the shared value's size."""
+    value, prefix, size = shared
+    digits = key[len(prefix):]
+    if key.startswith(prefix) and digits.isdigit():
+        return populate_value(int(digits), size)
+    return value
 
 
 def rdb_file_size(ks: Keyspace, compression: bool = True) -> int:
