@@ -283,13 +283,23 @@ def sweep(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the sweep as JSON")] = None,
     csv_out: Annotated[Path | None, typer.Option(
         "--csv", help="write one row per point and command as CSV")] = None,
+    png: Annotated[Path | None, typer.Option(
+        help="draw ops/s and p99 against the first --vary axis to this PNG")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table")] = False,
 ) -> None:
     """What-if: run a scenario over a grid of settings and tabulate throughput and latency."""
-    from redissim.sweep import parse_axis, run_sweep, sweep_csv, sweep_json, sweep_text
+    from redissim.sweep import (
+        overridden,
+        parse_axis,
+        run_sweep,
+        sweep_csv,
+        sweep_json,
+        sweep_png,
+        sweep_text,
+    )
 
     try:
-        for out in (json_out, csv_out):
+        for out in (json_out, csv_out, png):
             if out is not None and not (out.parent if str(out.parent) else Path(".")).is_dir():
                 raise ScenarioError(f"{out}: directory {out.parent} does not exist")
         if jobs is not None and jobs < 1:
@@ -299,6 +309,8 @@ def sweep(
             raise ScenarioError("sweep needs at least one --vary dotted.path=v1,v2,...")
         _sc, data = load_scenario(scenario, set_ or [], seed)
         source = str(resolve_scenario(scenario))
+        for note in overridden(data, axes):
+            typer.echo(f"redissim: note: {note}", err=True)
         progress = _sweep_progress() if sys.stderr.isatty() else None
         try:
             result = run_sweep(data, source, axes, replications=replications, jobs=jobs,
@@ -310,6 +322,8 @@ def sweep(
             write_atomic(json_out, sweep_json(result))
         if csv_out is not None:
             write_atomic(csv_out, sweep_csv(result))
+        if png is not None:
+            sweep_png(result, png)
     except (ScenarioError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     if not quiet:

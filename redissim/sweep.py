@@ -191,6 +191,21 @@ def plan(data: dict, source: str, axes: Sequence[Axis], replications: int) -> tu
     return points, variants, runs
 
 
+def overridden(data: dict, axes: Sequence[Axis]) -> list[str]:
+    """Notes for the user: the fields an axis sets that a variant sets too (the axis wins,
+    so those variants no longer differ in that field)."""
+    notes = []
+    paths = {p for a in axes for p in a.paths}
+    for v in data.get("variants") or []:
+        if not isinstance(v, dict):
+            continue
+        hit = sorted(paths & set((v.get("set") or {}).keys()))
+        if hit:
+            notes.append(f"variant {v.get('name')}: --vary {', '.join(hit)} replaces its own "
+                         f"value")
+    return notes
+
+
 def summarize(scenario: Scenario, info_fields: Sequence[str] = ()) -> dict[str, Any]:
     """Run one scenario; keep what the sweep reports (not the histograms themselves)."""
     from redissim.sim.engine import simulate
@@ -350,3 +365,71 @@ def sweep_json(sr: SweepResult) -> str:
                      p.runs.items(), key=lambda kv: (sr.variants.index(kv[0][0]), kv[0][1]))],
     }
     return json.dumps(doc, indent=1, default=str) + "\n"
+
+
+def sweep_png(sr: SweepResult, path: Any) -> None:
+    """Throughput and p99 against the first axis, a line per command and combination of
+    the other axes (and variant), with the 95 % intervals as error bars; written atomically."""
+    import tempfile
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ScenarioError(f"{path}: directory {parent} does not exist")
+    x_axis = sr.axes[0]
+    xs = list(x_axis.values)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in xs)
+    pos = {i: (v if numeric else i) for i, v in enumerate(xs)}
+    lines: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    for row in sr.rows():
+        i = xs.index(row[x_axis.name])
+        rest = [f"{a.name.rsplit('.', 1)[-1]}={row[a.name]}" for a in sr.axes[1:]]
+        if row["variant"] is not None:
+            rest.append(str(row["variant"]))
+        op = row["op"] if row["workload"].upper() == row["op"] else \
+            f"{row['workload']}: {row['op']}"
+        label = " ".join([*rest, op])
+        lines.setdefault(label, []).append((pos[i], row))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    for label, pts in lines.items():
+        px = [p for p, _ in pts]
+        for ax, key in ((ax1, "ops_s"), (ax2, "p99_ms")):
+            ys = [r[key] for _, r in pts]
+            err = [r[f"{key}_ci95"] for _, r in pts]
+            has_err = not any(math.isnan(e) for e in err)
+            ax.errorbar(px, ys, yerr=err if has_err else None, marker="o", capsize=3,
+                        label=label)
+    for ax, title in ((ax1, "throughput (ops/s)"), (ax2, "p99 latency (ms)")):
+        ax.set_xlabel(x_axis.name)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        if not numeric:
+            ax.set_xticks(list(pos.values()), [str(v) for v in xs])
+        elif min(xs) > 0 and max(xs) / min(xs) >= 100:
+            ax.set_xscale("log")
+    p99s = [r["p99_ms"] for pts in lines.values() for _, r in pts if r["p99_ms"] > 0]
+    if p99s and max(p99s) / min(p99s) >= 10:
+        ax2.set_yscale("log")
+    else:
+        ax2.set_ylim(bottom=0)
+    ax1.set_ylim(bottom=0)
+    ax2.legend(fontsize=7, loc="best")
+    fig.suptitle(f"sweep of {sr.scenario}" + (f" ({sr.replications} replications, 95 % CI)"
+                                              if sr.replications > 1 else ""), fontsize=10)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)

@@ -106,6 +106,9 @@ def test_an_axis_overrides_what_a_variant_sets() -> None:
     assert sr.variants == ["P=1", "P=8"]
     a, b = (sr.points[0].runs[(v, 0)] for v in sr.variants)
     assert a["stats"] == b["stats"]  # both ran at pipeline 2
+    from redissim.sweep import overridden
+    assert overridden(data, [parse_axis("workloads.0.pipeline=2")]) == [
+        "variant P=8: --vary workloads.0.pipeline replaces its own value"]
 
 
 def test_unknown_info_field_is_named() -> None:
@@ -172,3 +175,19 @@ def test_builtin_scenario_by_name() -> None:
     sc, data = load_scenario("quickstart")
     points, variants, runs = plan(data, "quickstart", [parse_axis("server.hz=10,100")], 1)
     assert len(runs) == 2 and runs[1].scenario.server.hz == 100
+
+
+def test_png_of_a_numeric_and_of_a_named_axis(tmp_path: Path) -> None:
+    """The figure is written (a PNG, atomically: nothing else left in the directory) for
+    numbers on the first axis and for names (placed evenly)."""
+    from redissim.sweep import sweep_png
+
+    for axis in ("workloads.0.clients=1,4", "workloads.0.think-distribution=constant,exponential"):
+        sr = run_sweep({**SMALL, "workloads": [{**SMALL["workloads"][0], "think-time": "50us"}]},
+                       "small", [parse_axis(axis), parse_axis("server.hz=10,100")],
+                       replications=2, jobs=1)
+        out = tmp_path / "s.png"
+        sweep_png(sr, out)
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert [p.name for p in tmp_path.iterdir()] == ["s.png"]
+        out.unlink()
