@@ -685,7 +685,6 @@ class ReadModifyWriteDriver(Driver):
         wl = self.wl
         self._begin(t)
         self.keys = self.mix.keys
-        self.value_size = wl.value_size
         #: increments finished (GET and SET both answered), abandoned
         self.increments = 0
         self.failed = 0
