@@ -332,7 +332,9 @@ def resolve(name_or_path: str) -> Path:
         + ", ".join(builtins))
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A ``--set`` or ``--vary`` value as YAML reads it (``10`` an int, ``yes`` true), or
+    the text itself when it is not valid YAML."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -426,7 +428,7 @@ def load_scenario(name_or_path: str, overrides: list[str] | None = None,
         if "=" not in ov:
             raise ScenarioError(f"--set {ov}: expected dotted.path=value")
         k, v = ov.split("=", 1)
-        set_path(data, k.strip(), _parse_value(v), f"{path} (--set {k.strip()})")
+        set_path(data, k.strip(), parse_value(v), f"{path} (--set {k.strip()})")
     if seed is not None:
         data["seed"] = seed
     scenario = validate(data, str(path))

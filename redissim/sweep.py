@@ -31,10 +31,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from redissim.scenario import Scenario, ScenarioError, _parse_value, set_path, validate
+from redissim.scenario import Scenario, ScenarioError, parse_value, set_path, validate
 
-__all__ = ["Axis", "parse_axis", "Run", "Point", "SweepResult", "plan", "run_sweep",
-           "t95", "sweep_text", "sweep_csv", "sweep_json"]
+__all__ = ["Axis", "parse_axis", "Run", "Point", "SweepResult", "plan", "overridden",
+           "summarize", "run_sweep", "t95", "sweep_text", "sweep_csv", "sweep_json", "sweep_png"]
 
 #: Student's t, two-sided 95 %, by degrees of freedom 1..30 (beyond: the normal's 1.96)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -72,11 +72,11 @@ def parse_axis(text: str) -> Axis:
     if not all(paths):
         raise ScenarioError(f"--vary {text}: an empty field path")
     raw = right.strip()
-    parsed = _parse_value(raw) if raw.startswith("[") else None
+    parsed = parse_value(raw) if raw.startswith("[") else None
     if isinstance(parsed, list):
         values: tuple[Any, ...] = tuple(parsed)
     else:
-        values = tuple(_parse_value(v.strip()) for v in raw.split(",") if v.strip())
+        values = tuple(parse_value(v.strip()) for v in raw.split(",") if v.strip())
     if not values:
         raise ScenarioError(f"--vary {text}: no values (give value1,value2,...)")
     return Axis(paths, values)
@@ -291,6 +291,7 @@ def sweep_text(sr: SweepResult) -> str:
     head = [a.name for a in sr.axes]
     if any(v is not None for v in sr.variants):
         head.append("variant")
+    n_left = len(head) + 1  # the axes, the variant and the command: text, left-aligned
     head += ["op", "ops/s", "avg", "p50", "p99"] + list(sr.info_fields)
     table: list[list[str]] = []
     many_wl = len({r["workload"] for r in rows}) > 1
@@ -311,9 +312,10 @@ def sweep_text(sr: SweepResult) -> str:
            f" x {len(sr.variants)} variant{'s' * (len(sr.variants) != 1)}"
            f" x {sr.replications} replication{'s' * (sr.replications != 1)} = {n_runs} runs"
            + ("; ± is the 95 % confidence interval of the mean" if sr.replications > 1 else "")]
-    out.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+    out.append("  ".join(h.ljust(w) if i < n_left else h.rjust(w)
+                         for i, (h, w) in enumerate(zip(head, widths, strict=True))).rstrip())
     for t in table:
-        out.append("  ".join(c.ljust(w) if i < len(sr.axes) + 2 else c.rjust(w)
+        out.append("  ".join(c.ljust(w) if i < n_left else c.rjust(w)
                              for i, (c, w) in enumerate(zip(t, widths, strict=True))).rstrip())
     return "\n".join(out) + "\n"
 
