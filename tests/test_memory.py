@@ -295,3 +295,48 @@ def test_memory_sizing_scenario_matches_real_server(server: object, variant: str
         assert abs(model_rdb - real_rdb) / real_rdb < 0.001, (model_rdb, real_rdb)
     finally:
         c.close()
+
+
+def test_a_hash_stays_a_hash_table_until_it_is_loaded(server: object) -> None:
+    """A hash grown past 512 fields (or given a 65-byte value) and cut back to 10 fields
+    stays a hash table in Redis (OBJECT ENCODING), and an RDB saves it as one (field and
+    value strings, not a listpack blob): the model's dump.rdb size matches to the byte. A
+    reload (DEBUG RELOAD: save, then load) makes it a listpack again, MEMORY USAGE to the
+    byte. (Before the reload Redis's MEMORY USAGE is larger than the model's: it shrinks a
+    hash's dict incrementally, counting both tables while it rehashes, 9,720 B against the
+    model's 632 B here; the model's tables re-bucket at once.)"""
+    from redissim.server.keyspace import Keyspace
+    from redissim.server.listpack import HashTable, hash_is_listpack
+    from redissim.server.persistence import copy_dataset, rdb_file_size, restore_dataset
+
+    c = server.client()  # type: ignore[attr-defined]
+    try:
+        lgq = _lg_quantum_of(c)
+        c.command("SELECT", "0")
+        grow = {"many fields": [[b"HSET", b"K", b"f%d" % i, b"v%d" % i] for i in range(600)],
+                "a long value": [[b"HSET", b"K", b"f%d" % i, b"v"] for i in range(10)]
+                + [[b"HSET", b"K", b"long", b"x" * 65]]}
+        for name, cmds in grow.items():
+            c.command("FLUSHALL")
+            ks = Keyspace()
+            cuts = [[b"HDEL", b"K", b"f%d" % i] for i in range(10, 600)] + \
+                [[b"HDEL", b"K", b"long"]]
+            for cmd in cmds + cuts:
+                c.pipeline([cmd])
+                ks.execute(cmd, 0)
+            value = ks.dbs[0].data[b"K"]
+            assert c.command("OBJECT", "ENCODING", "K") == b"hashtable", name
+            assert type(value) is HashTable and len(value) == 10 and not hash_is_listpack(value)
+            model_rdb = rdb_file_size(ks)
+
+            assert c.command("DEBUG", "RELOAD") == "OK"
+            assert (server.workdir / "dump.rdb").stat().st_size == model_rdb, name  # type: ignore[attr-defined]
+            restore_dataset(ks, copy_dataset(ks), load=True)
+            value = ks.dbs[0].data[b"K"]
+            assert c.command("OBJECT", "ENCODING", "K") == b"listpack", name
+            assert type(value) is dict and hash_is_listpack(value)
+            real = c.command("MEMORY", "USAGE", "K", "SAMPLES", "0")
+            assert real == m.memory_usage_collection(b"K", value, samples=0, lg_quantum=lgq), name
+        c.command("FLUSHALL")
+    finally:
+        c.close()

@@ -21,7 +21,8 @@ the RESP2 reply as Python values (see ``resp.py``); errors are returned, never r
 the command did for the rest of the model is left in :attr:`Keyspace.effects` (one object,
 reset by every call). The module knows nothing about SimPy.
 
-Values are stored as ``bytes`` (strings), ``dict`` (hashes) and ``collections.deque``
+Values are stored as ``bytes`` (strings), ``dict`` (hashes; ``listpack.HashTable`` once
+converted to a hash table) and ``collections.deque``
 (lists); encodings (int/embstr/listpack/quicklist) are not modelled here.
 """
 
@@ -38,6 +39,7 @@ from redissim.server.commands import COMMANDS, CommandSpec
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.glob import compile_pattern
 from redissim.server.hashtable import Table
+from redissim.server.listpack import HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE, HashTable
 from redissim.server.resp import ReplyError
 
 __all__ = [
@@ -67,7 +69,7 @@ E_OVERFLOW: Final = ReplyError("ERR increment or decrement would overflow")
 E_POSITIVE: Final = ReplyError("ERR value is out of range, must be positive")
 E_INVALID_CURSOR: Final = ReplyError("ERR invalid cursor")
 
-_TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list"}
+_TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", HashTable: "hash", deque: "list"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2012,16 +2014,25 @@ class Keyspace:
             val = {}
             self._db_add(db, key, val)
             return val
-        if type(val) is not dict:
+        if not isinstance(val, dict):
             return E_WRONGTYPE
         return val
 
     def _hash_read(self, db: Db, key: bytes) -> Any:
         val = self._lookup_read(db, key)
         self._touch(key)
-        if val is not None and type(val) is not dict:
+        if val is not None and not isinstance(val, dict):
             return E_WRONGTYPE
         return val
+
+    @staticmethod
+    def _hash_converted(db: Db, key: bytes, h: dict, longest: int) -> None:
+        """``hashTypeSet``'s conversion of a listpack hash to a hash table: given a field or
+        value longer than hash-max-listpack-value (64), or holding more than
+        hash-max-listpack-entries (512) fields. One way only (see listpack.HashTable)."""
+        if type(h) is dict and (longest > HASH_MAX_LISTPACK_VALUE
+                                or len(h) > HASH_MAX_LISTPACK_ENTRIES):
+            db.data[key] = HashTable(h)
 
     def _hset_generic(self, db: Db, args: list[bytes], name: str) -> Any:
         if len(args) % 2 == 1:
@@ -2030,6 +2041,7 @@ class Keyspace:
         if type(h) is ReplyError:
             return h
         created = 0
+        longest = 0
         fx = self.effects
         for j in range(2, len(args), 2):
             f = args[j]
@@ -2037,6 +2049,8 @@ class Keyspace:
                 created += 1
             h[f] = args[j + 1]
             fx.value_bytes += len(f) + len(args[j + 1])
+            longest = max(longest, len(f), len(args[j + 1]))
+        self._hash_converted(db, args[1], h, longest)
         fx.dirty += (len(args) - 2) // 2
         fx.elements = (len(args) - 2) // 2
         return created if name == "hset" else "OK"
@@ -2054,6 +2068,7 @@ class Keyspace:
         if args[2] in h:
             return 0
         h[args[2]] = args[3]
+        self._hash_converted(db, args[1], h, max(len(args[2]), len(args[3])))
         self.effects.dirty += 1
         return 1
 
@@ -2152,7 +2167,8 @@ class Keyspace:
         new = old + incr
         if new > LLONG_MAX or new < LLONG_MIN:
             return E_OVERFLOW
-        h[args[2]] = b"%d" % new
+        h[args[2]] = nb = b"%d" % new
+        self._hash_converted(db, args[1], h, max(len(args[2]), len(nb)))
         self.effects.dirty += 1
         return new
 

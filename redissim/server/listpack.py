@@ -171,11 +171,27 @@ def quicklist_node_sizes(items: Sequence[bytes]) -> list[int]:
     return [n for _, _, n in _node_bounds(items)]
 
 
+class HashTable(dict):
+    """A hash Redis has converted to a hash table (``OBJ_ENCODING_HT``): ``hashTypeSet``
+    converts a listpack hash once it holds more than 512 fields or is given a field or value
+    longer than 64 bytes, and nothing converts it back while the process lives, however few
+    fields remain. A load (an RDB, or an AOF's RDB preamble) builds the small ones as
+    listpacks again (see :func:`loaded_hash`)."""
+
+    __slots__ = ()
+
+
 def hash_is_listpack(h: dict[bytes, bytes]) -> bool:
-    """Whether a hash of these fields and values is listpack-encoded (it converts to a hash
-    table beyond 512 fields or at a field or value longer than 64 bytes, and never back:
-    a hash that grew past the limits and shrank again is taken as a listpack here)."""
-    if len(h) > HASH_MAX_LISTPACK_ENTRIES:
+    """Whether a hash is listpack-encoded: not once converted (:class:`HashTable`), and not
+    with more than 512 fields or a field or value longer than 64 bytes."""
+    if type(h) is HashTable or len(h) > HASH_MAX_LISTPACK_ENTRIES:
         return False
     limit = HASH_MAX_LISTPACK_VALUE
     return all(len(f) <= limit and len(v) <= limit for f, v in h.items())
+
+
+def loaded_hash(h: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """The hash ``rdbLoadObject`` builds from a saved one: a listpack (a plain dict here)
+    when its fields fit the listpack limits, else a hash table."""
+    plain = dict(h)
+    return plain if hash_is_listpack(plain) else HashTable(plain)

@@ -76,7 +76,7 @@ from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eventloop import CommandObserver
 from redissim.server.keyspace import Keyspace, populate_value
-from redissim.server.listpack import hash_is_listpack, listpack, quicklist_nodes
+from redissim.server.listpack import hash_is_listpack, listpack, loaded_hash, quicklist_nodes
 from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
@@ -353,15 +353,18 @@ def copy_dataset(ks: Keyspace) -> list[tuple[dict, dict]]:
     return out
 
 
-def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]]) -> None:
-    """Replace the keyspace's content by ``dataset`` (copied), keeping the Db objects."""
+def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool = False) -> None:
+    """Replace the keyspace's content by ``dataset`` (copied), keeping the Db objects.
+    ``load``: the dataset is read from a file, whose hashes come back as listpacks where
+    they fit (rdbLoadObject), whatever their encoding was when saved."""
     for d, (data, exp) in zip(ks.dbs, dataset, strict=True):
         d.main.clear()
         d.expires.clear()
         d.avg_ttl = 0
         d.expires_cursor = 0
         if data:
-            d.data.update({k: (v if isinstance(v, bytes) else type(v)(v))
+            d.data.update({k: (v if isinstance(v, bytes) else loaded_hash(v)
+                               if load and isinstance(v, dict) else type(v)(v))
                            for k, v in data.items()})
             d.main.expand(len(data))
         if exp:
@@ -1331,14 +1334,15 @@ class Persistence(CommandObserver):
         if source == AOF:
             assert self.shadow is not None
             work = Keyspace(len(self.ks.dbs))
-            restore_dataset(work, copy_dataset(self.shadow))
+            # the base (an RDB preamble), then the commands logged after it
+            restore_dataset(work, copy_dataset(self.shadow), load=True)
             loaded_cmds = self._apply_log(work, seq, consume=False)
             restore_dataset(self.ks, copy_dataset(work))
         elif source == RDB:
             data = self.snapshot_data.get(seq)
             if data is None:
                 raise RuntimeError("no tracked copy of the snapshot (track=False?)")
-            restore_dataset(self.ks, data)
+            restore_dataset(self.ks, data, load=True)
         else:
             restore_dataset(self.ks, [({}, {}) for _ in self.ks.dbs])
         if self.memory is not None and self.memory.tracking:
