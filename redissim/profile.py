@@ -84,7 +84,9 @@ class PersistenceCosts(_Base):
     rdb_save_per_kb_us: float = Field(ge=0)
     lzf_literal_per_kb_us: float = Field(ge=0)
     lzf_matched_per_kb_us: float = Field(ge=0)
+    #: loading at restart: per key, per KiB LZF unpacks, per GiB of memory allocated
     load_s_per_gb: float = Field(ge=0)
+    lzf_unpack_per_kb_us: float = Field(ge=0)
     aof_load_per_command_us: float = Field(ge=0)
     startup_ms: float = Field(ge=0)
 

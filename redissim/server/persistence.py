@@ -189,8 +189,9 @@ _LZF_CACHE_BYTES = 16 << 20
 _lzf_cached_bytes = 0
 
 
-def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]:
-    """``rdbSaveRawString``: (bytes written, LZF literal bytes, LZF matched bytes).
+def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int, int]:
+    """``rdbSaveRawString``: (bytes written, LZF literal bytes, LZF matched bytes, bytes
+    stored compressed: what a load decompresses).
     Integers up to 11 chars are int-encoded; with ``rdbcompression yes`` a string of 21
     bytes or more is LZF-compressed if that saves at least 4 bytes (then: an encoding byte,
     the compressed and the original length, the payload), else written as it is."""
@@ -201,11 +202,11 @@ def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]
             v = None
         if v is not None and str(v).encode() == b:
             if -128 <= v <= 127:
-                return 2, 0, 0
+                return 2, 0, 0, 0
             if -32768 <= v <= 32767:
-                return 3, 0, 0
+                return 3, 0, 0, 0
             if -(1 << 31) <= v < (1 << 31):
-                return 5, 0, 0
+                return 5, 0, 0, 0
     n = len(b)
     if compression and n >= RDB_COMPRESS_MIN_LEN:
         work = _lzf_cache.get(b)
@@ -218,12 +219,12 @@ def _rdb_string_work(b: bytes, compression: bool = True) -> tuple[int, int, int]
             _lzf_cached_bytes += n
         c, literal, matched = work
         if c:
-            return 1 + _rdb_len_size(c) + _rdb_len_size(n) + c, literal, matched
-        return _rdb_len_size(n) + n, literal, matched
-    return _rdb_len_size(n) + n, 0, 0
+            return 1 + _rdb_len_size(c) + _rdb_len_size(n) + c, literal, matched, n
+        return _rdb_len_size(n) + n, literal, matched, 0
+    return _rdb_len_size(n) + n, 0, 0, 0
 
 
-def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int]:
+def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int, int]:
     """:func:`_rdb_string_work` of a value (``rdbSaveObject``): a string; a hash as one
     listpack blob while it is listpack-encoded, else its count and its fields' and values'
     strings; a list as its node count and, per node, a container byte and the node's
@@ -233,26 +234,28 @@ def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int]:
     if isinstance(v, dict):
         if hash_is_listpack(v):
             return _rdb_string_work(listpack([x for kv in v.items() for x in kv]), compression)
-        size, literal, matched = _rdb_len_size(len(v)), 0, 0
+        size, literal, matched, packed = _rdb_len_size(len(v)), 0, 0, 0
         for kv in v.items():
             for x in kv:
-                s, lit, m = _rdb_string_work(x, compression)
+                s, lit, m, p = _rdb_string_work(x, compression)
                 size += s
                 literal += lit
                 matched += m
-        return size, literal, matched
+                packed += p
+        return size, literal, matched, packed
     try:
         items = list(v)
     except TypeError:
-        return 8, 0, 0
+        return 8, 0, 0, 0
     nodes = quicklist_nodes(items)
-    size, literal, matched = _rdb_len_size(len(nodes)), 0, 0
+    size, literal, matched, packed = _rdb_len_size(len(nodes)), 0, 0, 0
     for node in nodes:
-        s, lit, m = _rdb_string_work(node, compression)
+        s, lit, m, p = _rdb_string_work(node, compression)
         size += 1 + s  # QUICKLIST_NODE_CONTAINER_PACKED, then the listpack
         literal += lit
         matched += m
-    return size, literal, matched
+        packed += p
+    return size, literal, matched, packed
 
 
 def _mem_value_len(v: Any) -> int:
@@ -285,6 +288,7 @@ class RdbEstimate(NamedTuple):
     keys: int
     lzf_literal: int  #: bytes LZF copied as literals (compressing or trying to)
     lzf_matched: int  #: bytes LZF's back-references covered
+    lzf_packed: int = 0  #: bytes of the strings stored compressed (a load decompresses them)
 
 
 def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
@@ -296,7 +300,7 @@ def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
     SIZE_SAMPLE keys per database are measured one by one (the size is then exact for
     strings), beyond that an even sample of them stands for the rest."""
     total = RDB_EMPTY_BYTES
-    keys = literal = matched = 0
+    keys = literal = matched = packed = 0
     for d in ks.dbs:
         n = len(d.data)
         if not n:
@@ -304,23 +308,25 @@ def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
         sample = _sample(d.data)
         exp = d.exp
         shared = d.populated_shared
-        size = lit = m = 0
+        size = lit = m = p = 0
         for k, v in sample:
             if shared is not None and v is shared[0]:
                 v = _populated_value(k, shared)
-            k_size, kl, km = _rdb_string_work(k, compression)
-            v_size, vl, vm = _rdb_value_work(v, compression)
+            k_size, kl, km, kp = _rdb_string_work(k, compression)
+            v_size, vl, vm, vp = _rdb_value_work(v, compression)
             size += 1 + k_size + v_size + (9 if k in exp else 0)
             lit += kl + vl
             m += km + vm
+            p += kp + vp
         if len(sample) != n:
             scale = n / len(sample)
-            size, lit, m = int(size * scale), int(lit * scale), int(m * scale)
+            size, lit, m, p = int(size * scale), int(lit * scale), int(m * scale), int(p * scale)
         total += size + 1 + _rdb_len_size(d.id) + 1 + _rdb_len_size(n) + _rdb_len_size(len(exp))
         keys += n
         literal += lit
         matched += m
-    return RdbEstimate(total, keys, literal, matched)
+        packed += p
+    return RdbEstimate(total, keys, literal, matched, packed)
 
 
 def _populated_value(key: bytes, shared: tuple[bytes, bytes, int]) -> bytes:
@@ -1348,7 +1354,8 @@ class Persistence(CommandObserver):
         if self.memory is not None and self.memory.tracking:
             self.memory.resync_all()  # the loaded dataset replaced the old one
         keys = self.keys()
-        rdb_bytes = self.rdb_size()
+        est = rdb_estimate(self.ks, self.rdbcompression)
+        rdb_bytes = est.nbytes
         used = self.used_memory()
         # The restarted process: fresh counters, the loaded file as the new baseline.
         recovered = max(seq, 0)
@@ -1374,7 +1381,8 @@ class Persistence(CommandObserver):
         self.snapshots = [(te, s) for te, s in self.snapshots if s <= recovered]
         for s in [s for s in self.snapshot_data if s > recovered]:
             del self.snapshot_data[s]
-        return {"source": source, "seq": seq, "keys": keys, "rdb_bytes": rdb_bytes, "used_memory": used,
+        return {"source": source, "seq": seq, "keys": keys, "rdb_bytes": rdb_bytes,
+                "lzf_packed": est.lzf_packed, "used_memory": used,
                 "aof_commands": loaded_cmds, "acked": acked, "lost": lost_count,
                 "window_s": window}
 
@@ -1413,7 +1421,10 @@ class Persistence(CommandObserver):
 
     def load_time(self, info: dict[str, Any], kind: str) -> float:
         """Seconds from process start to serving: startup, reading the file (cold after a
-        power loss: at the device's read bandwidth), rebuilding keys, replaying the AOF."""
+        power loss: at the device's read bandwidth; after a crash from the page cache, which
+        the fit below includes), rebuilding the keys, unpacking LZF strings and allocating
+        the dataset (benchmarks/calibrate_load.py), replaying the AOF. An AOF's base is an
+        RDB preamble, loaded the same way."""
         c = self.costs
         t = c.startup_ms * 1e-3
         if info["source"] == "none":
@@ -1422,6 +1433,7 @@ class Persistence(CommandObserver):
         if kind != "crash":
             t += self.device.read_service_time(nbytes)
         t += info["keys"] * c.rdb_load_per_key_us * 1e-6
+        t += info["lzf_packed"] * c.lzf_unpack_per_kb_us / 1024 * 1e-6
         t += info["used_memory"] * c.load_s_per_gb / GIB
         t += info["aof_commands"] * c.aof_load_per_command_us * 1e-6
         return t
