@@ -288,7 +288,7 @@ class RdbEstimate(NamedTuple):
     keys: int
     lzf_literal: int  #: bytes LZF copied as literals (compressing or trying to)
     lzf_matched: int  #: bytes LZF's back-references covered
-    lzf_packed: int = 0  #: bytes of the strings stored compressed (a load decompresses them)
+    lzf_packed: int  #: bytes of the strings stored compressed (a load decompresses them)
 
 
 def rdb_estimate(ks: Keyspace, compression: bool = True) -> RdbEstimate:
@@ -808,8 +808,7 @@ class Persistence(CommandObserver):
         if name == "bgsave":
             schedule = False
             if len(args) > 1:
-                opt = args[1].lower() if isinstance(args[1], bytes) else str(args[1]).lower()
-                if len(args) == 2 and opt in (b"schedule", "schedule"):
+                if len(args) == 2 and _word(args[1]) == "schedule":
                     schedule = True
                 else:
                     return t, E_SYNTAX
