@@ -305,3 +305,36 @@ def test_truncated_trace_ends_at_the_loops_last_event():
     assert ViewInput(trace=t, duration_s=5.0).end_time() == 5.0
     full = _trace([(0.0, tr.K_ITER, -1, 1), (9.0, tr.K_SEND, 2, 1)])
     assert ViewInput(trace=full).end_time() == 9.0
+
+
+def test_dbsize_of_a_preloaded_dataset_from_the_series_or_the_end():
+    """The grid shows only keys the trace touched; the footer's count is DBSIZE: from the
+    metrics series (5,000 preloaded keys, 3 touched), or, for a run shorter than one
+    sampling interval, from INFO keyspace at its end."""
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    import pygame
+
+    from redissim.scenario import Scenario
+    from redissim.sim.engine import simulate
+    from redissim.view.scene import Scene
+
+    def run(steps: list[dict]) -> ViewInput:
+        sc = Scenario.model_validate({"name": "d", "preload": {"keys": 5000},
+                                      "workloads": [{"type": "script", "steps": steps}]})
+        return ViewInput.from_result(simulate(sc, trace=True))
+
+    vi = run([{"at": 0, "cmd": "GET key:1"}, {"at": "0.25s", "cmd": "DEL key:2"},
+              {"at": "0.35s", "cmd": "GET key:3"}])
+    rp = Replay(vi)
+    assert vi.dbsize is not None and len(vi.dbsize) >= 3
+    assert rp.dbsize(0.0) == 5000 and rp.dbsize(0.34) == 4999
+    pygame.init()
+    scene = Scene(vi)
+    stats = scene.render(pygame.Surface(scene.size), 0.32, speed=1e-3)
+    assert stats["dbsize_shown"] == 4999
+
+    short = run([{"at": 0, "cmd": "DEL key:7"}])
+    assert short.dbsize is not None and [n for _, n in short.dbsize] == [4999]

@@ -67,6 +67,9 @@ class ViewInput:
       with ``settings.maxmemory`` it turns the live-key count into the memory bar. If
       ``memory`` samples are given they win.
     * ``memory`` -- optional ``(t, used_memory bytes)`` samples from the metrics time series.
+    * ``dbsize`` -- optional ``(t, keys)`` samples: what DBSIZE said (the metrics time series,
+      or the end of a run too short for one). The grid shows only the keys the trace
+      touched; this is how many there were.
     * ``duration_s`` -- simulated length of the run (defaults to the last event time).
     * ``start_s`` -- where the replay begins: the trace's ``start`` (events before it were
       not recorded), 0 for a trace of the whole run.
@@ -80,6 +83,7 @@ class ViewInput:
     keys: list[str] | None = None
     key_bytes: int | None = None
     memory: list[tuple[float, int]] | None = None
+    dbsize: list[tuple[float, int]] | None = None
     duration_s: float | None = None
     start_s: float = 0.0
     title: str = "redissim"
@@ -123,12 +127,24 @@ class ViewInput:
             cols = series.to_dict()
             memory = [(t, int(u)) for t, u in zip(cols["t"], cols["used_memory"], strict=True)
                       if u == u]  # NaN when the run did not track memory
+        dbsize: list[tuple[float, int]] = []
+        if series is not None and "dbsize" in series.columns:
+            cols = series.to_dict()
+            dbsize = [(t, int(n)) for t, n in zip(cols["t"], cols["dbsize"], strict=True)]
+        if not dbsize and isinstance(info, dict) and isinstance(info.get("keyspace"), dict):
+            # a run shorter than one sampling interval: the count at its end
+            total = 0
+            for v in info["keyspace"].values():
+                fields = dict(f.split("=", 1) for f in str(v).split(",") if "=" in f)
+                total += int(fields.get("keys", 0))
+            dbsize = [(float(getattr(result, "sim_time", 0.0)), total)]
         return cls(
             trace=result.trace,
             client_labels=dict(getattr(result, "client_labels", {}) or {}),
             captions=captions,
             settings=settings,
             memory=memory or None,
+            dbsize=dbsize or None,
             duration_s=None,
             start_s=float(getattr(result.trace, "start", 0.0)),
             title=title or str(getattr(scenario, "name", "redissim")),

@@ -519,6 +519,14 @@ class Replay:
     def evicted_count(self, t: float) -> int:
         return bisect_right(self.evict_times, t)
 
+    def dbsize(self, t: float) -> int | None:
+        """DBSIZE at ``t`` from the samples (the first one before it was taken), or None."""
+        samples = self.vi.dbsize
+        if not samples:
+            return None
+        i = bisect_right([d[0] for d in samples], t) - 1
+        return samples[i][1] if i >= 0 else samples[0][1]
+
     def used_memory(self, t: float) -> int | None:
         vi = self.vi
         if vi.memory:

@@ -123,9 +123,16 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
                if sampled else f"EVICTED {key}")
         ctx.blit_text(surf, msg, (area.x, y), 11, EVICT, "bold", max_w=area.w)
     else:
-        msg = f"{present} key{'' if present == 1 else 's'} in memory" + (f" (grid shows {len(keys)} of "
-                                              f"{len(rp.key_order)})" if hidden else "")
-        ctx.blit_text(surf, msg, (area.x, y), 11, TEXT)
+        dbsize = rp.dbsize(t)
+        ctx.stats["dbsize_shown"] = -1 if dbsize is None else dbsize
+        if dbsize is not None and dbsize != present:
+            # a dataset the trace only partly touches (preloaded keys): the grid is a sample
+            msg = (f"{dbsize:,} key{'' if dbsize == 1 else 's'} in memory; grid: "
+                   f"{len(keys):,} touched in the trace")
+        else:
+            msg = f"{present} key{'' if present == 1 else 's'} in memory" + (
+                f" (grid shows {len(keys)} of {len(rp.key_order)})" if hidden else "")
+        ctx.blit_text(surf, msg, (area.x, y), 11, TEXT, max_w=area.w)
     y += lay.px(18)
     _memory_bar(ctx, surf, pygame.Rect(area.x, y, area.w, lay.px(16)), present)
 
@@ -142,6 +149,12 @@ def _memory_bar(ctx: Ctx, surf: pygame.Surface, r: pygame.Rect, present: int) ->
         peak = max(1, int(max(rp.live.values, default=1)) * (rp.vi.key_bytes or 1))
         f = used / peak
         label = f"used_memory {fmt_bytes(used)} (no maxmemory)"
+    elif rp.dbsize(t) is not None and rp.vi.dbsize:
+        # DBSIZE against its largest value: a drain (expiry) empties the bar
+        dbsize = rp.dbsize(t) or 0
+        peak = max(1, max(n for _, n in rp.vi.dbsize))
+        f = dbsize / peak
+        label = f"DBSIZE {dbsize:,} of at most {peak:,} (no memory figures)"
     else:
         f = present / max(1, len(rp.key_order))
         label = f"{present} live keys of {len(rp.key_order)} seen (no memory figures)"
