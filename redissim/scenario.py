@@ -199,6 +199,8 @@ class Workload(_Base):
     #: cache-aside without a database: a GET that misses is followed by a SET of that key
     #: (value-size bytes, ttl if set) before the client's next request
     fill_on_miss: bool = False
+    #: count the replies by value (closed workloads): which of 50 SETNX won the lock
+    tally_replies: YesNo = False
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -214,6 +216,8 @@ class Workload(_Base):
             if self.pipeline != 1:
                 raise ValueError("a read-modify-write workload needs each GET's reply before "
                                  "its SET: pipeline must be 1")
+        if self.tally_replies and self.type != "closed":
+            raise ValueError("tally-replies works with closed workloads only")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
         if self.target != "redis" and self.type != "closed":

@@ -36,11 +36,12 @@ def _rmw(clients: int, increments: int, **extra: object) -> dict:
 
 def test_scenario_incr_exact_and_get_set_loses_most() -> None:
     """The built-in scenario: INCR ends at 10,000; GET+SET, with 50 clients, ends at 263
-    (97.4 % lost), with 2 clients at 5,001 (50.0 %: the two stay in step and mostly read the
-    same value)."""
+    (97.4 % lost); of 50 SETNX of one lock, one wins."""
     sc, _ = load_scenario(ROOT / "scenarios" / "atomic-counter.yaml")
     res = simulate(sc)
-    incr, rmw, check = res.workloads
+    incr, rmw, lock, check = res.workloads
+    # 50 workers SETNX the same lock at the same moment: one gets it
+    assert lock.extra["replies"] == {"0": 49, "1": 1}
     assert sum(c.calls for c in incr.commands) == 10_000
     replies = [r["reply"] for r in check.records]
     assert replies[0] == "10000"
@@ -118,6 +119,7 @@ def test_incr_never_loses_and_get_set_never_gains(clients: int, n: int, think: s
 @pytest.mark.parametrize("bad, message", [
     ({"pipeline": 4}, "pipeline must be 1"),
     ({"commands": [{"cmd": "INCR"}]}, "remove commands"),
+    ({"tally-replies": True}, "tally-replies works with closed workloads only"),
 ])
 def test_bad_read_modify_write_workload(tmp_path: Path, bad: dict, message: str) -> None:
     import yaml
@@ -229,3 +231,22 @@ def test_real_redis_incr_and_get_set(real_redis) -> None:  # type: ignore[no-unt
             model_lost = model.extra["lost"] / n
             assert real_lost > 0.85
             assert abs(real_lost - model_lost) < 0.05, (real_lost, model_lost)
+
+
+def test_tally_counts_replies_by_value() -> None:
+    """tally-replies: integers, strings, nil and error codes; beyond 20 values, "(other)"."""
+    from redissim.sim.workload import TALLY_MAX, tally_reply
+
+    (w,) = _run([{"clients": 3, "requests": 40, "tally-replies": True,
+                  "commands": [{"cmd": "GET", "weight": 1}, {"cmd": "INCR", "weight": 1}],
+                  "keys": {"fixed": "k"}}])
+    replies = w.extra["replies"]
+    assert sum(replies.values()) == 40 and len(replies) <= TALLY_MAX + 1
+    tally: dict[str, int] = {}
+    from redissim.server.resp import ReplyError
+    for r in (None, b"x", 3, "OK", ReplyError("WRONGTYPE Operation against a key")):
+        tally_reply(tally, r)
+    assert tally == {"nil": 1, "x": 1, "3": 1, "OK": 1, "error WRONGTYPE": 1}
+    for i in range(30):
+        tally_reply(tally, i + 100)
+    assert len(tally) == TALLY_MAX + 1 and tally["(other)"] == 30 - (TALLY_MAX - 5)

@@ -300,6 +300,10 @@ def benchmark_text(res: Result) -> str:
         if wl.type == "read-modify-write":
             out.append(increments_text(wl.name, wl.extra))
             out.append("")
+        if "replies" in wl.extra:
+            counts = ", ".join(f"{k!r} x{v:,}" for k, v in wl.extra["replies"].items())
+            out.append(f"  {wl.name}: replies {counts}")
+            out.append("")
         for rec in wl.records:
             out.append(f"  [{wl.name} t={rec['t']:.3f}s] {rec['command']} -> {rec['reply']!r}")
         if wl.records:

@@ -320,6 +320,8 @@ class Simulation:
             wl_extra: dict[str, Any] = {}
             if wl.type == "scan":
                 wl_extra = {"walks": drv.walks, "keys_seen": drv.keys_seen}  # type: ignore[attr-defined]
+            elif wl.tally_replies:
+                wl_extra = {"replies": dict(getattr(drv, "tally", None) or {})}
             elif isinstance(drv, ReadModifyWriteDriver):
                 wl_extra = {"increments": drv.increments, "failed": drv.failed,
                             "lost": drv.lost(),

@@ -31,7 +31,7 @@ from mypy_extensions import mypyc_attr
 from redissim.scenario import CommandSpec, KeysConfig, Workload
 from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
 from redissim.server.keyspace import shared_word
-from redissim.server.resp import bulk_size, decimal_digits, request_size
+from redissim.server.resp import ReplyError, bulk_size, decimal_digits, request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
 
 CHUNK: Final = 8192
@@ -435,6 +435,8 @@ class ClosedDriver(Driver):
         self._batch: dict[int, Batch] = {}
         self.pipeline = wl.pipeline
         self.fill_on_miss = wl.fill_on_miss
+        #: reply -> count (tally-replies), None when not asked for
+        self.tally: dict[str, int] | None = {} if wl.tally_replies else None
         if wl.fill_on_miss:
             self._fill_args = [b"SET", b"", b"x" * wl.value_size]
             if wl.ttl:
@@ -500,6 +502,8 @@ class ClosedDriver(Driver):
             wbuf.append(lat)
             if reply is None and self.fill_on_miss and label == "GET":
                 self._fill.setdefault(conn.id, []).append(args[1])
+            if self.tally is not None:
+                tally_reply(self.tally, reply)
             batch.remaining -= 1
             if batch.remaining == 0:
                 done_batch = batch
@@ -513,6 +517,27 @@ class ClosedDriver(Driver):
             self._send(conn, t_recv + self._think() if self.thinks else t_recv)
             if self.active == 0:
                 self._finish(self.t_last)
+
+
+#: distinct reply values a tally keeps apart; the rest are counted together
+TALLY_MAX: Final = 20
+
+
+def tally_reply(tally: dict[str, int], reply: Any) -> None:
+    """Count ``reply`` under its text: a number, a string, "nil", or the error's code."""
+    if reply is None:
+        key = "nil"
+    elif isinstance(reply, bytes):
+        key = reply.decode("utf-8", "replace")
+    elif isinstance(reply, int | str):
+        key = str(reply)
+    elif isinstance(reply, ReplyError):
+        key = "error " + str(reply).split(" ", 1)[0]
+    else:
+        key = type(reply).__name__
+    if key not in tally and len(tally) >= TALLY_MAX:
+        key = "(other)"
+    tally[key] = tally.get(key, 0) + 1
 
 
 class OpenDriver(Driver):
