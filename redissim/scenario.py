@@ -201,6 +201,13 @@ class Workload(_Base):
     fill_on_miss: bool = False
     #: count the replies by value (closed workloads): which of 50 SETNX won the lock
     tally_replies: YesNo = False
+    #: the client's own CPU per request (closed workloads): building it and handling its
+    #: reply, on ``client-threads`` threads shared by all the workload's connections (one,
+    #: like redis-benchmark or a single-threaded application); 0: the network's figures
+    #: already include it (the loopback preset's are measured with redis-benchmark)
+    client_cpu: Seconds = 0.0
+    client_cpu_distribution: Literal["constant", "exponential"] = "constant"
+    client_threads: int = Field(default=1, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -218,6 +225,10 @@ class Workload(_Base):
                                  "its SET: pipeline must be 1")
         if self.tally_replies and self.type != "closed":
             raise ValueError("tally-replies works with closed workloads only")
+        if self.client_cpu and self.type not in ("closed", "read-modify-write"):
+            raise ValueError("client-cpu works with closed and read-modify-write workloads only")
+        if self.client_cpu < 0:
+            raise ValueError("client-cpu must not be negative")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
         if self.target != "redis" and self.type != "closed":

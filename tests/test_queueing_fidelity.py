@@ -81,3 +81,24 @@ def test_ae_batching_adds_latency_over_fcfs():
     w_ae = ae.workloads[0].commands[0].latency.mean
     assert w_ae > w_fcfs
     assert not math.isclose(w_ae, w_fcfs, rel_tol=0.01)
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_client_cpu_is_a_second_station_of_the_mva_network(n):
+    """client-cpu (exponential, one client thread) makes the client's own CPU a FCFS
+    station in front of the server: the closed network client CPU -> server -> think is
+    product-form, so exact MVA gives its throughput and the server's residence time (what
+    the latency histograms measure, from the write to the reply)."""
+    d, c, z = SERVICE_US * 1e-6, 6e-6, 20e-6
+    wl = {"type": "closed", "clients": n, "requests": 200_000, "think-time": z,
+          "think-distribution": "exponential", "client-cpu": c,
+          "client-cpu-distribution": "exponential", "commands": [{"cmd": "PING"}]}
+    res = simulate(scenario(wl, "exponential", seed=n))
+    cmd = res.workloads[0].commands[0]
+    theory = mva(n, [c, d], z)
+    assert cmd.throughput_rps == pytest.approx(theory["X"], rel=0.02)
+    assert cmd.latency.mean == pytest.approx(theory["R2"], rel=0.03)
+    # and without client CPU the same clients get more through
+    wl0 = {**wl, "client-cpu": 0}
+    res0 = simulate(scenario(wl0, "exponential", seed=n))
+    assert res0.workloads[0].commands[0].throughput_rps > cmd.throughput_rps

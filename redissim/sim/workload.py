@@ -404,11 +404,45 @@ class Driver:
         it stops (``duration``), how many requests it may send (``requests``, -1 = no cap)."""
         wl = self.wl
         self.t_start = t
+        #: when each client thread is next free (client-cpu), and a buffer of exponential draws
+        self._cpu_free = [t] * wl.client_threads
+        self._cpu_buf: list[float] = []
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
         self.budget = wl.requests if wl.requests is not None else -1
         self._think_buf: list[float] = []
         self.thinks = wl.think_time != 0
+
+    def _on_cpu(self, t: float, n: int, then: Callable[[float], None]) -> None:
+        """Hand ``n`` requests the client decided at ``t`` to write to one of its threads:
+        ``then(t_write)`` runs at ``t`` with the time the CPU is done. (At ``t``, not now:
+        replies are handed over when the server writes them, ahead of their arrival, and the
+        threads must take requests in the order they come, first come first served.)"""
+        env = self.loop.env
+
+        def run(_e: Any) -> None:
+            then(self._client_cpu(t, n))
+
+        env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+
+    def _client_cpu(self, t: float, n: int) -> float:
+        """When ``n`` requests the client wants to write at ``t`` are written: after its
+        thread (the one free first of ``client-threads``) has spent ``client-cpu`` on each.
+        The threads serve the connections in the order their turns come (FIFO)."""
+        wl = self.wl
+        free = self._cpu_free
+        i = free.index(min(free))
+        start = t if t > free[i] else free[i]
+        if wl.client_cpu_distribution == "constant":
+            cost = n * wl.client_cpu
+        else:
+            cost = 0.0
+            for _ in range(n):
+                if not self._cpu_buf:
+                    self._cpu_buf = self.rng.exponential(wl.client_cpu, CHUNK).tolist()
+                cost += self._cpu_buf.pop()
+        free[i] = start + cost
+        return free[i]
 
     def _think(self) -> float:
         """The next think time: constant, or exponential with mean ``think-time``."""
@@ -443,7 +477,7 @@ class ClosedDriver(Driver):
                 self._fill_args += [b"PX", b"%d" % max(1, round(wl.ttl * 1000))]
         for conn in self.conns:
             self._send(conn, t)
-        if self.issued:
+        if self.active:
             self.t_first = t  # every later batch is written after a reply, so later
         if self.active == 0:
             self._finish(t)
@@ -456,6 +490,14 @@ class ClosedDriver(Driver):
             if n > self.budget:
                 n = self.budget
             self.budget -= n
+        self.active += 1
+        if self.wl.client_cpu:
+            self._on_cpu(t, n, lambda t_write: self._write(conn, t_write, n))
+        else:
+            self._write(conn, t, n)
+
+    def _write(self, conn: Conn, t: float, n: int) -> None:
+        """Write the batch of ``n`` requests the connection decided on (at ``t``)."""
         batch = self._batch.get(conn.id)
         if batch is None:
             batch = self._batch[conn.id] = Batch(conn, t, n)
@@ -478,7 +520,6 @@ class ClosedDriver(Driver):
         else:
             recs, nbytes = self.mix.next_records(n, batch)
         self.issued += n
-        self.active += 1
         batch.t_send = t
         batch.n = batch.remaining = n
         self.loop.submit_records(conn, t, recs, nbytes)
@@ -722,7 +763,7 @@ class ReadModifyWriteDriver(Driver):
         self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
         for conn in self.conns:
             self._get(conn, t)
-        if self.issued:
+        if self.active:
             self.t_first = t
         if self.active == 0:
             self._finish(t)
@@ -736,7 +777,17 @@ class ReadModifyWriteDriver(Driver):
         args = [b"GET", key]
         self.issued += 1
         self.active += 1
-        self.loop.submit(conn, t, [(args, request_size(args), "GET")])
+        line = [(args, request_size(args), "GET")]
+        if self.wl.client_cpu:
+            self._on_cpu(t, 1, self._writer(conn, line))
+        else:
+            self.loop.submit(conn, t, line)
+
+    def _writer(self, conn: Conn, cmds: list[tuple[list, int, str]]) -> Callable[[float], None]:
+        """What writes ``cmds`` on ``conn`` once the client's CPU is done with them."""
+        def write(t: float) -> None:
+            self.loop.submit(conn, t, cmds)
+        return write
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         for label, batch, _size, reply, args in sent:
@@ -752,7 +803,11 @@ class ReadModifyWriteDriver(Driver):
                         self.first_read[key] = value
                     line = [b"SET", key, b"%d" % (value + 1)]
                     self.issued += 1
-                    self.loop.submit(conn, t_recv, [(line, request_size(line), "SET")])
+                    cmds = [(line, request_size(line), "SET")]
+                    if self.wl.client_cpu:
+                        self._on_cpu(t_recv, 1, self._writer(conn, cmds))
+                    else:
+                        self.loop.submit(conn, t_recv, cmds)
                     continue
                 self.failed += 1
             elif isinstance(reply, str):  # the status reply OK

@@ -44,13 +44,15 @@ def mg1_wait(lam: float, mean_s: float, second_moment_s: float) -> float:
 def mva(n_clients: int, demands: list[float], think: float) -> dict[str, float]:
     """Exact single-class MVA with queueing stations ``demands`` and a delay station ``think``.
 
-    Returns throughput X and response time R (excluding think time) at population N.
+    Returns throughput X and response time R (excluding think time) at population N, and
+    ``R1``, ``R2``, ... the residence time at each station (R is their sum).
     """
     q = [0.0] * len(demands)
     x = r = 0.0
+    rk = [0.0] * len(demands)
     for n in range(1, n_clients + 1):
         rk = [d * (1 + qk) for d, qk in zip(demands, q, strict=True)]
         r = sum(rk)
         x = n / (think + r)
         q = [x * v for v in rk]
-    return {"X": x, "R": r}
+    return {"X": x, "R": r, **{f"R{i + 1}": v for i, v in enumerate(rk)}}
