@@ -201,10 +201,11 @@ class Workload(_Base):
     fill_on_miss: bool = False
     #: count the replies by value (closed workloads): which of 50 SETNX won the lock
     tally_replies: YesNo = False
-    #: the client's own CPU per request (closed workloads): building it and handling its
-    #: reply, on ``client-threads`` threads shared by all the workload's connections (one,
-    #: like redis-benchmark or a single-threaded application); 0: the network's figures
-    #: already include it (the loopback preset's are measured with redis-benchmark)
+    #: the client's own CPU per request (closed and read-modify-write workloads): building
+    #: it and handling its reply, on ``client-threads`` threads shared by all the workload's
+    #: connections (one, like redis-benchmark or a single-threaded application); 0: the
+    #: network's figures already include it (the loopback preset's are measured with
+    #: redis-benchmark)
     client_cpu: Seconds = 0.0
     client_cpu_distribution: Literal["constant", "exponential"] = "constant"
     client_threads: int = Field(default=1, ge=1, le=10_000)

@@ -490,6 +490,10 @@ class ClosedDriver(Driver):
             if n > self.budget:
                 n = self.budget
             self.budget -= n
+        if self._fill and self._fill.get(conn.id) and self.budget > 0:
+            # cache-aside: this batch writes back what the last one missed (extra requests,
+            # not counted against the workload's budget)
+            self.budget += n
         self.active += 1
         if self.wl.client_cpu:
             self._on_cpu(t, n, lambda t_write: self._write(conn, t_write, n))
@@ -503,10 +507,8 @@ class ClosedDriver(Driver):
             batch = self._batch[conn.id] = Batch(conn, t, n)
         fill = self._fill.get(conn.id) if self._fill else None
         if fill:
-            # cache-aside: write back what the last batch missed (these SETs are extra
-            # requests, not counted against the workload's budget)
-            if self.budget > 0:
-                self.budget += n
+            # cache-aside: write back what the last batch missed (the budget was given back
+            # in _send)
             todo, self._fill[conn.id] = fill[:n], fill[n:]
             recs: list[InRecord] = []
             nbytes = 0
