@@ -89,8 +89,7 @@ class Run:
     point: int
     variant: str | None
     replication: int
-    seed: int
-    scenario: Scenario
+    scenario: Scenario  #: seeded with the scenario's seed + replication
 
 
 @dataclass
@@ -187,7 +186,7 @@ def plan(data: dict, source: str, axes: Sequence[Axis], replications: int) -> tu
             sc = validate(d, f"{label} (sweep point {where})" if where else label)
             for r in range(replications):
                 seeded = sc.model_copy(update={"seed": sc.seed + r}) if r else sc
-                runs.append(Run(pi, name, r, sc.seed + r, seeded))
+                runs.append(Run(pi, name, r, seeded))
     return points, variants, runs
 
 
@@ -372,13 +371,14 @@ def sweep_json(sr: SweepResult) -> str:
 def sweep_png(sr: SweepResult, path: Any) -> None:
     """Throughput and p99 against the first axis, a line per command and combination of
     the other axes (and variant), with the 95 % intervals as error bars; written atomically."""
-    import tempfile
     from pathlib import Path
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from redissim.report.figure import save_png
 
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -425,13 +425,4 @@ def sweep_png(sr: SweepResult, path: Any) -> None:
     fig.suptitle(f"sweep of {sr.scenario}" + (f" ({sr.replications} replications, 95 % CI)"
                                               if sr.replications > 1 else ""), fontsize=10)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+    save_png(fig, path)

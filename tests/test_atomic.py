@@ -212,7 +212,7 @@ def real_counter(port: int, clients: int, increments: int, key: bytes, incr: boo
 def test_real_redis_incr_and_get_set(real_redis) -> None:  # type: ignore[no-untyped-def]
     """The real server, 50 clients, 10,000 increments each way. INCR: exactly 10,000.
     GET+SET: this test's own client (Python, one event loop) measured 96.0-97.0 % lost on
-    the development VM, where the model gives 97.4 %; 10 clients: 83.2-84.1 % against 82.1 %.
+    the development VM, where the model gives 97.4 %; 10 clients: 82.5-84.1 % against 82.1 %.
     (The model's clients take no time between a reply and the next request; this client
     takes tens of microseconds, which lets some of its connections drift out of step: at 2
     clients it loses 34-36 % where the model, in step, loses 50 %.)"""

@@ -45,7 +45,7 @@ def test_plan_is_the_grid_first_axis_slowest_with_seeds_per_replication() -> Non
     points, variants, runs = plan(SMALL, "small", axes, replications=2)
     assert [p.values for p in points] == [(1, 10), (1, 50), (1, 100), (2, 10), (2, 50), (2, 100)]
     assert variants == [None] and len(runs) == 12
-    assert [(r.point, r.replication, r.seed) for r in runs[:4]] == [(0, 0, 3), (0, 1, 4),
+    assert [(r.point, r.replication, r.scenario.seed) for r in runs[:4]] == [(0, 0, 3), (0, 1, 4),
                                                                       (1, 0, 3), (1, 1, 4)]
     sc = runs[7].scenario  # point 3 (clients 2, hz 10), replication 1
     assert sc.workloads[0].clients == 2 and sc.server.hz == 10 and sc.seed == 4

@@ -9,8 +9,6 @@ maps ``ValueError`` / ``OSError`` to its one-line error and exit status 2.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,9 +226,11 @@ def _write_png(path: Path, res: CacheCurveResult, policies: Sequence[str], sampl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from redissim.report.figure import save_png
+
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise ValueError(f"{path}: directory {parent} does not exist")
+        raise ValueError(f"{path}: directory {parent} does not exist")  # (before drawing)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     if res.lru_curve:
         ax.plot(res.lru_curve_sizes, res.lru_curve, color="black", lw=1.5,
@@ -250,14 +250,4 @@ def _write_png(path: Path, res: CacheCurveResult, policies: Sequence[str], sampl
     ax.set_title(source, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -14,7 +14,7 @@ import io
 import json
 from typing import Any
 
-from redissim.sim.engine import Result
+from redissim.sim.engine import Result, info_keys
 
 INFO_SHOWN = {
     "stats": ("total_commands_processed", "instantaneous_ops_per_sec", "total_reads_processed",
@@ -198,10 +198,7 @@ def sizing_text(res: Result, prefix: str = "") -> str | None:
     """What the dataset costs: used_memory, bytes per key above the empty server's
     (used_memory_startup), and the dump.rdb a SAVE would write now. None with no keys."""
     mem = res.info.get("memory", {})
-    keys = 0
-    for v in res.info.get("keyspace", {}).values():
-        fields = dict(f.split("=", 1) for f in str(v).split(",") if "=" in f)
-        keys += int(fields.get("keys", 0))
+    keys = info_keys(res.info)
     if not keys or "used_memory" not in mem:
         return None
     used, startup = int(mem["used_memory"]), int(mem.get("used_memory_startup", 0))

@@ -1851,7 +1851,9 @@ class Keyspace:
     def _cmd_dbsize(self, db: Db, args: list[bytes]) -> Any:
         return len(db.data)
 
-    def _flush_flags(self, args: list[bytes]) -> bool | ReplyError:
+    def flush_flags(self, args: list[bytes]) -> bool | ReplyError:
+        """``getFlushCommandFlags``: FLUSHALL/FLUSHDB [SYNC|ASYNC] -> asynchronous or not, or
+        the syntax error (persistence asks too, before FLUSHALL's save)."""
         if len(args) == 2 and _opt(args[1]) == b"sync":
             return False
         if len(args) == 2 and _opt(args[1]) == b"async":
@@ -1861,7 +1863,7 @@ class Keyspace:
         return E_SYNTAX
 
     def _cmd_flushall(self, db: Db, args: list[bytes]) -> Any:
-        f = self._flush_flags(args)
+        f = self.flush_flags(args)
         if type(f) is ReplyError:
             return f
         removed = 0
@@ -1877,7 +1879,7 @@ class Keyspace:
         return "OK"
 
     def _cmd_flushdb(self, db: Db, args: list[bytes]) -> Any:
-        f = self._flush_flags(args)
+        f = self.flush_flags(args)
         if type(f) is ReplyError:
             return f
         removed = len(db.data)

@@ -771,7 +771,7 @@ class Persistence(CommandObserver):
         every later command wait the same. The bookkeeping is ``_flushall``'s, after it."""
         if self.disk_error_reply() is not None:
             return t, None  # refused with MISCONF: no save
-        if len(args) > 2 or (len(args) == 2 and _word(args[1]) not in ("sync", "async")):
+        if isinstance(self.ks.flush_flags(args), ReplyError):
             return t, None  # getFlushCommandFlags' syntax error: the command stops there
         cpu = self.rdb_save_work_empty()
         _start, end = self._disk_op(t + cpu, RDB_EMPTY_BYTES, True)

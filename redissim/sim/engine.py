@@ -58,6 +58,16 @@ def parse_info(text: bytes | str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def info_keys(info: dict[str, dict[str, Any]]) -> int:
+    """The keys INFO's keyspace section counts (``db0:keys=..,expires=..``), all databases
+    together: what DBSIZE would sum to."""
+    total = 0
+    for v in (info.get("keyspace") or {}).values():
+        fields = dict(f.split("=", 1) for f in str(v).split(",") if "=" in f)
+        total += int(fields.get("keys", 0))
+    return total
+
+
 def _number(v: str) -> Any:
     try:
         return int(v)

@@ -405,6 +405,7 @@ class Driver:
         wl = self.wl
         self.t_start = t
         #: when each client thread is next free (client-cpu), and a buffer of exponential draws
+        self.client_cpu = wl.client_cpu  # (read per request: a plain float, not the model's)
         self._cpu_free = [t] * wl.client_threads
         self._cpu_buf: list[float] = []
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
@@ -429,17 +430,16 @@ class Driver:
         """When ``n`` requests the client wants to write at ``t`` are written: after its
         thread (the one free first of ``client-threads``) has spent ``client-cpu`` on each.
         The threads serve the connections in the order their turns come (FIFO)."""
-        wl = self.wl
         free = self._cpu_free
         i = free.index(min(free))
         start = t if t > free[i] else free[i]
-        if wl.client_cpu_distribution == "constant":
-            cost = n * wl.client_cpu
+        if self.wl.client_cpu_distribution == "constant":
+            cost = n * self.client_cpu
         else:
             cost = 0.0
             for _ in range(n):
                 if not self._cpu_buf:
-                    self._cpu_buf = self.rng.exponential(wl.client_cpu, CHUNK).tolist()
+                    self._cpu_buf = self.rng.exponential(self.client_cpu, CHUNK).tolist()
                 cost += self._cpu_buf.pop()
         free[i] = start + cost
         return free[i]
@@ -495,7 +495,7 @@ class ClosedDriver(Driver):
             # not counted against the workload's budget)
             self.budget += n
         self.active += 1
-        if self.wl.client_cpu:
+        if self.client_cpu:
             self._on_cpu(t, n, lambda t_write: self._write(conn, t_write, n))
         else:
             self._write(conn, t, n)
@@ -779,17 +779,19 @@ class ReadModifyWriteDriver(Driver):
         args = [b"GET", key]
         self.issued += 1
         self.active += 1
-        line = [(args, request_size(args), "GET")]
-        if self.wl.client_cpu:
-            self._on_cpu(t, 1, self._writer(conn, line))
-        else:
-            self.loop.submit(conn, t, line)
+        self._put(conn, t, [(args, request_size(args), "GET")])
 
-    def _writer(self, conn: Conn, cmds: list[tuple[list, int, str]]) -> Callable[[float], None]:
-        """What writes ``cmds`` on ``conn`` once the client's CPU is done with them."""
-        def write(t: float) -> None:
+    def _put(self, conn: Conn, t: float, cmds: list[tuple[list, int, str]]) -> None:
+        """Write one command the client decided on at ``t``: at once, or once its CPU is done
+        with it (client-cpu)."""
+        if not self.client_cpu:
             self.loop.submit(conn, t, cmds)
-        return write
+            return
+
+        def write(t_write: float) -> None:
+            self.loop.submit(conn, t_write, cmds)
+
+        self._on_cpu(t, 1, write)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         for label, batch, _size, reply, args in sent:
@@ -805,11 +807,7 @@ class ReadModifyWriteDriver(Driver):
                         self.first_read[key] = value
                     line = [b"SET", key, b"%d" % (value + 1)]
                     self.issued += 1
-                    cmds = [(line, request_size(line), "SET")]
-                    if self.wl.client_cpu:
-                        self._on_cpu(t_recv, 1, self._writer(conn, cmds))
-                    else:
-                        self.loop.submit(conn, t_recv, cmds)
+                    self._put(conn, t_recv, [(line, request_size(line), "SET")])
                     continue
                 self.failed += 1
             elif isinstance(reply, str):  # the status reply OK

@@ -133,11 +133,8 @@ class ViewInput:
             dbsize = [(t, int(n)) for t, n in zip(cols["t"], cols["dbsize"], strict=True)]
         if not dbsize and isinstance(info, dict) and isinstance(info.get("keyspace"), dict):
             # a run shorter than one sampling interval: the count at its end
-            total = 0
-            for v in info["keyspace"].values():
-                fields = dict(f.split("=", 1) for f in str(v).split(",") if "=" in f)
-                total += int(fields.get("keys", 0))
-            dbsize = [(float(getattr(result, "sim_time", 0.0)), total)]
+            from redissim.sim.engine import info_keys
+            dbsize = [(float(getattr(result, "sim_time", 0.0)), info_keys(info))]
         return cls(
             trace=result.trace,
             client_labels=dict(getattr(result, "client_labels", {}) or {}),
