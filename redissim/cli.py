@@ -52,7 +52,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def run_scenario(target: str, seed: int | None, overrides: list[str],
-                 show_progress: bool = True, trace: bool = False):
+                 show_progress: bool = True, trace: bool = False, client_stats: bool = False):
     """Load and run a scenario and all its variants; returns the list of Results."""
     from redissim.scenario import variant_scenario
     from redissim.sim.engine import Simulation
@@ -65,7 +65,7 @@ def run_scenario(target: str, seed: int | None, overrides: list[str],
         runs = runs[1:]  # variants replace the base run
     results = []
     for name, sc in runs:
-        sim = Simulation(sc, trace=trace)
+        sim = Simulation(sc, trace=trace, client_stats=client_stats)
         res = _run_with_progress(sim, name or sc.name, show_progress)
         res.variant = name
         results.append(res)
@@ -133,28 +133,57 @@ def run(
     png: Annotated[Path | None, typer.Option(
         help="write the scenario's figure (the LRU grid of lru-grid) to this PNG; "
              "variants get their name appended")] = None,
+    memtier: Annotated[bool, typer.Option(
+        "--memtier", help="print the report as memtier_benchmark prints one (ALL STATS and "
+        "the latency distribution) instead of redis-benchmark's")] = False,
+    memtier_json: Annotated[Path | None, typer.Option(
+        "--memtier-json", help="write memtier_benchmark's --json-out-file document; "
+        "variants get their name appended")] = None,
 ) -> None:
     """Run a scenario and print a redis-benchmark style report."""
     from redissim.report.summary import comparison_text, report_text, to_csv, to_json
 
+    want_client = memtier or memtier_json is not None
     try:
-        for out in (json_out, csv_out, png):
+        for out in (json_out, csv_out, png, memtier_json):
             if out is not None and not (out.parent if str(out.parent) else Path(".")).is_dir():
                 raise ScenarioError(f"{out}: directory {out.parent} does not exist")
-        results = run_scenario(scenario, seed, set_ or [])
+        results = run_scenario(scenario, seed, set_ or [], client_stats=want_client)
         if json_out is not None:
             write_atomic(json_out, to_json(results))
         if csv_out is not None:
             write_atomic(csv_out, to_csv(results))
         if png is not None:
             _write_figures(png, results)
+        if memtier_json is not None:
+            _write_memtier_json(memtier_json, results)
     except (ScenarioError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     if not quiet:
+        if memtier:
+            from redissim.report.memtier import memtier_text
+
+            for res in results:
+                if res.variant:
+                    typer.echo(f"#### variant: {res.variant}")
+                typer.echo(memtier_text(res))
+            return
         for res in results:
             typer.echo(report_text(res))
         if len(results) > 1:
             typer.echo(comparison_text(results))
+
+
+def _write_memtier_json(path: Path, results: list) -> None:
+    """One memtier JSON document per run; variants get their name appended to the file name."""
+    import json
+
+    from redissim.report.memtier import memtier_json
+
+    for res in results:
+        target = path if res.variant is None or len(results) == 1 else \
+            path.with_name(f"{path.stem}-{_slug(res.variant)}{path.suffix}")
+        write_atomic(target, json.dumps(memtier_json(res), indent=2) + "\n")
 
 
 @app.command()

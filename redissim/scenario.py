@@ -323,8 +323,9 @@ class Scenario(_Base):
     lru_grid: LruGrid | None = None
     #: a simulated PostgreSQL 15 server (postgresql.conf names; see redissim/postgres)
     postgres: PostgresConfig | None = None
-    #: the text report: redis-benchmark's summary, or redis-cli --lru-test's line per second
-    report: Literal["benchmark", "lru-test"] = "benchmark"
+    #: the text report: redis-benchmark's summary, redis-cli --lru-test's line per second, or
+    #: memtier_benchmark's ALL STATS table (report/memtier.py)
+    report: Literal["benchmark", "lru-test", "memtier"] = "benchmark"
 
 
 class ScenarioError(Exception):

@@ -264,6 +264,9 @@ def report_text(res: Result) -> str:
     """The scenario's chosen text report."""
     if res.scenario.report == "lru-test":
         return lru_test_text(res)
+    if res.scenario.report == "memtier":
+        from redissim.report.memtier import memtier_text
+        return memtier_text(res)
     return benchmark_text(res)
 
 

@@ -26,6 +26,7 @@ from redissim.server.keyspace import Keyspace
 from redissim.server.maxmemory import MaxMemory
 from redissim.server.persistence import attach_persistence
 from redissim.sim.app import AppDriver
+from redissim.sim.client_stats import ClientStats
 from redissim.sim.clock import EPOCH_MS, unix_ms
 from redissim.sim.devices import StorageDevice
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
@@ -119,7 +120,7 @@ class Result:
 class Simulation:
     """One run of one scenario: the environment, the server and its clients."""
 
-    def __init__(self, scenario: Scenario, *, trace: bool = False):
+    def __init__(self, scenario: Scenario, *, trace: bool = False, client_stats: bool = False):
         self.scenario = scenario
         seed = scenario.seed
         self.env = simpy.Environment(initial_time=0.0)  # seconds, a float from the start
@@ -185,6 +186,12 @@ class Simulation:
                 drv.extra_targets["device"] = StorageDevice(self.env, wl.device,
                                                             stream(seed, f"device-{i}"))
             self.drivers.append(drv)
+        #: memtier_benchmark's own counts of the requests (a reply hook, only on request)
+        self.client_stats: ClientStats | None = None
+        if client_stats or scenario.report == "memtier":
+            starts = [float(wl.start) for wl in scenario.workloads if wl.start != "after-previous"]
+            self.client_stats = ClientStats(min(starts, default=0.0))
+            self.loop.reply_hooks.append(self.client_stats.on_replies)
         self.series = TimeSeries(scenario.metrics.interval, SERIES_COLUMNS)
         self.done = self.env.event()
         self._pending = len(self.drivers)
@@ -354,6 +361,8 @@ class Simulation:
                 and d.wl.target == "cache-aside"}
         if apps:
             extra["cache_aside"] = apps
+        if self.client_stats is not None:
+            extra["client_stats"] = self.client_stats
         if self.scenario.lru_grid is not None:
             from redissim.report.lru_grid import lru_grid
             extra["lru_grid"] = lru_grid(self.keyspace, self.scenario.lru_grid)
@@ -395,7 +404,8 @@ def _fewer_gc_passes() -> Iterator[None]:
             gc.unfreeze()
 
 
-def simulate(scenario: Scenario, *, trace: bool = False,
+def simulate(scenario: Scenario, *, trace: bool = False, client_stats: bool = False,
              progress: Callable[[float], None] | None = None) -> Result:
-    """Run one scenario (without its variants) and return its Result."""
-    return Simulation(scenario, trace=trace).run(progress)
+    """Run one scenario (without its variants) and return its Result. ``client_stats``
+    keeps memtier_benchmark's per-command counts (``Result.extra["client_stats"]``)."""
+    return Simulation(scenario, trace=trace, client_stats=client_stats).run(progress)

@@ -1,0 +1,192 @@
+"""memtier_benchmark's report (report/memtier.py, report/hdr.py, sim/client_stats.py):
+HdrHistogram's arithmetic against the reference library, the percentile iterator's steps
+against their rule, the table's layout against a real memtier_benchmark's output, and the
+counts against the simulated server's own INFO counters."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redissim.report.hdr import HdrHistogram
+from redissim.report.memtier import memtier_json, memtier_text
+from redissim.scenario import Scenario, load_scenario
+from redissim.sim.engine import simulate
+
+DATA = Path(__file__).parent / "data"
+PY = [sys.executable, "-m", "redissim"]
+
+latencies = st.lists(st.integers(min_value=0, max_value=50_000_000), min_size=1, max_size=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(latencies)
+def test_hdr_arithmetic_matches_the_reference_library(values):
+    hdrh = pytest.importorskip("hdrh.histogram", reason="hdrhistogram (the reference HDR "
+                               "library) is not installed: pip install -e '.[test]'")
+    ref = hdrh.HdrHistogram(10, 6_000_000_000, 3)  # memtier's LATENCY_HDR_* settings
+    for v in values:
+        ref.record_value(max(v, 10))  # hdr_record_value_capped
+    ours = HdrHistogram(np.array(values))
+    for p in (0.0, 1.0, 25.0, 50.0, 90.0, 99.0, 99.9, 100.0):
+        assert ours.value_at_percentile(p) == ref.get_value_at_percentile(p), p
+    assert ours.min() == ref.get_min_value()
+    assert ours.max() == ref.get_max_value()
+    assert ours.mean() == pytest.approx(ref.get_mean_value(), rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(latencies)
+def test_percentile_iterator_follows_its_rule(values):
+    """Steps at 0 %, then 100/(10 * 2^k) apart while the tail above holds 1/2^k; each step at
+    the first bucket whose cumulative share reaches it; then the top bucket at 100 %."""
+    h = HdrHistogram(np.array(values))
+    # brute force: every value's bucket (by its highest equivalent value), counted
+    highs = sorted(HdrHistogram(np.array([v])).max() for v in values)
+    n = len(highs)
+    share = {b: 100.0 * sum(1 for x in highs if x <= b) / n for b in highs}
+    steps = list(h.percentiles())
+    target = 0.0
+    for value, pct in steps[:-1]:
+        assert pct == pytest.approx(target)
+        assert value == min(b for b in share if share[b] >= target)
+        target += 100.0 / (10 * 2 ** (int(math.log2(100.0 / (100.0 - target))) + 1))
+    assert steps[-1] == (highs[-1], 100.0)
+    assert steps[-2][0] == highs[-1]  # the last bucket's own step comes just before
+
+
+def small(requests: int = 6000, commands=None, clients: int = 8) -> Scenario:
+    return Scenario.model_validate({
+        "name": "memtier-small", "seed": 5,
+        "workloads": [{"name": "mt", "clients": clients, "client-threads": 2,
+                       "requests": requests, "value-size": 32,
+                       "commands": commands or [{"cmd": "SET"}, {"cmd": "GET", "weight": 10}],
+                       "keys": {"space": 3000, "prefix": "memtier-"}}]})
+
+
+@pytest.fixture(scope="module")
+def run():
+    return simulate(small(), client_stats=True)
+
+
+def _mask(line: str) -> str:
+    return re.sub(r"\d", "9", line)
+
+
+def test_table_layout_is_a_real_memtier_runs(run):
+    """The header, rules and row titles line up character for character with the output of
+    a real memtier_benchmark (git 2f74d611, 4 x 50 connections, -n 2000) against
+    redis-server 7.0: only the digits differ."""
+    real = (DATA / "memtier-2.0-all-stats.txt").read_text().splitlines()
+    ours = memtier_text(run).splitlines()
+    assert ours[0] == "2         Threads" and ours[1] == "4         Connections per thread"
+    assert ours[2] == "750       Requests per client"
+    for i in range(3, 18):  # blank lines, title, rules, headers, the four rows, histogram head
+        assert len(ours[i]) == len(real[i]), (i, ours[i], real[i])
+        if i in (5, 6, 7, 8, 15, 16, 17):
+            assert ours[i] == real[i]
+        if i in (11,):  # Waits: no WAIT commands in either
+            assert ours[i] == real[i]
+    assert [_mask(x)[:6] for x in ours[9:13]] == [_mask(x)[:6] for x in real[9:13]]
+    assert ours[-2:] == real[-2:]  # "---" and "WAIT      0.000      100.000"
+
+
+def test_counts_agree_with_the_servers_info(run):
+    cs = run.extra["client_stats"]
+    stats = run.info["stats"]
+    sent = sum(s.bytes_tx for s in cs.totals.values())
+    received = sum(s.bytes_rx for s in cs.totals.values())
+    assert sent == stats["total_net_input_bytes"]
+    assert received == stats["total_net_output_bytes"]
+    get = cs.totals["GET"]
+    assert get.hits == stats["keyspace_hits"] and get.misses == stats["keyspace_misses"]
+    assert get.hits > 0 and get.misses > 0
+    assert sum(s.ops for s in cs.totals.values()) == 6000
+    per_second = sum(t.ops for sec in cs.seconds.values() for t in sec.values())
+    assert per_second == 6000
+
+
+def test_table_numbers_are_consistent(run):
+    rows = {ln.split()[0]: ln.split() for ln in memtier_text(run).splitlines()
+            if ln.split() and ln.split()[0] in ("Sets", "Gets", "Totals")}
+    sets, gets, tot = (float(rows[k][1]) for k in ("Sets", "Gets", "Totals"))
+    assert tot == pytest.approx(sets + gets, abs=0.02)
+    hits, misses = float(rows["Gets"][2]), float(rows["Gets"][3])
+    assert hits + misses == pytest.approx(gets, abs=0.02)
+    cs = run.extra["client_stats"]
+    assert tot == pytest.approx(6000 / cs.duration, rel=1e-6)
+    # KB/sec is (sent + received) / 1024 per second of the test
+    stats = run.info["stats"]
+    kb = (stats["total_net_input_bytes"] + stats["total_net_output_bytes"]) / 1024 / cs.duration
+    assert float(rows["Totals"][-1]) == pytest.approx(kb, abs=0.01)
+
+
+def test_json_document_has_memtiers_keys(run):
+    doc = memtier_json(run)
+    assert list(doc) == ["run information", "ALL STATS"]
+    assert doc["run information"] == {"Threads": 2, "Connections per thread": 4,
+                                      "Requests per client": 750, "Format version": 2}
+    a = doc["ALL STATS"]
+    assert list(a) == ["Runtime", "Sets", "Gets", "Waits", "Totals", "SET", "GET", "WAIT"]
+    tot = a["Totals"]
+    assert tot["Count"] == 6000
+    assert set(tot["Percentile Latencies"]) == {"p50.00", "p99.00", "p99.90"}  # (as memtier
+    # truncates "p%.3f" to 6 characters)
+    series = tot["Time-Serie"]
+    assert sum(v["Count"] for v in series.values()) == 6000
+    assert all({"p50.00", "p99.00", "p99.90"} <= set(v) for v in series.values() if v["Count"])
+    assert a["WAIT"] == [{"<=msec": 0.0, "percent": 100.0}]
+    assert a["GET"][-1]["percent"] == 100.0
+    assert a["Runtime"]["Total duration"] == a["Runtime"]["Finish time"] - a["Runtime"]["Start time"]
+    json.dumps(doc)  # plain JSON types only
+
+
+def test_other_commands_get_memtiers_command_mode():
+    res = simulate(small(2000, [{"cmd": "INCR"}, {"cmd": "GET"}]), client_stats=True)
+    lines = memtier_text(res).splitlines()
+    header = next(ln for ln in lines if ln.startswith("Type"))
+    assert "Hits/sec" not in header and "Ops/sec" in header
+    titles = [ln.split()[0] for ln in lines[9:12]]
+    assert titles == ["Incrs", "Gets", "Totals"] or titles == ["Gets", "Incrs", "Totals"]
+
+
+def test_same_seed_same_report():
+    a = memtier_text(simulate(small(2000), client_stats=True))
+    b = memtier_text(simulate(small(2000), client_stats=True))
+    assert a == b
+
+
+def test_client_stats_do_not_change_the_run():
+    plain = simulate(small(2000))
+    counted = simulate(small(2000), client_stats=True)
+    assert plain.info == counted.info and plain.sim_time == counted.sim_time
+
+
+def test_cli_memtier_outputs(tmp_path):
+    out = tmp_path / "mt.json"
+    r = subprocess.run([*PY, "run", "memtier-defaults", "--set", "workloads.0.requests=4000",
+                        "--memtier-json", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "ALL STATS" in r.stdout and "Request Latency Distribution" in r.stdout
+    assert r.stdout.startswith("4         Threads\n50        Connections per thread\n")
+    doc = json.loads(out.read_text())
+    assert doc["ALL STATS"]["Totals"]["Count"] == 4000
+    bad = subprocess.run([*PY, "run", "quickstart", "--memtier-json", str(tmp_path / "no/x.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+def test_memtier_defaults_scenario_loads():
+    sc, _ = load_scenario("memtier-defaults")
+    wl = sc.workloads[0]
+    assert (wl.clients, wl.client_threads, wl.requests, wl.value_size) == (200, 4, 2_000_000, 32)
+    assert sc.report == "memtier"
