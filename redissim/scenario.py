@@ -184,8 +184,17 @@ class Workload(_Base):
     match: str | None = None
     repeat: bool = False
     #: ``random``: each command drawn from the weighted mix; ``batches``: each pipeline batch is
-    #: one command of the list, in turn (redis-cli --lru-test: 250 SETs, then 250 GETs, ...)
-    mix: Literal["random", "batches"] = "random"
+    #: one command of the list, in turn (redis-cli --lru-test: 250 SETs, then 250 GETs, ...);
+    #: ``ratio``: the commands in turn, each as many times as its (whole) weight says
+    #: (memtier_benchmark's --ratio 1:10: one SET, ten GETs, one SET, ...)
+    mix: Literal["random", "batches", "ratio"] = "random"
+    #: closed workloads: ``shared``: one stream of commands and keys for the workload, dealt
+    #: to its connections as they ask, and ``requests`` counted for the workload;
+    #: ``per-connection``: every connection replays the same stream from the same seed and
+    #: sends its share of ``requests`` (memtier_benchmark's default: each client starts
+    #: from one constant seed, so every connection sends the same keys; its
+    #: --distinct-client-seed is the shared stream's equal)
+    sequence: Literal["shared", "per-connection"] = "shared"
     #: where requests go: Redis; PostgreSQL (GET -> SELECT by primary key, SET -> UPDATE);
     #: Redis in front of PostgreSQL (cache-aside: read Redis, on a miss SELECT then SET with
     #: ttl; write PostgreSQL then DEL or SET the key); or a storage ``device`` (block reads)
@@ -224,6 +233,14 @@ class Workload(_Base):
             if self.pipeline != 1:
                 raise ValueError("a read-modify-write workload needs each GET's reply before "
                                  "its SET: pipeline must be 1")
+        if self.mix == "ratio" and any(not float(c.weight).is_integer() for c in self.commands):
+            raise ValueError("mix ratio needs whole weights (e.g. SET weight 1, GET weight 10)")
+        if self.sequence == "per-connection":
+            if self.type != "closed" or self.target != "redis":
+                raise ValueError("sequence per-connection works with closed workloads "
+                                 "against Redis only")
+            if self.fill_on_miss:
+                raise ValueError("sequence per-connection does not combine with fill-on-miss")
         if self.tally_replies and self.type != "closed":
             raise ValueError("tally-replies works with closed workloads only")
         if self.client_cpu and self.type not in ("closed", "read-modify-write"):

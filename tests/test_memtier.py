@@ -177,9 +177,12 @@ def test_cli_memtier_outputs(tmp_path):
                         "--memtier-json", str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "ALL STATS" in r.stdout and "Request Latency Distribution" in r.stdout
-    assert r.stdout.startswith("4         Threads\n50        Connections per thread\n")
-    doc = json.loads(out.read_text())
-    assert doc["ALL STATS"]["Totals"]["Count"] == 4000
+    assert r.stdout.startswith("#### variant: defaults\n4         Threads\n"
+                               "50        Connections per thread\n20        Requests per client\n")
+    for variant in ("defaults", "distinct-client-seed"):
+        doc = json.loads((tmp_path / f"mt-{variant}.json").read_text())
+        assert doc["ALL STATS"]["Totals"]["Count"] == 4000
+    assert not out.exists()  # (variants write one file each)
     bad = subprocess.run([*PY, "run", "quickstart", "--memtier-json", str(tmp_path / "no/x.json")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
@@ -190,3 +193,75 @@ def test_memtier_defaults_scenario_loads():
     wl = sc.workloads[0]
     assert (wl.clients, wl.client_threads, wl.requests, wl.value_size) == (200, 4, 2_000_000, 32)
     assert sc.report == "memtier"
+
+
+# -- memtier's own way of sending: SET:GET in turn, and every connection seeded alike ------
+
+def memtier_like(sequence: str, requests: int = 400_000) -> Scenario:
+    return Scenario.model_validate({
+        "name": "memtier-like", "seed": 1,
+        "workloads": [{"name": "mt", "clients": 200, "client-threads": 4, "requests": requests,
+                       "value-size": 32, "mix": "ratio", "sequence": sequence,
+                       "commands": [{"cmd": "SET"}, {"cmd": "GET", "weight": 10}],
+                       "keys": {"space": 10_000_000, "prefix": "memtier-"}}]})
+
+
+def test_memtier_defaults_match_a_real_runs_keyspace():
+    """A real memtier_benchmark (git 2f74d611) with its defaults and -n 2000 against
+    redis-server 7.0.15 on this project's machine left db0:keys=182 and keyspace_hits 0,
+    keyspace_misses 363600: every connection seeded alike sends the same 182 SETs (one in
+    each 11 of its 2000 requests) and its GETs never find them."""
+    info = simulate(memtier_like("per-connection")).info
+    assert info["keyspace"]["db0"].startswith("keys=182,")
+    assert (info["stats"]["keyspace_hits"], info["stats"]["keyspace_misses"]) == (0, 363_600)
+
+
+def test_distinct_client_seed_matches_a_real_runs_keyspace():
+    """The same real run with --distinct-client-seed (after FLUSHALL) left keys=36352 and
+    675 hits; a hit needs a GET of a key some connection SET before (36,400 SETs over 10M
+    names), so the count is small and random: 662-742 for seeds 1-3, within 20 % here."""
+    info = simulate(memtier_like("shared")).info
+    keys = int(info["keyspace"]["db0"].split(",")[0].split("=")[1])
+    assert keys == pytest.approx(36_352, rel=0.01)
+    assert info["stats"]["keyspace_hits"] == pytest.approx(675, rel=0.2)
+    # (a shared stream takes the 1:10 turn over the workload's 400,000 requests, not each
+    # connection's 2000: 36,364 SETs where memtier's connections send 182 each)
+    gets = info["stats"]["keyspace_hits"] + info["stats"]["keyspace_misses"]
+    assert gets == 400_000 - 36_364
+
+
+def test_ratio_mix_sends_the_commands_in_turn():
+    sc = Scenario.model_validate({
+        "name": "ratio", "seed": 2,
+        "workloads": [{"name": "r", "clients": 1, "requests": 23, "mix": "ratio",
+                       "commands": [{"cmd": "SET", "weight": 2}, {"cmd": "GET", "weight": 3}],
+                       "keys": {"space": 100}}]})
+    res = simulate(sc, client_stats=True)
+    cs = res.extra["client_stats"]
+    # 23 = 4 x (2 SET + 3 GET) + 2 SET + 1 GET
+    assert (cs.totals["SET"].ops, cs.totals["GET"].ops) == (10, 13)
+
+
+def test_per_connection_shares_the_requests():
+    sc = Scenario.model_validate({
+        "name": "share", "seed": 2,
+        "workloads": [{"name": "s", "clients": 3, "requests": 1000, "pipeline": 7,
+                       "sequence": "per-connection", "commands": [{"cmd": "SET"}],
+                       "keys": {"space": 1_000_000}}]})
+    res = simulate(sc)
+    assert res.info["stats"]["total_commands_processed"] == 1000
+    # each connection sends the same keys: 334 distinct (the first connection's share)
+    assert res.info["keyspace"]["db0"].startswith("keys=334,")
+
+
+@pytest.mark.parametrize("bad, msg", [
+    ({"mix": "ratio", "commands": [{"cmd": "SET", "weight": 1.5}]}, "whole weights"),
+    ({"type": "open", "rate": 1000, "sequence": "per-connection"}, "closed workloads"),
+    ({"sequence": "per-connection", "fill-on-miss": True}, "fill-on-miss"),
+])
+def test_bad_sequence_settings_are_refused(tmp_path, bad, msg):
+    wl = {"name": "w", "clients": 2, "requests": 10, **bad}
+    f = tmp_path / "s.yaml"
+    f.write_text(json.dumps({"name": "s", "workloads": [wl]}))
+    r = subprocess.run([*PY, "validate", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr

@@ -266,7 +266,8 @@ def report_text(res: Result) -> str:
         return lru_test_text(res)
     if res.scenario.report == "memtier":
         from redissim.report.memtier import memtier_text
-        return memtier_text(res)
+        head = f"#### variant: {res.variant}\n" if res.variant else ""
+        return head + memtier_text(res)
     return benchmark_text(res)
 
 

@@ -21,6 +21,7 @@ sequential, or hotspot (``hot_probability`` of requests to the first ``hot_fract
 
 from __future__ import annotations
 
+import copy
 import shlex
 from collections.abc import Callable
 from typing import Any, Final
@@ -38,15 +39,19 @@ CHUNK: Final = 8192
 KEY_TABLE_MAX: Final = 1 << 18
 #: keys taken from the key table at a time (see KeyPicker._resolve)
 KEY_WINDOW: Final = 32
+#: draws at a time of a connection's own command mix (workload sequence per-connection)
+CONN_CHUNK: Final = 256
 
 
 class KeyPicker:
     """Draws key indices in chunks from the workload's distribution."""
 
     def __init__(self, cfg: KeysConfig, rng: np.random.Generator,
-                 tables: dict[tuple[bytes, int], list[bytes | None]] | None = None):
+                 tables: dict[tuple[bytes, int], list[bytes | None]] | None = None,
+                 chunk: int = CHUNK):
         self.cfg = cfg
         self.rng = rng
+        self.chunk = chunk
         self.prefix = cfg.prefix.encode()
         #: the current chunk: its keys formatted in one go (no key table), or its key indices
         #: (with a key table, see below), and where we are in it (an index, not an
@@ -85,7 +90,7 @@ class KeyPicker:
             self._cdf = np.cumsum(w) / w.sum()
 
     def _refill(self) -> None:
-        cfg, rng, n = self.cfg, self.rng, CHUNK
+        cfg, rng, n = self.cfg, self.rng, self.chunk
         if cfg.distribution == "uniform":
             arr = rng.integers(0, cfg.space, n)
         elif cfg.distribution == "zipf":
@@ -248,9 +253,12 @@ class CommandMix:
     """Builds command lines from a weighted mix of templates."""
 
     def __init__(self, wl: Workload, rng: np.random.Generator,
-                 key_tables: dict[tuple[bytes, int], list[bytes | None]] | None = None):
+                 key_tables: dict[tuple[bytes, int], list[bytes | None]] | None = None,
+                 chunk: int = CHUNK):
         self.rng = rng
-        self.keys = KeyPicker(wl.keys, rng, key_tables)
+        #: random draws made at a time (a connection's own mix draws fewer: see ClosedDriver)
+        self.chunk = chunk
+        self.keys = KeyPicker(wl.keys, rng, key_tables, chunk)
         self.value = b"x" * wl.value_size
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
@@ -262,6 +270,11 @@ class CommandMix:
         self._ci = 0
         self.batches = wl.mix == "batches"
         self._turn = 0
+        #: mix ratio: the builders in turn, each repeated its weight's number of times
+        self._cycle: list[Builder] | None = None
+        if wl.mix == "ratio" and len(self.builders) > 1:
+            self._cycle = [b for b, spec in zip(self.builders, wl.commands, strict=True)
+                           for _ in range(int(spec.weight))]
         #: the builder of a single-command mix (a mix of several draws first)
         self.single: Builder | None = self.builders[0] if len(self.builders) == 1 else None
 
@@ -332,9 +345,14 @@ class CommandMix:
         return MultiKeyBuilder(enc, base, label, self.keys, key_slots)
 
     def _drawn(self) -> Builder:
-        """The builder of the next command of the weighted mix."""
+        """The builder of the next command of the weighted mix (or of the ratio's turn)."""
+        cycle = self._cycle
+        if cycle is not None:
+            b = cycle[self._turn]
+            self._turn = (self._turn + 1) % len(cycle)
+            return b
         if self._ci >= len(self._choice):
-            self._choice = np.searchsorted(self._cum, self.rng.random(CHUNK),
+            self._choice = np.searchsorted(self._cum, self.rng.random(self.chunk),
                                            side="right").tolist()
             self._ci = 0
         k = self._choice[self._ci]
@@ -475,6 +493,19 @@ class ClosedDriver(Driver):
             self._fill_args = [b"SET", b"", b"x" * wl.value_size]
             if wl.ttl:
                 self._fill_args += [b"PX", b"%d" % max(1, round(wl.ttl * 1000))]
+        #: sequence per-connection: each connection's own mix, all started from the same
+        #: generator state (so they send the same commands and keys), and its requests left
+        self._mixes: dict[int, CommandMix] | None = None
+        self._quota: dict[int, int] = {}
+        if wl.sequence == "per-connection":
+            self._mixes = {}
+            share, extra = divmod(wl.requests, wl.clients) if wl.requests is not None else (-1, 0)
+            for i, conn in enumerate(self.conns):
+                # (small chunks: a connection draws its own, and 200 connections x 8192
+                # formatted keys would be hundreds of MB)
+                self._mixes[conn.id] = CommandMix(wl, copy.deepcopy(self.rng),
+                                                  self.loop.key_tables, CONN_CHUNK)
+                self._quota[conn.id] = share + (1 if i < extra else 0)
         for conn in self.conns:
             self._send(conn, t)
         if self.active:
@@ -486,7 +517,17 @@ class ClosedDriver(Driver):
         if t >= self.end_time or self.budget == 0:
             return
         n = self.pipeline
-        if self.budget > 0:
+        if self._mixes is not None:
+            # sequence per-connection: the connection's own share of the requests
+            left = self._quota[conn.id]
+            if left == 0:
+                return
+            if 0 < left < n:
+                n = left
+            if left > 0:
+                self._quota[conn.id] = left - n
+                self.budget -= n
+        elif self.budget > 0:
             if n > self.budget:
                 n = self.budget
             self.budget -= n
@@ -519,6 +560,8 @@ class ClosedDriver(Driver):
                 recs.append((args, size, "SET", batch))
                 nbytes += size
             n = len(recs)
+        elif self._mixes is not None:
+            recs, nbytes = self._mixes[conn.id].next_records(n, batch)
         else:
             recs, nbytes = self.mix.next_records(n, batch)
         self.issued += n
