@@ -33,7 +33,7 @@ latencies = st.lists(st.integers(min_value=0, max_value=50_000_000), min_size=1,
 def test_hdr_arithmetic_matches_the_reference_library(values):
     hdrh = pytest.importorskip("hdrh.histogram", reason="hdrhistogram (the reference HDR "
                                "library) is not installed: pip install -e '.[test]'")
-    ref = hdrh.HdrHistogram(10, 6_000_000_000, 3)  # memtier's LATENCY_HDR_* settings
+    ref = hdrh.HdrHistogram(10, 600_000_000, 2)  # memtier's safe_hdr_histogram settings
     for v in values:
         ref.record_value(max(v, 10))  # hdr_record_value_capped
     ours = HdrHistogram(np.array(values))
@@ -42,6 +42,11 @@ def test_hdr_arithmetic_matches_the_reference_library(values):
     assert ours.min() == ref.get_min_value()
     assert ours.max() == ref.get_max_value()
     assert ours.mean() == pytest.approx(ref.get_mean_value(), rel=1e-12)
+    # the V2 log encoding decodes, with the reference decoder, to the same counts
+    back = hdrh.HdrHistogram.decode(ours.encode())
+    assert back.get_total_count() == len(values)
+    for v in set(values):
+        assert back.get_count_at_value(max(v, 10)) == ref.get_count_at_value(max(v, 10))
 
 
 @settings(max_examples=40, deadline=None)
@@ -139,8 +144,12 @@ def test_json_document_has_memtiers_keys(run):
     assert list(a) == ["Runtime", "Sets", "Gets", "Waits", "Totals", "SET", "GET", "WAIT"]
     tot = a["Totals"]
     assert tot["Count"] == 6000
-    assert set(tot["Percentile Latencies"]) == {"p50.00", "p99.00", "p99.90"}  # (as memtier
-    # truncates "p%.3f" to 6 characters)
+    # (keys as memtier truncates "p%.3f" to 6 characters; the encoded histogram, as a real
+    # run's, inside)
+    assert set(tot["Percentile Latencies"]) == {"p50.00", "p99.00", "p99.90",
+                                                "Histogram log format"}
+    encoded = tot["Percentile Latencies"]["Histogram log format"]["Compressed Histogram"]
+    assert encoded.startswith("HISTFAAA")  # the compression cookie, as in a real run's
     series = tot["Time-Serie"]
     assert sum(v["Count"] for v in series.values()) == 6000
     assert all({"p50.00", "p99.00", "p99.90"} <= set(v) for v in series.values() if v["Count"])

@@ -1,15 +1,22 @@
 """HdrHistogram's bucket arithmetic, for reports that must read like tools built on it.
 
-memtier_benchmark (and redis-benchmark) record latencies in an HdrHistogram
-(HdrHistogram_c, ``hdr_histogram.c``): integer microseconds, 3 significant digits, values
-below 10 us counted as 10 us. A value is stored in a bucket of "equivalent" values whose
-width grows with the value (1/1024 to 1/2048 of it), and what the tools print are the
-bucket's edges: ``hdr_value_at_percentile`` gives the highest value equivalent to the one at
-the requested rank, ``hdr_mean`` weights each bucket by its median value, and the
-"Request Latency Distribution" lists the percentile iterator's steps, which halve their
-spacing each time the remaining tail halves. Reproducing the arithmetic (rather than
-printing our own log-bucketed histogram) makes a simulated report line up digit for digit
-with a measured one for the same latencies.
+memtier_benchmark records latencies in HdrHistograms (HdrHistogram_c, ``hdr_histogram.c``):
+integer microseconds, values below 10 us counted as 10 us, 2 significant figures (its
+``safe_hdr_histogram`` in ``run_stats_types.h`` builds every one of them with
+``LATENCY_HDR_MIN_VALUE``, ``LATENCY_HDR_SEC_MAX_VALUE`` and ``LATENCY_HDR_SEC_SIGDIGTS``; a
+real run's ``Compressed Histogram`` says so too). A value is stored in a bucket of
+"equivalent" values whose width grows with the value (8 us up to 2 ms, then doubling with
+each power of two), and what the tools print are the bucket's edges:
+``hdr_value_at_percentile`` gives the highest value equivalent to the one at the requested
+rank, ``hdr_mean`` weights each bucket by its median value, and the "Request Latency
+Distribution" lists the percentile iterator's steps, which halve their spacing each time
+the remaining tail halves. Reproducing the arithmetic (rather than printing our own
+log-bucketed histogram) makes a simulated report line up digit for digit with a measured
+one for the same latencies.
+
+Also the histogram's V2 log encoding (``hdr_log_encode``: counts as ZigZag LEB128 words,
+zero runs folded, deflated, base64), which memtier's JSON carries as ``Compressed
+Histogram`` and HdrHistogram's tools decode.
 
 Only what the reports need: an immutable histogram built from an array of microsecond
 latencies.
@@ -17,18 +24,25 @@ latencies.
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-#: memtier's LATENCY_HDR_MIN_VALUE (us), LATENCY_HDR_SIGDIGTS and LATENCY_HDR_GRANULARITY
-#: (run_stats_types.h): the lowest discernible value, the precision, and the percentile
-#: iterator's ticks per half distance
+#: memtier's LATENCY_HDR_MIN_VALUE, LATENCY_HDR_SEC_MAX_VALUE (us), LATENCY_HDR_SEC_SIGDIGTS
+#: and LATENCY_HDR_GRANULARITY (run_stats_types.h): the lowest discernible value, the highest
+#: trackable one, the precision, and the percentile iterator's ticks per half distance
 LOWEST_US = 10
-SIGNIFICANT_FIGURES = 3
+HIGHEST_US = 600_000_000
+SIGNIFICANT_FIGURES = 2
 TICKS_PER_HALF_DISTANCE = 10
+#: the V2 encoding's cookies, with the word-size nibble HdrHistogram writes (0x10)
+V2_ENCODING_COOKIE = 0x1C849303 | 0x10
+V2_COMPRESSION_COOKIE = 0x1C849304 | 0x10
 
 
 @dataclass(frozen=True)
@@ -39,16 +53,29 @@ class Layout:
     sub_bucket_half_count_magnitude: int
     sub_bucket_count: int
     sub_bucket_mask: int
+    lowest: int
+    highest: int
+    sigfigs: int
 
     @classmethod
-    def of(cls, lowest: int = LOWEST_US, sigfigs: int = SIGNIFICANT_FIGURES) -> Layout:
+    def of(cls, lowest: int = LOWEST_US, highest: int = HIGHEST_US,
+           sigfigs: int = SIGNIFICANT_FIGURES) -> Layout:
         # the largest value that still has single-unit resolution: 2 x 10^sigfigs
         single = 2 * 10 ** sigfigs
         count_magnitude = math.ceil(math.log2(single))
         half_magnitude = max(count_magnitude, 1) - 1
         unit = int(math.floor(math.log2(lowest)))
         count = 1 << (half_magnitude + 1)
-        return cls(unit, half_magnitude, count, (count - 1) << unit)
+        return cls(unit, half_magnitude, count, (count - 1) << unit, lowest, highest, sigfigs)
+
+    def counts_index(self, value: np.ndarray) -> np.ndarray:
+        """Where each value's count sits in the histogram's counts array."""
+        v = np.asarray(value, dtype=np.int64)
+        bits = np.frexp((v | self.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+        bucket = bits - self.unit_magnitude - (self.sub_bucket_half_count_magnitude + 1)
+        sub = v >> (bucket + self.unit_magnitude)
+        half = self.sub_bucket_count >> 1
+        return ((bucket + 1) << self.sub_bucket_half_count_magnitude) + (sub - half)
 
 
 LAYOUT = Layout.of()
@@ -71,11 +98,10 @@ def _equivalent_range(v: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarra
 class HdrHistogram:
     """Counts of integer microsecond values by HDR bucket (an immutable snapshot)."""
 
-    def __init__(self, values_us: np.ndarray, layout: Layout = LAYOUT,
-                 lowest: int = LOWEST_US):
+    def __init__(self, values_us: np.ndarray, layout: Layout = LAYOUT):
         v = np.asarray(values_us, dtype=np.int64)
-        # hdr_record_value_capped: below the lowest trackable value counts as it
-        v = np.maximum(v, lowest)
+        # hdr_record_value_capped: values outside the trackable range count as its ends
+        v = np.clip(v, layout.lowest, layout.highest)
         self.layout = layout
         self.total = int(v.size)
         if self.total:
@@ -145,3 +171,48 @@ class HdrHistogram:
                 half_distance = 2 ** (int(math.log2(100.0 / (100.0 - target))) + 1)
                 target += 100.0 / (ticks * half_distance)
         yield value, 100.0
+
+    def encode(self) -> str:
+        """The V2 compressed log encoding, base64 (what ``hdr_log_encode`` writes).
+
+        The counts array from index 0 to the highest non-empty one, each count a ZigZag
+        LEB128 word, a run of two or more zero counts one negative word (minus its length);
+        behind a 40-byte header (cookie, payload length, normalizing offset 0, significant
+        figures, lowest and highest trackable values, conversion ratio 1.0), deflated
+        behind the compression cookie and the deflated length.
+        """
+        lay = self.layout
+        counts = np.zeros(0, dtype=np.int64)
+        if self.total:
+            idx = lay.counts_index(self.low)
+            counts = np.zeros(int(idx.max()) + 1, dtype=np.int64)
+            counts[idx] = self.counts
+        words = bytearray()
+        i = 0
+        n = len(counts)
+        while i < n:
+            c = int(counts[i])
+            i += 1
+            if c == 0:
+                run = 1
+                while i < n and counts[i] == 0:
+                    run += 1
+                    i += 1
+                if run > 1:
+                    c = -run
+            _put_zigzag(words, c)
+        head = struct.pack(">iiiiqqd", V2_ENCODING_COOKIE, len(words), 0, lay.sigfigs,
+                           lay.lowest, lay.highest, 1.0)
+        packed = zlib.compress(head + bytes(words))
+        blob = struct.pack(">ii", V2_COMPRESSION_COOKIE, len(packed)) + packed
+        return base64.b64encode(blob).decode("ascii")
+
+
+def _put_zigzag(out: bytearray, value: int) -> None:
+    """One signed word, ZigZag then LEB128 (7 bits a byte, low bits first)."""
+    z = (value << 1) ^ (value >> 63)
+    z &= (1 << 64) - 1
+    while z >= 0x80:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)

@@ -10,7 +10,8 @@ layout lets them put it beside a measured one, or feed it to the same scripts:
   when only SET and GET were sent (memtier's default mode, with the ``Hits/sec`` and
   ``Misses/sec`` of GETs), otherwise one row per command (``Incrs``, ...) as memtier's
   ``--command`` mode prints them; rates are per second of the whole test, latencies in
-  milliseconds from the HdrHistogram arithmetic memtier uses (:mod:`redissim.report.hdr`),
+  milliseconds from the HdrHistogram arithmetic memtier uses (:mod:`redissim.report.hdr`:
+  integer microseconds, 2 significant figures),
   percentiles memtier's default ``--print-percentiles 50,99,99.9``;
 * the JSON has the same sections and keys (``run information``, ``ALL STATS`` with
   ``Runtime``, one object per type with its ``Time-Serie`` per second and ``Percentile
@@ -18,10 +19,9 @@ layout lets them put it beside a measured one, or feed it to the same scripts:
 
 The counts come from :class:`redissim.sim.client_stats.ClientStats`, which sees every
 workload's requests: the simulated clients together play memtier's part.
-What memtier prints and this does not: ``MOVED/sec`` and ``ASK/sec`` (no cluster model),
-``Connection Errors`` other than 0 (connections are never refused), and the
-``Compressed Histogram`` (HdrHistogram's base64 log encoding) inside ``Percentile
-Latencies``.
+What memtier prints and this does not: the ``configuration`` section (there is no
+command line to echo), ``MOVED/sec`` and ``ASK/sec`` (no cluster model), and
+``Connection Errors`` other than 0 (connections are never refused).
 """
 
 from __future__ import annotations
@@ -31,15 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from redissim.report.hdr import HdrHistogram, Layout
+from redissim.report.hdr import HdrHistogram
 from redissim.sim.client_stats import ClientStats, TypeStats
 from redissim.sim.clock import unix_ms
 from redissim.sim.engine import Result
 
 #: memtier's default --print-percentiles
 PERCENTILES = (50.0, 99.0, 99.9)
-#: per-second histograms have 2 significant figures (LATENCY_HDR_SEC_SIGDIGTS)
-SECOND_LAYOUT = Layout.of(sigfigs=2)
 DEFAULT_TYPES = ("SET", "GET")
 
 
@@ -206,8 +204,11 @@ class _Report:
             "KB/sec TX": _num(kb_tx, 2),
             "Time-Serie": self._time_serie(name),
             "Percentile Latencies": {
-                _json_percentile(q): _num((h.value_at_percentile(q) if has and h is not None else 0)
-                                  / 1000.0, 3) for q in self.percentiles},
+                **{_json_percentile(q): _num((h.value_at_percentile(q) if has and h is not None
+                                              else 0) / 1000.0, 3) for q in self.percentiles},
+                "Histogram log format": {"Compressed Histogram": (
+                    h if h is not None else HdrHistogram(np.zeros(0, dtype=np.int64))).encode()},
+            },
         }
         return d
 
@@ -229,7 +230,7 @@ class _Report:
                                    "Bytes TX": sum(s.bytes_tx for s in sts), "Count": ops}
             if ops:
                 lat = np.concatenate([np.frombuffer(s.latency_us, dtype=np.int64) for s in sts])
-                h = HdrHistogram(lat, SECOND_LAYOUT)
+                h = HdrHistogram(lat)
                 row.update({
                     "Average Latency": _num(float(lat.sum()) / ops / 1000.0, 3),
                     "Accumulated Latency": int(lat.sum()) // 1000,
