@@ -315,9 +315,17 @@ def sweep(
     png: Annotated[Path | None, typer.Option(
         help="draw ops/s and p99 against the first --vary axis to this PNG")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        # The backslash: typer renders help as rich markup, which would take "[dask]" for a
+        # style tag and drop it.
+        help="run the sweep's runs on the Dask scheduler at ADDRESS (e.g. "
+             "tcp://10.0.0.5:8786) instead of local processes; needs "
+             "pip install 'redissim\\[dask]'")] = None,
 ) -> None:
     """What-if: run a scenario over a grid of settings and tabulate throughput and latency."""
     from redissim.sweep import (
+        SchedulerError,
         overridden,
         parse_axis,
         run_sweep,
@@ -340,10 +348,18 @@ def sweep(
         source = str(resolve_scenario(scenario))
         for note in overridden(data, axes):
             typer.echo(f"redissim: note: {note}", err=True)
+        if scheduler is not None:
+            if jobs is not None:
+                typer.echo("redissim: note: --jobs is ignored with --scheduler (the cluster's "
+                           "workers run the runs)", err=True)
+            from redissim.dask_cluster import quiet_client_logs
+
+            quiet_client_logs()
         progress = _sweep_progress() if sys.stderr.isatty() else None
         try:
             result = run_sweep(data, source, axes, replications=replications, jobs=jobs,
-                               info_fields=info or [], progress=progress)
+                               info_fields=info or [], progress=progress,
+                               scheduler=scheduler)
         finally:
             if progress is not None:
                 progress(-1, -1)
@@ -353,7 +369,7 @@ def sweep(
             write_atomic(csv_out, sweep_csv(result))
         if png is not None:
             sweep_png(result, png)
-    except (ScenarioError, FileNotFoundError, ValueError) as e:
+    except (ScenarioError, SchedulerError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     if not quiet:
         typer.echo(sweep_text(result), nl=False)

@@ -6,8 +6,9 @@ given for each axis (the grid, first axis slowest) is a point; each point runs t
 scenario's variants (or the scenario itself when it has none) ``replications`` times, with
 the seeds ``seed``, ``seed + 1``, ... so that replication 0 of a point is exactly what
 ``redissim run --set path=value`` prints. The runs are independent, so they are spread over
-local worker processes; the results come back in grid order, the same whatever the number
-of workers.
+local worker processes, or, given a scheduler address, over the workers of a Dask cluster
+(``distributed``, the optional ``dask`` extra; imported only then); the results come back in
+grid order, the same whatever the number or the kind of workers.
 
 For each point, variant and workload command the sweep reports throughput and latency
 (avg, p50, p95, p99, max, in ms) averaged over the replications, with the half-width of a 95 %
@@ -31,10 +32,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from redissim.dask_cluster import SchedulerError
 from redissim.scenario import Scenario, ScenarioError, parse_value, set_path, validate
 
 __all__ = ["Axis", "parse_axis", "Run", "Point", "SweepResult", "plan", "overridden",
-           "summarize", "run_sweep", "t95", "sweep_text", "sweep_csv", "sweep_json", "sweep_png"]
+           "summarize", "run_sweep", "SchedulerError", "t95", "sweep_text", "sweep_csv",
+           "sweep_json", "sweep_png"]
+
 
 #: Student's t, two-sided 95 %, by degrees of freedom 1..30 (beyond: the normal's 1.96)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -231,40 +235,65 @@ def summarize(scenario: Scenario, info_fields: Sequence[str] = ()) -> dict[str, 
             "info": {f: flat[f] for f in info_fields}}
 
 
-def _run_one(args: tuple[Scenario, tuple[str, ...]]) -> dict[str, Any]:
+#: What one run needs: its scenario and the INFO fields to report.
+_Work = tuple[Scenario, tuple[str, ...]]
+
+
+def _run_one(args: _Work) -> dict[str, Any]:
     sc, info_fields = args
     return summarize(sc, info_fields)
 
 
 def run_sweep(data: dict, source: str, axes: Sequence[Axis], *, replications: int = 1,
               jobs: int | None = None, info_fields: Sequence[str] = (),
-              progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Plan, run (in ``jobs`` processes; 1: in this one) and collect a sweep."""
+              progress: Callable[[int, int], None] | None = None,
+              scheduler: str | None = None) -> SweepResult:
+    """Plan, run and collect a sweep.
+
+    The runs go to ``jobs`` local processes (default: one per CPU; 1 runs them in this
+    process), or, when ``scheduler`` names a Dask scheduler (``tcp://10.0.0.5:8786``), one
+    task each to that cluster's workers, and ``jobs`` is ignored. Either way the result is
+    the same, byte for byte in every output format: each run is seeded by the plan, not by
+    where it runs. The workers of a cluster need redissim (the same version) installed;
+    running them with one thread each (``dask worker --nthreads 1 --nworkers N``) suits
+    simulations, which are pure Python and hold the GIL. Raises :class:`SchedulerError` when
+    the scheduler cannot be used.
+    """
     points, variants, runs = plan(data, source, axes, replications)
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    jobs = max(1, min(jobs, len(runs)))
     work = [(r.scenario, tuple(info_fields)) for r in runs]
-    done = 0
-    if jobs == 1:
-        results = []
-        for w in work:
-            results.append(_run_one(w))
-            done += 1
-            if progress is not None:
-                progress(done, len(runs))
+    if scheduler is not None:
+        from redissim.dask_cluster import run_on_dask
+        results = run_on_dask(scheduler, _run_one, work, progress)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = []
-            for out in pool.map(_run_one, work):
-                results.append(out)
-                done += 1
-                if progress is not None:
-                    progress(done, len(runs))
+        results = _run_locally(work, jobs, progress)
     for r, out in zip(runs, results, strict=True):
         points[r.point].runs[(r.variant, r.replication)] = out
     name = str(data.get("name", source))
     return SweepResult(name, list(axes), replications, points, variants, list(info_fields))
+
+
+def _run_locally(work: list[_Work], jobs: int | None,
+                 progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+    """The runs' summaries in the order of ``work``, from ``jobs`` local processes."""
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(work)))
+    done = 0
+    results = []
+    if jobs == 1:
+        for w in work:
+            results.append(_run_one(w))
+            done += 1
+            if progress is not None:
+                progress(done, len(work))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for out in pool.map(_run_one, work):
+                results.append(out)
+                done += 1
+                if progress is not None:
+                    progress(done, len(work))
+    return results
 
 
 # -- output ------------------------------------------------------------------------------------
