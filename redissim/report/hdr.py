@@ -68,31 +68,30 @@ class Layout:
         count = 1 << (half_magnitude + 1)
         return cls(unit, half_magnitude, count, (count - 1) << unit, lowest, highest, sigfigs)
 
-    def counts_index(self, value: np.ndarray) -> np.ndarray:
-        """Where each value's count sits in the histogram's counts array."""
+    def buckets(self, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket index, sub-bucket index) of each value."""
         v = np.asarray(value, dtype=np.int64)
+        # the bucket: the bit length of (v | mask) (its pow2ceiling), less the unit and the
+        # sub-bucket magnitudes
         bits = np.frexp((v | self.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
         bucket = bits - self.unit_magnitude - (self.sub_bucket_half_count_magnitude + 1)
-        sub = v >> (bucket + self.unit_magnitude)
+        return bucket, v >> (bucket + self.unit_magnitude)
+
+    def counts_index(self, value: np.ndarray) -> np.ndarray:
+        """Where each value's count sits in the histogram's counts array."""
+        bucket, sub = self.buckets(value)
         half = self.sub_bucket_count >> 1
         return ((bucket + 1) << self.sub_bucket_half_count_magnitude) + (sub - half)
 
+    def equivalent_range(self, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lowest equivalent value, size of the equivalent range) of each value."""
+        bucket, sub = self.buckets(value)
+        lowest = sub << (bucket + self.unit_magnitude)
+        adjusted = np.where(sub >= self.sub_bucket_count, bucket + 1, bucket)
+        return lowest, np.left_shift(np.int64(1), self.unit_magnitude + adjusted)
+
 
 LAYOUT = Layout.of()
-
-
-def _equivalent_range(v: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
-    """(lowest equivalent value, size of the equivalent range) of each value."""
-    # bucket index: the position of the highest set bit of (v | mask), less the unit and
-    # the sub-bucket magnitudes (pow2ceiling of v | mask = its bit length)
-    bits = np.frexp((v | lay.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
-    bucket = bits - lay.unit_magnitude - (lay.sub_bucket_half_count_magnitude + 1)
-    shift = bucket + lay.unit_magnitude
-    sub = v >> shift
-    lowest = sub << shift
-    adjusted = np.where(sub >= lay.sub_bucket_count, bucket + 1, bucket)
-    size = np.left_shift(np.int64(1), lay.unit_magnitude + adjusted)
-    return lowest, size
 
 
 class HdrHistogram:
@@ -105,9 +104,8 @@ class HdrHistogram:
         self.layout = layout
         self.total = int(v.size)
         if self.total:
-            low, size = _equivalent_range(v, layout)
-            keys, counts = np.unique(low, return_counts=True)
-            sizes = _equivalent_range(keys, layout)[1]
+            keys, counts = np.unique(layout.equivalent_range(v)[0], return_counts=True)
+            sizes = layout.equivalent_range(keys)[1]
         else:
             keys = counts = sizes = np.zeros(0, dtype=np.int64)
         #: per non-empty bucket, ascending: lowest equivalent value, count, range size

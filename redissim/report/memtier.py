@@ -11,8 +11,8 @@ layout lets them put it beside a measured one, or feed it to the same scripts:
   ``Misses/sec`` of GETs), otherwise one row per command (``Incrs``, ...) as memtier's
   ``--command`` mode prints them; rates are per second of the whole test, latencies in
   milliseconds from the HdrHistogram arithmetic memtier uses (:mod:`redissim.report.hdr`:
-  integer microseconds, 2 significant figures),
-  percentiles memtier's default ``--print-percentiles 50,99,99.9``;
+  integer microseconds, 2 significant figures), percentiles memtier's default
+  ``--print-percentiles 50,99,99.9``;
 * the JSON has the same sections and keys (``run information``, ``ALL STATS`` with
   ``Runtime``, one object per type with its ``Time-Serie`` per second and ``Percentile
   Latencies``, and the distribution lists).
@@ -21,7 +21,8 @@ The counts come from :class:`redissim.sim.client_stats.ClientStats`, which sees 
 workload's requests: the simulated clients together play memtier's part.
 What memtier prints and this does not: the ``configuration`` section (there is no
 command line to echo), ``MOVED/sec`` and ``ASK/sec`` (no cluster model), and
-``Connection Errors`` other than 0 (connections are never refused).
+``Connection Errors`` other than 0 (requests a simulated crash drops are not counted as
+such).
 """
 
 from __future__ import annotations
@@ -76,11 +77,8 @@ class _Report:
         self.default_mode = all(name in DEFAULT_TYPES for name in cs.totals)
         self.types = list(DEFAULT_TYPES) if self.default_mode else list(cs.totals)
         self.duration = cs.duration
-        self.hist = {name: HdrHistogram(np.frombuffer(st.latency_us, dtype=np.int64))
-                     for name, st in cs.totals.items()}
-        every = [np.frombuffer(st.latency_us, dtype=np.int64) for st in cs.totals.values()]
-        self.total_hist = HdrHistogram(np.concatenate(every) if every
-                                       else np.zeros(0, dtype=np.int64))
+        self.hist = {name: HdrHistogram(cs.latencies(name)) for name in cs.totals}
+        self.total_hist = HdrHistogram(cs.latencies())
         self.total = TypeStats()
         for st in cs.totals.values():
             for f in ("ops", "bytes_tx", "bytes_rx", "hits", "misses", "errors"):
@@ -102,8 +100,9 @@ class _Report:
 
     # -- the table -----------------------------------------------------------------------
     def table(self, header: str = "ALL STATS") -> str:
-        width = max(6, max((len(t) for t in self.types), default=0) if not self.default_mode
-                    else 0) + 1
+        # memtier sizes the type column by its --command names (none in the default mode)
+        longest = 0 if self.default_mode else max((len(t) for t in self.types), default=0)
+        width = max(6, longest) + 1
         cols: list[list[str]] = []
         rows = [_row_name(t) for t in self.types]
         if self.default_mode:
@@ -180,7 +179,7 @@ class _Report:
     def _type_json(self, name: str | None, st: TypeStats, h: HdrHistogram | None
                    ) -> dict[str, Any]:
         has = h is not None and h.total > 0
-        lat_sum_us = int(self._latencies(name).sum())
+        lat_sum_us = int(self.cs.latencies(name).sum())
         avg = lat_sum_us / st.ops / 1000.0 if st.ops else 0.0
         hits = st.hits if name in (None, "GET") else 0
         misses = st.misses if name in (None, "GET") else 0
@@ -206,19 +205,11 @@ class _Report:
             "Percentile Latencies": {
                 **{_json_percentile(q): _num((h.value_at_percentile(q) if has and h is not None
                                               else 0) / 1000.0, 3) for q in self.percentiles},
-                "Histogram log format": {"Compressed Histogram": (
-                    h if h is not None else HdrHistogram(np.zeros(0, dtype=np.int64))).encode()},
+                "Histogram log format": {
+                    "Compressed Histogram": (h if h is not None else self._hist("WAIT")).encode()},
             },
         }
         return d
-
-    def _latencies(self, name: str | None) -> np.ndarray:
-        if name is None:
-            parts = [np.frombuffer(st.latency_us, dtype=np.int64) for st in self.cs.totals.values()]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        st = self.cs.totals.get(name)
-        return np.frombuffer(st.latency_us, dtype=np.int64) if st is not None \
-            else np.zeros(0, dtype=np.int64)
 
     def _time_serie(self, name: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -20,6 +20,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from redissim.server.resp import ReplyError, request_size
 
 
@@ -33,7 +35,8 @@ class TypeStats:
     hits: int = 0
     misses: int = 0
     errors: int = 0
-    #: each reply's latency in whole microseconds (as memtier's timevals give it)
+    #: each reply's latency in whole microseconds (as memtier's timevals give it); kept by
+    #: the per-second counts only (the run's are their concatenation: ClientStats.latencies)
     latency_us: array = field(default_factory=lambda: array("q"))
 
 
@@ -48,7 +51,7 @@ class ClientStats:
         self.t_start: float | None = None
         self.t_end = 0.0
         self.totals: dict[str, TypeStats] = {}
-        #: second since t_start -> command type -> counts
+        #: second since t0 -> command type -> counts
         self.seconds: dict[int, dict[str, TypeStats]] = {}
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
@@ -72,11 +75,11 @@ class ClientStats:
             one = per.get(name)
             if one is None:
                 one = per[name] = TypeStats()
+            one.latency_us.append(lat)
             for st in (tot, one):
                 st.ops += 1
                 st.bytes_tx += tx
                 st.bytes_rx += rsize
-                st.latency_us.append(lat)
                 if isinstance(reply, ReplyError):
                     st.errors += 1
                 elif name == "GET":
@@ -86,6 +89,14 @@ class ClientStats:
                         st.hits += 1
         if t_recv > self.t_end:
             self.t_end = t_recv
+
+    def latencies(self, name: str | None = None) -> np.ndarray:
+        """Every latency (us) of command type ``name`` (of every type if None), in the order
+        of the seconds they were answered in."""
+        parts = [np.frombuffer(st.latency_us, dtype=np.int64)
+                 for sec in sorted(self.seconds) for n, st in self.seconds[sec].items()
+                 if name is None or n == name]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     @property
     def duration(self) -> float:

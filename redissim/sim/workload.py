@@ -48,7 +48,7 @@ class KeyPicker:
 
     def __init__(self, cfg: KeysConfig, rng: np.random.Generator,
                  tables: dict[tuple[bytes, int], list[bytes | None]] | None = None,
-                 chunk: int = CHUNK):
+                 chunk: int = CHUNK, cdf: np.ndarray | None = None):
         self.cfg = cfg
         self.rng = rng
         self.chunk = chunk
@@ -64,7 +64,9 @@ class KeyPicker:
         self._seq = 0
         self.fixed = cfg.fixed.encode() if cfg.fixed is not None else None
         self.offset = cfg.offset
-        self._cdf: np.ndarray | None = None
+        #: zipf's cumulative distribution over the key space (given: another picker's, the
+        #: same distribution: per-connection pickers share one)
+        self.cdf: np.ndarray | None = cdf
         #: every key formatted so far, by index (+1: powerlaw's indices run to ``space``),
         #: shared through ``tables`` with the simulation's other workloads of the same
         #: prefix and offset. Formatting a key costs more than the rest of building its
@@ -84,18 +86,18 @@ class KeyPicker:
             if len(table) < cfg.space + 1:
                 table.extend([None] * (cfg.space + 1 - len(table)))
             self._table = table
-        if cfg.distribution == "zipf":
+        if cfg.distribution == "zipf" and self.cdf is None:
             ranks = np.arange(1, cfg.space + 1, dtype=np.float64)
             w = ranks ** (-cfg.alpha)
-            self._cdf = np.cumsum(w) / w.sum()
+            self.cdf = np.cumsum(w) / w.sum()
 
     def _refill(self) -> None:
         cfg, rng, n = self.cfg, self.rng, self.chunk
         if cfg.distribution == "uniform":
             arr = rng.integers(0, cfg.space, n)
         elif cfg.distribution == "zipf":
-            assert self._cdf is not None
-            arr = np.minimum(np.searchsorted(self._cdf, rng.random(n), side="right"),
+            assert self.cdf is not None
+            arr = np.minimum(np.searchsorted(self.cdf, rng.random(n), side="right"),
                              cfg.space - 1)
         elif cfg.distribution == "powerlaw":
             # redis-cli's powerLawRand(1, space, alpha) (LRUTestGenKey): inverse transform of
@@ -254,11 +256,11 @@ class CommandMix:
 
     def __init__(self, wl: Workload, rng: np.random.Generator,
                  key_tables: dict[tuple[bytes, int], list[bytes | None]] | None = None,
-                 chunk: int = CHUNK):
+                 chunk: int = CHUNK, cdf: np.ndarray | None = None):
         self.rng = rng
         #: random draws made at a time (a connection's own mix draws fewer: see ClosedDriver)
         self.chunk = chunk
-        self.keys = KeyPicker(wl.keys, rng, key_tables, chunk)
+        self.keys = KeyPicker(wl.keys, rng, key_tables, chunk, cdf)
         self.value = b"x" * wl.value_size
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
@@ -502,9 +504,10 @@ class ClosedDriver(Driver):
             share, extra = divmod(wl.requests, wl.clients) if wl.requests is not None else (-1, 0)
             for i, conn in enumerate(self.conns):
                 # (small chunks: a connection draws its own, and 200 connections x 8192
-                # formatted keys would be hundreds of MB)
+                # formatted keys would be hundreds of MB; one zipf distribution for all)
                 self._mixes[conn.id] = CommandMix(wl, copy.deepcopy(self.rng),
-                                                  self.loop.key_tables, CONN_CHUNK)
+                                                  self.loop.key_tables, CONN_CHUNK,
+                                                  self.mix.keys.cdf)
                 self._quota[conn.id] = share + (1 if i < extra else 0)
         for conn in self.conns:
             self._send(conn, t)
