@@ -1,4 +1,4 @@
-"""memtier_benchmark's report (report/memtier.py, report/hdr.py, sim/client_stats.py):
+"""memtier_benchmark's report (report/memtier.py, sim/hdr.py, sim/client_stats.py):
 HdrHistogram's arithmetic against the reference library, the percentile iterator's steps
 against their rule, the table's layout against a real memtier_benchmark's output, and the
 counts against the simulated server's own INFO counters."""
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redissim.report.hdr import HdrHistogram
+from redissim.sim.hdr import HdrHistogram
 from redissim.report.memtier import memtier_json, memtier_text
 from redissim.scenario import Scenario, load_scenario
 from redissim.sim.engine import simulate
@@ -61,11 +61,12 @@ def test_percentile_iterator_follows_its_rule(values):
     share = {b: 100.0 * sum(1 for x in highs if x <= b) / n for b in highs}
     steps = list(h.percentiles())
     target = 0.0
-    for value, pct in steps[:-1]:
+    for value, pct, cum in steps[:-1]:
         assert pct == pytest.approx(target)
         assert value == min(b for b in share if share[b] >= target)
+        assert cum == sum(1 for x in highs if x <= value)
         target += 100.0 / (10 * 2 ** (int(math.log2(100.0 / (100.0 - target))) + 1))
-    assert steps[-1] == (highs[-1], 100.0)
+    assert steps[-1] == (highs[-1], 100.0, n)
     assert steps[-2][0] == highs[-1]  # the last bucket's own step comes just before
 
 

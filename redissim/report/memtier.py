@@ -10,7 +10,7 @@ layout lets them put it beside a measured one, or feed it to the same scripts:
   when only SET and GET were sent (memtier's default mode, with the ``Hits/sec`` and
   ``Misses/sec`` of GETs), otherwise one row per command (``Incrs``, ...) as memtier's
   ``--command`` mode prints them; rates are per second of the whole test, latencies in
-  milliseconds from the HdrHistogram arithmetic memtier uses (:mod:`redissim.report.hdr`:
+  milliseconds from the HdrHistogram arithmetic memtier uses (:mod:`redissim.sim.hdr`:
   integer microseconds, 2 significant figures), percentiles memtier's default
   ``--print-percentiles 50,99,99.9``;
 * the JSON has the same sections and keys (``run information``, ``ALL STATS`` with
@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from redissim.report.hdr import HdrHistogram
 from redissim.sim.client_stats import ClientStats, TypeStats
 from redissim.sim.clock import unix_ms
 from redissim.sim.engine import Result
+from redissim.sim.hdr import HdrHistogram
 
 #: memtier's default --print-percentiles
 PERCENTILES = (50.0, 99.0, 99.9)
@@ -152,7 +152,7 @@ class _Report:
                f"{'Type':<6} {'<= msec   ':>12} {'Percent':>12}", "-" * 72]
         names = self.types + (["WAIT"] if self.default_mode else [])
         for i, name in enumerate(names):
-            for v, p in self._hist(name).percentiles():
+            for v, p, _ in self._hist(name).percentiles():
                 out.append(f"{name:<6} {v / 1000.0:8.3f} {p:12.3f}")
             if i < len(names) - 1 or not self.default_mode:
                 out.append("---")
@@ -173,7 +173,7 @@ class _Report:
         section["Totals"] = self._type_json(None, self.total, self.total_hist)
         for name in self.types + (["WAIT"] if self.default_mode else []):
             section[name] = [{"<=msec": _num(v / 1000.0, 3), "percent": _num(p, 3)}
-                             for v, p in self._hist(name).percentiles()]
+                             for v, p, _ in self._hist(name).percentiles()]
         return {"run information": self.run_information(), header: section}
 
     def _type_json(self, name: str | None, st: TypeStats, h: HdrHistogram | None

@@ -20,6 +20,8 @@ from typing import Final
 
 import numpy as np
 
+from redissim.sim.hdr import BENCHMARK_HIGHEST_US, BENCHMARK_LAYOUT, HdrHistogram
+
 #: samples gathered before they are binned (bounds the buffer: memory stays O(1))
 BUFFER: Final = 4096
 
@@ -32,9 +34,10 @@ class LatencyHistogram:
     """
 
     __slots__ = ("lowest", "highest", "precision", "_log_base", "_nb", "counts", "_count",
-                 "total", "_min", "_max", "buf")
+                 "total", "_min", "_max", "buf", "hdr_counts")
 
-    def __init__(self, lowest: float = 1e-8, highest: float = 1e4, precision: float = 0.005):
+    def __init__(self, lowest: float = 1e-8, highest: float = 1e4, precision: float = 0.005,
+                 hdr: bool = False):
         self.lowest = lowest
         self.highest = highest
         self.precision = precision
@@ -48,6 +51,11 @@ class LatencyHistogram:
         #: samples not yet binned; callers on a hot path may append to it directly, then
         #: call ``flush()`` once it holds ``BUFFER`` or more
         self.buf: list[float] = []
+        #: with ``hdr``: the same samples also counted as redis-benchmark counts them (whole
+        #: microseconds in an HdrHistogram of 3 significant figures, capped at 3 s), so that
+        #: its report prints the digits it would print (see sim/hdr.py); binned with the rest
+        self.hdr_counts: np.ndarray | None = (
+            np.zeros(BENCHMARK_LAYOUT.counts_len(), dtype=np.int64) if hdr else None)
 
     def record(self, value: float) -> None:
         buf = self.buf
@@ -80,15 +88,31 @@ class LatencyHistogram:
         idx = np.floor(np.log(clipped / self.lowest) / self._log_base).astype(np.int64) + 1
         idx[v < self.lowest] = 0
         self.counts += np.bincount(idx, minlength=self._nb)[: self._nb]
+        hdr = self.hdr_counts
+        if hdr is not None:
+            # whole microseconds, as ustime() differences are (the nanosecond is a float's
+            # slack: 175 us must not come out as 174.99999)
+            us = np.clip(np.floor(v * 1e6 + 1e-3), 0, BENCHMARK_HIGHEST_US).astype(np.int64)
+            n = len(hdr)
+            hdr += np.bincount(BENCHMARK_LAYOUT.counts_index(us), minlength=n)[:n]
 
     def merge(self, other: LatencyHistogram) -> None:
         self.flush()
         other.flush()
         self.counts += other.counts
+        if self.hdr_counts is not None and other.hdr_counts is not None:
+            self.hdr_counts += other.hdr_counts
         self._count += other.count
         self.total += other.total
         self._min = min(self._min, other.min)
         self._max = max(self._max, other.max)
+
+    def hdr_snapshot(self) -> HdrHistogram | None:
+        """The samples as redis-benchmark's HdrHistogram holds them (None without ``hdr``)."""
+        self.flush()
+        if self.hdr_counts is None:
+            return None
+        return HdrHistogram.from_counts(self.hdr_counts, BENCHMARK_LAYOUT)
 
     @property
     def count(self) -> int:

@@ -401,7 +401,7 @@ class Driver:
     def _hist(self, label: str) -> LatencyHistogram:
         h = self.hist.get(label)
         if h is None:
-            h = self.hist[label] = LatencyHistogram()
+            h = self.hist[label] = LatencyHistogram(hdr=True)
         return h
 
     def _finish(self, t: float) -> None:
