@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redissim.sim.hdr import HdrHistogram
 from redissim.report.memtier import memtier_json, memtier_text
 from redissim.scenario import Scenario, load_scenario
 from redissim.sim.engine import simulate
+from redissim.sim.hdr import HdrHistogram
 
 DATA = Path(__file__).parent / "data"
 PY = [sys.executable, "-m", "redissim"]
