@@ -114,3 +114,16 @@ def test_report_without_replies_prints_no_distribution():
     assert list(h.linear(100)) == []
     assert latency_distribution_lines(HdrHistogram(np.array([150]), BENCHMARK_LAYOUT))[1] == \
         "0.000% <= 0.151 milliseconds (cumulative count 1)"
+
+
+def test_csv_rows_are_the_texts_summary(tmp_path):
+    """``--csv`` is redis-benchmark's --csv: the same numbers as the text's summary."""
+    from redissim.report.summary import to_csv
+
+    res = simulate(Scenario.model_validate({
+        "name": "c", "seed": 1, "workloads": [{"name": "GET", "clients": 10, "requests": 3000,
+                                               "commands": [{"cmd": "GET"}]}]}))
+    text = benchmark_text(res).splitlines()
+    summary = text[text.index("  latency summary (msec):") + 2].split()
+    row = to_csv([res]).splitlines()[1].replace('"', "").split(",")
+    assert row[0] == "GET" and row[2:] == summary

@@ -21,6 +21,7 @@ from typing import Any
 
 from redissim.sim.engine import Result, info_keys
 from redissim.sim.hdr import HdrHistogram
+from redissim.sim.metrics import LatencyHistogram
 
 INFO_SHOWN = {
     "stats": ("total_commands_processed", "instantaneous_ops_per_sec", "total_reads_processed",
@@ -118,7 +119,7 @@ def to_csv(results: list[Result]) -> str:
     for res in results:
         for wl in res.workloads:
             for c in wl.commands:
-                lat = c.latency.summary_ms()
+                lat = benchmark_summary_ms(c.latency)
                 name = c.label if res.variant is None else f"{res.variant} {c.label}"
                 w.writerow([name, f"{c.throughput_rps:.2f}"] +
                            [f"{lat[k]:.3f}" for k in ("avg", "min", "p50", "p95", "p99", "max")])
@@ -266,6 +267,18 @@ def lru_test_text(res: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def benchmark_summary_ms(latency: LatencyHistogram) -> dict[str, float]:
+    """redis-benchmark's latency summary (ms): avg, min, p50, p95, p99 and max as it computes
+    them from its HdrHistogram (hdr_mean, hdr_min, hdr_value_at_percentile, hdr_max), or
+    the simulator's own estimates for a histogram that kept no HDR counts."""
+    h = latency.hdr_snapshot()
+    if h is None or not h.total:
+        return latency.summary_ms()
+    return {"avg": h.mean() / 1e3, "min": h.min() / 1e3, "p50": h.value_at_percentile(50) / 1e3,
+            "p95": h.value_at_percentile(95) / 1e3, "p99": h.value_at_percentile(99) / 1e3,
+            "max": h.max() / 1e3}
+
+
 def latency_distribution_lines(h: HdrHistogram) -> list[str]:
     """redis-benchmark's two distributions of one test's latencies (``showLatencyReport``):
     the percentile iterator with one tick per half distance (0, 50, 75, 87.5 % ...) and the
@@ -306,7 +319,6 @@ def benchmark_text(res: Result) -> str:
         out.append(f"#### variant: {res.variant}")
     for wl in res.workloads:
         for c in wl.commands:
-            lat = c.latency.summary_ms()
             span = wl.finished - wl.started
             title = c.label if len(wl.commands) == 1 and wl.name.upper() == c.label \
                 else f"{wl.name}: {c.label}"
@@ -327,11 +339,7 @@ def benchmark_text(res: Result) -> str:
             hdr = c.latency.hdr_snapshot()
             if hdr is not None and hdr.total:
                 out.extend(latency_distribution_lines(hdr))
-                # the summary as redis-benchmark computes it from the same histogram
-                lat = {"avg": hdr.mean() / 1e3, "min": hdr.min() / 1e3,
-                       "p50": hdr.value_at_percentile(50) / 1e3,
-                       "p95": hdr.value_at_percentile(95) / 1e3,
-                       "p99": hdr.value_at_percentile(99) / 1e3, "max": hdr.max() / 1e3}
+            lat = benchmark_summary_ms(c.latency)
             out.append("Summary:")
             out.append(f"  throughput summary: {c.throughput_rps:.2f} requests per second")
             out.append("  latency summary (msec):")
