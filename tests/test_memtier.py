@@ -292,3 +292,12 @@ def test_per_connection_pickers_share_one_zipf_distribution():
     assert drv._mixes is not None and len(drv._mixes) == 20
     assert all(m.keys.cdf is drv.mix.keys.cdf for m in drv._mixes.values())
     assert res.info["stats"]["total_commands_processed"] == 400
+
+
+def test_a_script_is_one_connection_and_a_timed_run():
+    """setex-expiry's redis-cli (one connection, timed commands): memtier's --test-time form,
+    in arbitrary-command mode (SETEX, TTL, ... each its row)."""
+    sc, _ = load_scenario("setex-expiry")
+    text = memtier_text(simulate(sc, client_stats=True))
+    assert text.startswith("1         Threads\n1         Connections per thread\n11        Seconds\n")
+    assert "Setexs" in text and "Hits/sec" not in text

@@ -252,8 +252,8 @@ class _Report:
 
 def _threads(res: Result) -> tuple[int, int, int | None]:
     """memtier's run information: threads, connections per thread, and requests per
-    connection when every benchmark-like workload has a request count that divides evenly
-    (else None: memtier's --test-time form, "Seconds").
+    connection when every workload is benchmark-like (no script or SCAN walker) with a request
+    count that divides evenly (else None: memtier's --test-time form, "Seconds").
 
     Threads are the workloads' ``client-threads`` when they all have the same number and it
     divides the connections (memtier-defaults: 4 x 50), else 1 thread with every connection.
@@ -262,7 +262,9 @@ def _threads(res: Result) -> tuple[int, int, int | None]:
     every_counted = True
     threads = set()
     for wl in res.scenario.workloads:
-        if wl.type not in ("closed", "open", "read-modify-write"):
+        if wl.type in ("script", "scan"):
+            clients += 1  # (one connection, its own commands: not memtier-like requests)
+            every_counted = False
             continue
         clients += wl.clients
         threads.add(wl.client_threads)
