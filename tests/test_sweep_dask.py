@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,11 +162,9 @@ def free_port() -> int:
 
 def test_cli_unreachable_scheduler_fails_in_one_line(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{free_port()}"
-    started = time.monotonic()
     r = subprocess.run([*PY_SHORT_TIMEOUT, "sweep", "quickstart", "--vary", "server.hz=10",
                         "--scheduler", address], capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)
-    took = time.monotonic() - started
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     # distributed retries a refused connection until the timeout; whether the last attempt
@@ -176,7 +173,6 @@ def test_cli_unreachable_scheduler_fails_in_one_line(tmp_path: Path) -> None:
                         r"scheduler: (Connection refused|timed out) \(gave up after 1 s\)\n",
                         r.stderr), r.stderr
     assert r.stdout == ""
-    assert took < 30  # the 1 s timeout and an interpreter's start, not the 10 s default
 
 
 def test_cli_without_the_dask_extra_says_what_to_install(tmp_path: Path) -> None:
