@@ -319,6 +319,16 @@ class MetricsConfig(_Base):
     trace_from: Seconds = Field(default=0.0, ge=0)
 
 
+class ClusterConfig(_Base):
+    """Redis Cluster: ``masters`` redis-server processes (no replicas), each configured by
+    ``server:``, the 16384 hash slots spread over them as ``redis-cli --cluster create``
+    does. The clients are cluster-aware (redis-py's RedisCluster, memtier_benchmark
+    --cluster-mode): each request goes straight to the master of its key's slot
+    (sim/cluster.py)."""
+
+    masters: int = Field(default=3, ge=1, le=1000)
+
+
 class Scenario(_Base):
     name: str
     description: str = ""
@@ -343,6 +353,28 @@ class Scenario(_Base):
     #: the text report: redis-benchmark's summary, redis-cli --lru-test's line per second, or
     #: memtier_benchmark's ALL STATS table (report/memtier.py)
     report: Literal["benchmark", "lru-test", "memtier"] = "benchmark"
+    cluster: ClusterConfig | None = None
+
+    @model_validator(mode="after")
+    def _cluster(self) -> Scenario:
+        if self.cluster is None:
+            return self
+        # What the cluster model covers: clients that route each request by its one key.
+        for i, wl in enumerate(self.workloads):
+            where = f"cluster: workloads.{i}"
+            if wl.type not in ("closed", "open") or wl.target != "redis":
+                raise ValueError(f"{where}: a cluster takes closed and open workloads against "
+                                 f"Redis (got type {wl.type}, target {wl.target})")
+            for c in wl.commands:
+                text = " ".join(c.args) if c.args is not None else c.cmd
+                if text.count("{key}") > 1:
+                    raise ValueError(f"{where}: {c.cmd} has several keys; a cluster would "
+                                     "need them in one slot (CROSSSLOT), which is not modelled")
+        for field_name in ("faults", "postgres", "lru_grid"):
+            if getattr(self, field_name):
+                raise ValueError(f"cluster: not modelled together with "
+                                 f"{field_name.replace('_', '-')}")
+        return self
 
 
 class ScenarioError(Exception):

@@ -76,6 +76,10 @@ def result_dict(res: Result) -> dict[str, Any]:
             "breakdown": {k: _r(v, 9) for k, v in pg.breakdown().items()}}
     if res.extra.get("faults"):
         doc_extra["faults"] = res.extra["faults"]
+    if res.extra.get("cluster"):
+        # (``info`` is master 1's: the masters' own counters are here)
+        doc_extra["cluster"] = [{k: _r(v, 6) if isinstance(v, float) else v
+                                 for k, v in m.items()} for m in res.extra["cluster"]]
     if res.extra.get("cache_aside"):
         doc_extra["cache_aside"] = {n: {k: _r(v, 9) if isinstance(v, float) else v
                                         for k, v in c.items()}
@@ -301,6 +305,23 @@ def latency_distribution_lines(h: HdrHistogram) -> list[str]:
     return out
 
 
+def cluster_text(masters: list[dict[str, Any]]) -> str:
+    """One line per master of a cluster: its slots and its share of the work."""
+    total = sum(m["total_commands_processed"] for m in masters) or 1
+    lines = [f"# Cluster: {len(masters)} masters (slots as redis-cli --cluster create "
+             "spreads them)"]
+    for m in masters:
+        first, last = m["slots"]
+        cmds = m["total_commands_processed"]
+        reads = m["total_reads_processed"]
+        per_read = f", {cmds / reads:.1f} per read" if reads else ""
+        lines.append(
+            f"master {m['master']}: slots {first}-{last}, {cmds:,} commands "
+            f"({100 * cmds / total:.1f} %{per_read}), busy {100 * m['busy_fraction']:.1f} %, "
+            f"{m['keys']:,} keys, used_memory {m['used_memory']:,}")
+    return "\n".join(lines)
+
+
 def report_text(res: Result) -> str:
     """The scenario's chosen text report."""
     if res.scenario.report == "lru-test":
@@ -367,9 +388,15 @@ def benchmark_text(res: Result) -> str:
     if res.extra.get("faults"):
         out.append(faults_text(res.extra["faults"]))
         out.append("")
+    masters = res.extra.get("cluster")
+    if masters:
+        out.append(cluster_text(masters))
+        out.append("")
     ups = [x.get("up_at") for x in (res.extra.get("faults") or {}).get("faults", [])
            if x.get("up_at") is not None and x.get("kind") != "disk-error"]
-    if ups and max(ups) <= res.sim_time:
+    if masters:
+        out.append(f"# INFO (simulated server: master 1 of {len(masters)})")
+    elif ups and max(ups) <= res.sim_time:
         # INFO is the restarted process's: its counters began at the restart
         out.append(f"# INFO (simulated server, restarted at {max(ups):.3f} s: counters since then)")
     else:

@@ -1087,7 +1087,7 @@ class Keyspace:
         return len(self.dbs[index].data)
 
     def populate(self, count: int, prefix: bytes | str = b"key", size: int = 0, db: int = 0,
-                 shared_value: bytes | None = None) -> int:
+                 shared_value: bytes | None = None, only: list[int] | None = None) -> int:
         """DEBUG POPULATE without the command overhead. Returns the number of keys added.
 
         Keys are ``prefix:N`` (truncated to 127 bytes), values ``value:N`` zero-padded or
@@ -1095,26 +1095,29 @@ class Keyspace:
         one is lazily expired first, like ``lookupKeyWrite``). With ``shared_value`` every
         key gets that one bytes object: a 4 GB dataset then costs the simulator pointers, not
         4 GB (the sizes, which memory accounting reads, are the same), and the RDB estimate
-        reads each key's own ``value:N`` in its place (``Db.populated_shared``).
+        reads each key's own ``value:N`` in its place (``Db.populated_shared``). ``only``:
+        the numbers N (of the ``count``) to create, the others left out (a cluster's master
+        gets the keys of its slots).
         """
         if isinstance(prefix, str):
             prefix = prefix.encode()
         prefix = _cstr(prefix)
         d = self.dbs[db]
-        d.main.expand(count)
+        nums: range | list[int] = range(count) if only is None else only
+        d.main.expand(len(nums))
         data = d.data
         fmt = prefix + b":%d"
         # snprintf into a 128-byte buffer: names longer than 127 bytes are cut short.
         truncating = len(prefix) + 22 > 127
         if truncating:
-            keys = [(fmt % j)[:127] for j in range(count)]
+            keys = [(fmt % j)[:127] for j in nums]
         else:
-            keys = [fmt % j for j in range(count)]
+            keys = [fmt % j for j in nums]
         if shared_value is not None:
-            vals: Any = (shared_value for _ in range(count))
+            vals: Any = (shared_value for _ in nums)
             d.populated_shared = (shared_value, prefix + b":", size)
         else:
-            vals = (populate_value(j, size) for j in range(count))
+            vals = (populate_value(j, size) for j in nums)
         if not data and d.main._index is None and not truncating:
             # Bulk path: nothing can collide, so one dict.update does all the dbAdds.
             data.update(zip(keys, vals, strict=True))

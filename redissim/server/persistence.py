@@ -1497,10 +1497,12 @@ def attach_persistence(sim: Any) -> Persistence:
     scenario = sim.scenario
     srv = scenario.server
     idle = not srv.appendonly and not srv.save.split() and not scenario.faults
-    device = StorageDevice(sim.env, scenario.storage, stream(scenario.seed, "storage"))
+    # (a cluster's masters other than the first name their streams apart: engine.ServerNode)
+    prefix = getattr(sim, "stream_prefix", "")
+    device = StorageDevice(sim.env, scenario.storage, stream(scenario.seed, prefix + "storage"))
     p = Persistence(sim.env, sim.loop, sim.keyspace, srv, device,
                     costs=costs_from_profile(sim.profile),
-                    rng=stream(scenario.seed, "persistence"), trace=sim.trace,
+                    rng=stream(scenario.seed, prefix + "persistence"), trace=sim.trace,
                     track=bool(scenario.faults))
     sim.persistence = p
     p.memory = getattr(sim, "memory", None)

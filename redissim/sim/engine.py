@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from redissim.scenario import Scenario, build_profile
+from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
 from redissim.server.faults import attach_faults
@@ -28,6 +29,7 @@ from redissim.server.persistence import attach_persistence
 from redissim.sim.app import AppDriver
 from redissim.sim.client_stats import ClientStats
 from redissim.sim.clock import EPOCH_MS, unix_ms
+from redissim.sim.cluster import ClusterRouter
 from redissim.sim.devices import StorageDevice
 from redissim.sim.metrics import LatencyHistogram, TimeSeries
 from redissim.sim.network import Link
@@ -117,25 +119,42 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Simulation:
-    """One run of one scenario: the environment, the server and its clients."""
+def _preload_owners(pl: Any, masters: int) -> list[list[int]]:
+    """The numbers of the preloaded keys (``prefix:N``) each master owns, by key slot."""
+    owner = node_of_slot(allocate_slots(masters))
+    out: list[list[int]] = [[] for _ in range(masters)]
+    prefix = pl.prefix.encode()
+    for i in range(pl.keys):
+        out[owner[key_hash_slot(b"%s:%d" % (prefix, i))]].append(i)
+    return out
 
-    def __init__(self, scenario: Scenario, *, trace: bool = False, client_stats: bool = False):
-        self.scenario = scenario
+
+class ServerNode:
+    """One redis-server process: its keyspace, event loop, active expiry, maxmemory,
+    persistence and faults, wired together. A scenario has one; a cluster one per master.
+    Master 0's random streams have the single server's names, the others' carry their
+    number (``node1-command-costs``), so that adding masters changes nothing of master 0's."""
+
+    def __init__(self, sim: Simulation, index: int, only: list[int] | None = None):
+        scenario = sim.scenario
         seed = scenario.seed
-        self.env = simpy.Environment(initial_time=0.0)  # seconds, a float from the start
-        self.profile = build_profile(scenario)
-        net = scenario.network
-        self.link = Link.preset(net.preset, net.rtt, net.bandwidth)
-        self.trace = (Trace(limit=scenario.metrics.trace_limit, start=scenario.metrics.trace_from)
-                      if trace else None)
         srv = scenario.server
+        self.index = index
+        self.scenario = scenario
+        self.env = sim.env
+        self.profile = sim.profile
+        self.link = sim.link
+        #: the replay's trace follows master 0 only (the view draws one server)
+        self.trace = sim.trace if index == 0 else None
+        #: prefix of this process's random stream names (persistence.py reads it too)
+        self.stream_prefix = f"node{index}-" if index else ""
         self.keyspace = Keyspace(srv.databases)
         if scenario.preload and scenario.preload.keys:
-            self._preload(scenario.preload, seed)
+            sim._preload(self.keyspace, scenario.preload, seed, only)
         self.loop = EventLoop(self.env, self.keyspace, self.profile, self.link,
                               hz=srv.hz, dynamic_hz=srv.dynamic_hz,
-                              loop_mode=scenario.model.loop, rng=stream(seed, "command-costs"),
+                              loop_mode=scenario.model.loop,
+                              rng=stream(seed, self.stream_prefix + "command-costs"),
                               trace=self.trace)
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
@@ -147,7 +166,7 @@ class Simulation:
         self.loop.before_sleep_hooks.append(self.expire.fast_cycle)
         self.loop.info_providers.append(self.expire.info_fields)
         pv = self.profile.eviction
-        self.memory = MaxMemory(self.keyspace, self.loop, srv, rng_seed=seed,
+        self.memory = MaxMemory(self.keyspace, self.loop, srv, rng_seed=seed + index,
                                 sample_us=pv.sample_us, evict_us=pv.evict_us,
                                 lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace)
         self.memory.attach(self.loop)
@@ -167,6 +186,37 @@ class Simulation:
         self.persistence = attach_persistence(self)
         self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
         self.faults = attach_faults(self, self.persistence)
+
+
+class Simulation:
+    """One run of one scenario: the environment, the server and its clients."""
+
+    def __init__(self, scenario: Scenario, *, trace: bool = False, client_stats: bool = False):
+        self.scenario = scenario
+        seed = scenario.seed
+        self.env = simpy.Environment(initial_time=0.0)  # seconds, a float from the start
+        self.profile = build_profile(scenario)
+        net = scenario.network
+        self.link = Link.preset(net.preset, net.rtt, net.bandwidth)
+        self.trace = (Trace(limit=scenario.metrics.trace_limit, start=scenario.metrics.trace_from)
+                      if trace else None)
+        # One redis-server, or a cluster's masters (each its own process: sim/cluster.py)
+        masters = scenario.cluster.masters if scenario.cluster is not None else 1
+        owners = None
+        if masters > 1 and scenario.preload and scenario.preload.keys:
+            owners = _preload_owners(scenario.preload, masters)
+        self.nodes = [ServerNode(self, i, None if owners is None else owners[i])
+                      for i in range(masters)]
+        node = self.nodes[0]
+        self.keyspace = node.keyspace
+        self.loop = node.loop
+        self.expire = node.expire
+        self.memory = node.memory
+        self.persistence = node.persistence
+        self.faults = node.faults
+        self.router: ClusterRouter | None = None
+        if scenario.cluster is not None:
+            self.router = ClusterRouter([n.loop for n in self.nodes])
         self.postgres = None
         if scenario.postgres is not None:
             from redissim.postgres.pipeline import PostgresServer
@@ -185,32 +235,34 @@ class Simulation:
             if wl.device is not None:
                 drv.extra_targets["device"] = StorageDevice(self.env, wl.device,
                                                             stream(seed, f"device-{i}"))
+            drv.router = self.router
             self.drivers.append(drv)
         #: memtier_benchmark's own counts of the requests (a reply hook, only on request)
         self.client_stats: ClientStats | None = None
         if client_stats or scenario.report == "memtier":
             starts = [float(wl.start) for wl in scenario.workloads if wl.start != "after-previous"]
             self.client_stats = ClientStats(min(starts, default=0.0))
-            self.loop.reply_hooks.append(self.client_stats.on_replies)
+            for n in self.nodes:
+                n.loop.reply_hooks.append(self.client_stats.on_replies)
         self.series = TimeSeries(scenario.metrics.interval, SERIES_COLUMNS)
         self.done = self.env.event()
         self._pending = len(self.drivers)
         self._end = 0.0
 
-    def _preload(self, pl: Any, seed: int) -> None:
-        """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs."""
-        ks = self.keyspace
+    def _preload(self, ks: Keyspace, pl: Any, seed: int, only: list[int] | None = None) -> None:
+        """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs. ``only``:
+        the numbers of the keys this server gets (a cluster's master: those of its slots)."""
         shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
                                                   [:pl.value_size])
-        ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared)
+        ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared, only=only)
         if pl.ttl_min is None:
             return
         rng = stream(seed, "preload-ttl")
         lo, hi = int(pl.ttl_min * 1000), int(pl.ttl_max * 1000)
         whens = (EPOCH_MS + rng.integers(lo, hi + 1, pl.keys)).tolist()
         prefix = pl.prefix.encode()
-        for i, when in enumerate(whens):
-            ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % when], EPOCH_MS)
+        for i in (range(pl.keys) if only is None else only):
+            ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % whens[i]], EPOCH_MS)
 
     # Workloads start at their time, or when the previous one has finished.
     def _on_finish(self, drv: Driver, t: float) -> None:
@@ -236,62 +288,85 @@ class Simulation:
             env.timeout(t - env.now).callbacks.append(lambda _e: drv.start(t))
 
     def _sampler(self):
+        # One row per interval. A cluster's row is its masters' sum (commands, keys, hits,
+        # memory...), but for the busy fraction, which is the busiest master's: the one
+        # that limits the cluster. The latencies are the clients' (master 0's window
+        # holds every reply's: the drivers record them there).
         env = self.env
         loop = self.loop
+        nodes = self.nodes
         interval = self.series.interval
-        last_cmds = 0
-        last_busy = 0.0
-        stats = self.keyspace.stats
-        restarts = 0
-        last_hits = last_misses = 0
+        last_cmds = [0] * len(nodes)
+        last_busy = [0.0] * len(nodes)
+        restarts = [0] * len(nodes)
+        last_hits = [0] * len(nodes)
+        last_misses = [0] * len(nodes)
         while True:
             yield env.timeout(interval)
             t = env.now
-            cmds = loop.total_commands_processed
-            busy = loop.busy_time
-            keys, expires, alive = self._key_counts(t)
+            ops = in_system = busy_max = 0.0
+            keys = expires = alive = d_hits = d_misses = 0
+            evicted = used = cow = aof = 0.0
+            tracking = True
+            for i, node in enumerate(nodes):
+                nl = node.loop
+                stats = node.keyspace.stats
+                cmds = nl.total_commands_processed
+                busy = nl.busy_time
+                k, e, a = self._key_counts(node.keyspace, t)
+                keys += k
+                expires += e
+                alive += a
+                hits, misses = stats.keyspace_hits, stats.keyspace_misses
+                if nl.restarts != restarts[i]:
+                    # the server restarted since the last sample: its counters began again at 0
+                    restarts[i] = nl.restarts
+                    last_cmds[i] = last_hits[i] = last_misses[i] = 0
+                ops += (cmds - last_cmds[i]) / interval
+                in_system += float(nl.in_system(t))
+                busy_max = max(busy_max, min(1.0, max(0.0, (busy - last_busy[i]) / interval)))
+                d_hits += hits - last_hits[i]
+                d_misses += misses - last_misses[i]
+                mm = node.memory
+                evicted += float(mm.ev.stats.evicted_keys)
+                tracking = tracking and mm.tracking
+                if mm.tracking:
+                    used += float(mm.used_memory())
+                cow += float(node.persistence.current_cow_size())
+                aof += float(node.persistence.aof_current_size)
+                last_hits[i], last_misses[i] = hits, misses
+                last_cmds[i], last_busy[i] = cmds, busy
             win = loop.window_hist
-            hits, misses = stats.keyspace_hits, stats.keyspace_misses
-            if loop.restarts != restarts:
-                # the server restarted since the last sample: its counters began again at 0
-                restarts = loop.restarts
-                last_cmds = last_hits = last_misses = 0
-            lookups = hits - last_hits + misses - last_misses
-            mm = self.memory
+            lookups = d_hits + d_misses
             self.series.add(t, (
-                (cmds - last_cmds) / interval,
-                float(loop.in_system(t)),
-                min(1.0, max(0.0, (busy - last_busy) / interval)),
+                ops, in_system, busy_max,
                 win.percentile(50) * 1e3, win.percentile(99) * 1e3,
                 float(keys), float(expires), float(alive),
-                float(hits - last_hits), float(misses - last_misses),
-                (hits - last_hits) / lookups if lookups else float("nan"),
-                float(mm.ev.stats.evicted_keys),
-                float(mm.used_memory()) if mm.tracking else float("nan"),
-                float(self.persistence.current_cow_size()),
-                float(self.persistence.aof_current_size),
+                float(d_hits), float(d_misses),
+                d_hits / lookups if lookups else float("nan"),
+                evicted, used if tracking else float("nan"), cow, aof,
             ))
-            last_hits, last_misses = hits, misses
             loop.window_hist = LatencyHistogram(precision=0.01)
-            last_cmds, last_busy = cmds, busy
 
-    def _key_counts(self, t: float) -> tuple[int, int, int]:
+    @staticmethod
+    def _key_counts(ks: Keyspace, t: float) -> tuple[int, int, int]:
         """Keys in the dicts (what DBSIZE says), keys with a TTL, keys logically alive."""
         now = unix_ms(t)
         keys = expires = alive = 0
-        for db in self.keyspace.dbs:
+        for db in ks.dbs:
             n, e = len(db.data), len(db.exp)
             keys += n
             expires += e
             alive += n
             if e:
-                alive -= self.keyspace.expired_unreclaimed(db, now)
+                alive -= ks.expired_unreclaimed(db, now)
         return keys, expires, alive
 
     def run(self, progress: Callable[[float], None] | None = None) -> Result:
         """Run to the end; ``progress(fraction)`` is called now and then if given."""
         env = self.env
-        self.loop.process = env.process(self.loop.run())
+        for node in self.nodes:
+            node.loop.process = env.process(node.loop.run())
         env.process(self._sampler())
         for drv, wl in zip(self.drivers, self.scenario.workloads, strict=True):
             if wl.start != "after-previous":
@@ -309,6 +384,32 @@ class Simulation:
                     env.run(until=stop | env.timeout(step))
                     progress(self.fraction_done())
         return self._result()
+
+    def _cluster_summary(self, info0: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per master: its slots, the requests the clients sent it, and its INFO counters."""
+        router = self.router
+        assert router is not None
+        now = unix_ms(self.env.now)
+        out = []
+        for node in self.nodes:
+            info = info0 if node.index == 0 else parse_info(
+                node.keyspace.execute([b"INFO", b"everything"], now))
+            st, mem = info.get("stats", {}), info.get("memory", {})
+            first, last = router.ranges[node.index]
+            out.append({
+                "master": node.index + 1, "slots": [first, last],
+                "requests": router.requests[node.index],
+                "total_commands_processed": st.get("total_commands_processed", 0),
+                "total_reads_processed": st.get("total_reads_processed", 0),
+                "busy_fraction": node.loop.busy_time / self.env.now if self.env.now else 0.0,
+                "keys": info_keys(info),
+                "keyspace_hits": st.get("keyspace_hits", 0),
+                "keyspace_misses": st.get("keyspace_misses", 0),
+                "expired_keys": st.get("expired_keys", 0),
+                "evicted_keys": st.get("evicted_keys", 0),
+                "used_memory": mem.get("used_memory", 0),
+            })
+        return out
 
     def fraction_done(self) -> float:
         """Share of the run done: requests answered over requests planned, or time."""
@@ -363,6 +464,8 @@ class Simulation:
             extra["cache_aside"] = apps
         if self.client_stats is not None:
             extra["client_stats"] = self.client_stats
+        if self.router is not None:
+            extra["cluster"] = self._cluster_summary(info)
         if self.scenario.lru_grid is not None:
             from redissim.report.lru_grid import lru_grid
             extra["lru_grid"] = lru_grid(self.keyspace, self.scenario.lru_grid)

@@ -388,6 +388,9 @@ class Driver:
         #: other systems this workload's clients talk to ("postgres", "device"), set by the
         #: engine before start()
         self.extra_targets: dict[str, Any] = {}
+        #: a cluster's ClusterRouter (sim/cluster.py), set by the engine before start(); the
+        #: closed and open drivers then connect and send through it
+        self.router: Any = None
 
     def _flush_hists(self) -> None:
         """Bin the latencies the hot paths appended to the histograms' buffers, the shared
@@ -407,10 +410,20 @@ class Driver:
     def _finish(self, t: float) -> None:
         if not self.finished:
             self.finished = True
-            for conn in self.loop.conns:
-                if conn.driver is self:
-                    self.loop.disconnect(conn)
+            if self.router is not None:
+                for home in getattr(self, "conns", ()):
+                    self.router.disconnect(home)
+            else:
+                for conn in self.loop.conns:
+                    if conn.driver is self:
+                        self.loop.disconnect(conn)
             self.on_finish(self, t)
+
+    def _connect(self, label: str) -> Conn:
+        """A client's connection: to the server, or (a cluster) to every master."""
+        if self.router is not None:
+            return self.router.connect(self, label)
+        return self.loop.connect(self, label)
 
     def label_for(self, i: int) -> str:
         return self.wl.label or f"{self.name} {i + 1}"
@@ -481,7 +494,7 @@ class ClosedDriver(Driver):
         wl = self.wl
         self._begin(t)
         self.active = 0
-        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        self.conns = [self._connect(self.label_for(i)) for i in range(wl.clients)]
         #: keys whose GET missed, per connection, to SET next (fill-on-miss)
         self._fill: dict[int, list[bytes]] = {}
         #: each connection's Batch, reused: a new one is written only once every reply of
@@ -570,10 +583,15 @@ class ClosedDriver(Driver):
         self.issued += n
         batch.t_send = t
         batch.n = batch.remaining = n
-        self.loop.submit_records(conn, t, recs, nbytes)
+        if self.router is None:
+            self.loop.submit_records(conn, t, recs, nbytes)
+        else:
+            self.router.submit_records(conn, t, recs, nbytes)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         done_batch = None
+        if self.router is not None:
+            conn = self.router.home[conn]  # (the reply came on its connection to a master)
         wbuf = self.loop.window_hist.buf
         # LatencyHistogram.record, inlined: append to the buffers, bin them every BUFFER
         # (the histogram looked up again only when the label changes: a pipeline's replies
@@ -635,7 +653,7 @@ class OpenDriver(Driver):
     def start(self, t: float) -> None:
         wl = self.wl
         self._begin(t)
-        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        self.conns = [self._connect(self.label_for(i)) for i in range(wl.clients)]
         self._rr = 0
         self._fed_all = False
         self.t_first = t
@@ -662,11 +680,15 @@ class OpenDriver(Driver):
             if self.budget > 0:
                 self.budget -= n
             loop = self.loop
+            router = self.router
             for ts in times.tolist():
                 conn = conns[self._rr]
                 self._rr = (self._rr + 1) % nconn
                 rec = mix.next_record(Batch(conn, ts, 1))
-                loop.submit_records(conn, ts, [rec], rec[1])
+                if router is None:
+                    loop.submit_records(conn, ts, [rec], rec[1])
+                else:
+                    router.submit_records(conn, ts, [rec], rec[1])
             self.issued += n
             if n == 0 or (self.end_time < float("inf") and len(times) < CHUNK):
                 break

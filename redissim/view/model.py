@@ -20,6 +20,16 @@ _LOOP_KINDS = frozenset({_tr.K_ITER, _tr.K_READ, _tr.K_EXEC, _tr.K_CRON, _tr.K_B
                          _tr.K_WRITE, _tr.K_IDLE})
 
 
+def _title(scenario: Any) -> str:
+    """The scenario's name; for a cluster, which master the picture follows (the trace is
+    master 1's, the key and memory panels count every master)."""
+    name = str(getattr(scenario, "name", "redissim"))
+    cluster = getattr(scenario, "cluster", None)
+    if cluster is not None and cluster.masters > 1:
+        name += f" (cluster: master 1 of {cluster.masters}; keys and memory of all)"
+    return name
+
+
 @dataclass(frozen=True)
 class Caption:
     """Narration shown under the scene.
@@ -144,7 +154,7 @@ class ViewInput:
             dbsize=dbsize or None,
             duration_s=None,
             start_s=float(getattr(result.trace, "start", 0.0)),
-            title=title or str(getattr(scenario, "name", "redissim")),
+            title=title or _title(scenario),
         )
 
     def end_time(self) -> float:

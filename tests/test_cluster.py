@@ -1,0 +1,147 @@
+"""Redis Cluster (sim/cluster.py): the masters, the routing by key slot, and queueing theory.
+
+The slot arithmetic itself is checked against a real redis-server and redis-cli in
+tests/test_cluster_slots.py; here the simulation built on it.
+"""
+
+import json
+
+import pytest
+
+from redissim.report.summary import report_text, to_json
+from redissim.scenario import Scenario, ScenarioError, validate
+from redissim.server.cluster_slots import allocate_slots, key_hash_slot
+from redissim.sim.engine import Simulation, simulate
+from redissim.theory.queueing import mm1
+
+SERVICE_US = 10.0
+
+
+def _sets(masters: int | None, **wl) -> Scenario:
+    doc = {
+        "name": "cluster",
+        "seed": 3,
+        "workloads": [{"type": "closed", "clients": 20, "pipeline": 4, "requests": 20_000,
+                       "commands": [{"cmd": "SET"}],
+                       "keys": {"space": 5_000, "prefix": "user:"}, **wl}],
+    }
+    if masters is not None:
+        doc["cluster"] = {"masters": masters}
+    return Scenario.model_validate(doc)
+
+
+def _owner(ranges: list[tuple[int, int]], key: bytes) -> int:
+    slot = key_hash_slot(key)
+    return next(i for i, (a, b) in enumerate(ranges) if a <= slot <= b)
+
+
+def test_every_key_lives_on_the_master_of_its_slot():
+    sim = Simulation(_sets(3))
+    res = sim.run()
+    ranges = allocate_slots(3)
+    seen = 0
+    for i, node in enumerate(sim.nodes):
+        keys = list(node.keyspace.dbs[0].data)
+        assert keys, f"master {i + 1} got no keys"
+        assert all(_owner(ranges, k) == i for k in keys)
+        seen += len(keys)
+    # every distinct key written is somewhere, once
+    assert seen == sum(m["keys"] for m in res.extra["cluster"])
+    assert seen <= 5_000
+    assert sum(m["requests"] for m in res.extra["cluster"]) == 20_000
+    assert sum(m["total_commands_processed"] for m in res.extra["cluster"]) == 20_000
+
+
+def test_one_master_cluster_is_the_single_server():
+    """``cluster: {masters: 1}`` changes nothing but adding the cluster block."""
+    plain = json.loads(to_json([simulate(_sets(None))]))
+    one = json.loads(to_json([simulate(_sets(1))]))
+    block = one.pop("cluster")
+    assert block[0]["slots"] == [0, 16383] and block[0]["requests"] == 20_000
+    assert one == plain
+
+
+def test_hash_tag_sends_every_request_to_one_master():
+    """A prefix with a hash tag puts every key in one slot: one master does all the work,
+    however many there are (the hot-shard problem)."""
+    res = simulate(_sets(3, keys={"space": 5_000, "prefix": "{user}:"}))
+    reqs = [m["requests"] for m in res.extra["cluster"]]
+    owner = _owner(allocate_slots(3), b"user")
+    assert reqs[owner] == 20_000 and sum(reqs) == 20_000
+
+
+def test_pipelines_are_split_by_master_and_replies_all_arrive():
+    res = simulate(_sets(4, pipeline=16, commands=[{"cmd": "GET"}]))
+    cmds = res.workloads[0].commands[0]
+    assert cmds.calls == 20_000
+    reqs = [m["requests"] for m in res.extra["cluster"]]
+    # uniform keys over 5,000 names: each master about a quarter
+    assert all(abs(r - 5_000) < 500 for r in reqs), reqs
+
+
+def test_preload_is_spread_over_the_masters():
+    doc = {"name": "p", "cluster": {"masters": 3},
+           "preload": {"keys": 3_000, "prefix": "key", "value-size": 8, "ttl-min": 100,
+                       "ttl-max": 200},
+           "workloads": [{"requests": 10, "commands": [{"cmd": "GET"}],
+                          "keys": {"space": 3_000, "prefix": "key:"}}]}
+    sim = Simulation(Scenario.model_validate(doc))
+    ranges = allocate_slots(3)
+    total = 0
+    for i, node in enumerate(sim.nodes):
+        db = node.keyspace.dbs[0]
+        assert all(_owner(ranges, k) == i for k in db.data)
+        assert len(db.exp) == len(db.data)
+        total += len(db.data)
+    assert total == 3_000
+
+
+def test_cluster_of_mm1_queues():
+    """Poisson requests over uniform keys, split by slot: each master is an M/M/1 queue at
+    its share of the rate (a random split of a Poisson stream is Poisson). 280k requests
+    per second would overload one master (mu = 100k); four serve them, each at rho ~ 0.7,
+    with the mean response time M/M/1 predicts for its own share."""
+    lam, mu = 280_000.0, 1e6 / SERVICE_US
+    n = 400_000
+    sc = Scenario.model_validate({
+        "name": "mm1-cluster", "seed": 5, "cluster": {"masters": 4},
+        "model": {"loop": "fcfs"},
+        "network": {"rtt": 0, "bandwidth": "1000000gbit"},
+        "costs": {"commands.default-us": SERVICE_US, "commands.per-command-us": {},
+                  "commands.distribution": "exponential"},
+        "workloads": [{"type": "open", "rate": lam, "requests": n, "clients": 1,
+                       "commands": [{"cmd": "GET"}],
+                       "keys": {"space": 1_000_000}}],
+    })
+    res = simulate(sc)
+    h = res.workloads[0].commands[0].latency
+    assert h.count == n
+    span = n / lam
+    expected = 0.0
+    for m in res.extra["cluster"]:
+        share = m["requests"] / n
+        expected += share * mm1(share * lam, mu)["W"]
+        assert m["busy_fraction"] == pytest.approx(share * lam * span / mu / res.sim_time,
+                                                   rel=0.05)
+    assert h.mean == pytest.approx(expected, rel=0.03)
+
+
+def test_report_shows_each_master():
+    res = simulate(_sets(3))
+    text = report_text(res)
+    assert "# Cluster: 3 masters" in text
+    assert text.count("\nmaster ") == 3
+    assert "slots 0-5460" in text and "slots 10923-16383" in text
+    assert "master 1 of 3" in text
+
+
+@pytest.mark.parametrize("wl, msg", [
+    ({"type": "script", "steps": [{"at": 0, "cmd": "PING"}]}, "closed and open workloads"),
+    ({"requests": 10, "commands": [{"cmd": "MSET", "args": ["MSET", "{key}", "1", "{key}",
+                                                           "2"]}]}, "CROSSSLOT"),
+])
+def test_what_a_cluster_does_not_model_is_refused(wl, msg):
+    with pytest.raises(ScenarioError) as e:
+        validate({"name": "x", "cluster": {"masters": 2}, "workloads": [wl]}, "x.yaml")
+    text = str(e.value)
+    assert text.startswith("x.yaml: ") and msg in text and "\n" not in text
