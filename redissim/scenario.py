@@ -327,6 +327,15 @@ class ClusterConfig(_Base):
     (sim/cluster.py)."""
 
     masters: int = Field(default=3, ge=1, le=1000)
+    #: the master whose event trace is recorded (what ``redissim animate`` draws), from 1
+    traced_master: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _traced(self) -> ClusterConfig:
+        if self.traced_master > self.masters:
+            raise ValueError(f"traced-master must be one of the {self.masters} masters "
+                             f"(1..{self.masters})")
+        return self
 
 
 class Scenario(_Base):

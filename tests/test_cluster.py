@@ -145,3 +145,16 @@ def test_what_a_cluster_does_not_model_is_refused(wl, msg):
         validate({"name": "x", "cluster": {"masters": 2}, "workloads": [wl]}, "x.yaml")
     text = str(e.value)
     assert text.startswith("x.yaml: ") and msg in text and "\n" not in text
+
+
+def test_the_trace_follows_the_traced_master():
+    """The view draws one server: the trace holds the chosen master's events only."""
+    doc = _sets(3, keys={"space": 5_000, "prefix": "{user}:"}).model_dump(by_alias=True)
+    owner = _owner(allocate_slots(3), b"user")
+    for traced, busy in ((owner + 1, True), ((owner + 1) % 3 + 1, False)):
+        doc["cluster"]["traced-master"] = traced
+        res = simulate(Scenario.model_validate(doc), trace=True)
+        assert res.trace is not None
+        assert (len(res.trace.events) > 1_000) is busy
+    with pytest.raises(ScenarioError, match="traced-master must be one of the 3 masters"):
+        validate({**doc, "cluster": {"masters": 3, "traced-master": 4}}, "x.yaml")

@@ -144,8 +144,9 @@ class ServerNode:
         self.env = sim.env
         self.profile = sim.profile
         self.link = sim.link
-        #: the replay's trace follows master 0 only (the view draws one server)
-        self.trace = sim.trace if index == 0 else None
+        #: the replay's trace follows one master (the view draws one server)
+        traced = scenario.cluster.traced_master - 1 if scenario.cluster is not None else 0
+        self.trace = sim.trace if index == traced else None
         #: prefix of this process's random stream names (persistence.py reads it too)
         self.stream_prefix = f"node{index}-" if index else ""
         self.keyspace = Keyspace(srv.databases)

@@ -22,11 +22,11 @@ _LOOP_KINDS = frozenset({_tr.K_ITER, _tr.K_READ, _tr.K_EXEC, _tr.K_CRON, _tr.K_B
 
 def _title(scenario: Any) -> str:
     """The scenario's name; for a cluster, which master the picture follows (the trace is
-    master 1's, the key and memory panels count every master)."""
+    that master's; the key and memory panels count every master's, README says so)."""
     name = str(getattr(scenario, "name", "redissim"))
     cluster = getattr(scenario, "cluster", None)
     if cluster is not None and cluster.masters > 1:
-        name += f" (cluster: master 1 of {cluster.masters}; keys and memory of all)"
+        name += f" · master {cluster.traced_master} of {cluster.masters}"
     return name
 
 
