@@ -85,6 +85,10 @@ class ClusterRouter:
                        nbytes: int) -> None:
         """EventLoop.submit_records for a client of the cluster: each record to its node."""
         peers = self.peers[home]
+        if len(peers) == 1:  # one master owns every slot
+            self.requests[0] += len(recs)
+            self.loops[0].submit_records(peers[0], t_send, recs, nbytes)
+            return
         default = self._default[home]
         if len(recs) == 1:
             node = self.node_of(recs[0][0], default)
