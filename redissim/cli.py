@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from redissim.outputs import give_default_mode
 from redissim.scenario import (
     Scenario,
     ScenarioError,
@@ -45,6 +46,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        give_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -86,6 +88,7 @@ def _write_figures(png: Path, results: list) -> None:
         try:
             draw_grid(grid, tmp, f"{results[0].scenario.name} {variant or ''}: "
                                  f"score {grid.score:.3f}")
+            give_default_mode(tmp)
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -282,6 +285,7 @@ def _export_atomic(target: Path, write) -> int:
     try:
         out = tmp if is_dir else tmp / target.name
         n = write(out)
+        give_default_mode(out)
         if is_dir:
             if target.exists():
                 shutil.rmtree(target)

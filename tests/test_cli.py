@@ -148,3 +148,19 @@ def test_lru_test_prints_redis_cli_lines():
         n, h, hp, mi, mp = m.groups()
         assert int(h) + int(mi) == int(n)
         assert abs(float(hp) + float(mp) - 100) < 0.02
+
+
+def test_outputs_get_the_mode_a_plain_open_gives(tmp_path):
+    """Written via a private temporary file, an output still ends up 0666 less the umask
+    (not tempfile's 0600), like any file a program creates."""
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "out.json"
+        r = cli("run", str(tiny(tmp_path, "quickstart")), "--json", str(out), "-q")
+    finally:
+        os.umask(old)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640

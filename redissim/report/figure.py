@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from redissim.outputs import give_default_mode
+
 
 def save_png(fig: Any, path: Path) -> Path:
     """Save ``fig`` as ``path`` (a sibling temp file renamed into place) and close it.
@@ -23,6 +25,7 @@ def save_png(fig: Any, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        give_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
