@@ -298,3 +298,30 @@ def test_a_script_is_one_connection_and_a_timed_run():
     text = memtier_text(simulate(sc, client_stats=True))
     assert text.startswith("1         Threads\n1         Connections per thread\n11        Seconds\n")
     assert "Setexs" in text and "Hits/sec" not in text
+
+
+def test_cluster_mode_adds_moved_and_ask():
+    """memtier's --cluster-mode (run_stats.cpp: print_moved_sec_column, print_ask_sec_column,
+    result_print_to_json) puts MOVED/sec and ASK/sec after Misses/sec, 12 wide like the
+    others, with "---" for Waits; the simulated cluster never redirects, so both are 0."""
+    doc = small().model_dump(by_alias=True)
+    doc["cluster"] = {"masters": 3}
+    res = simulate(Scenario.model_validate(doc), client_stats=True)
+    lines = memtier_text(res, histogram=False).splitlines()
+    head = next(i for i, x in enumerate(lines) if x.startswith("Type "))
+    table = lines[head - 1:head + 6]
+    assert len({len(x) for x in table}) == 1  # the rule, the titles and every row align
+    titles = lines[head].split()
+    assert titles[titles.index("Misses/sec") + 1:titles.index("Misses/sec") + 3] == \
+        ["MOVED/sec", "ASK/sec"]
+    for row in lines[head + 2:head + 6]:
+        cells = row.split()
+        if cells[0] == "Waits":
+            assert cells[4:6] == ["---", "---"]
+        else:
+            assert cells[4:6] == ["0.00", "0.00"]
+    stats = memtier_json(res)["ALL STATS"]
+    for name in ("Sets", "Gets", "Waits", "Totals"):
+        assert (stats[name]["MOVED/sec"], stats[name]["ASK/sec"]) == (0.0, 0.0)
+    plain = memtier_json(simulate(small(), client_stats=True))["ALL STATS"]
+    assert "MOVED/sec" not in plain["Totals"]

@@ -75,6 +75,9 @@ class _Report:
         self.cs = cs
         self.percentiles = percentiles
         self.default_mode = all(name in DEFAULT_TYPES for name in cs.totals)
+        #: memtier's --cluster-mode adds MOVED/sec and ASK/sec; the simulated clients know
+        #: the slot map and it never changes, so both are 0
+        self.cluster_mode = res.scenario.cluster is not None
         self.types = list(DEFAULT_TYPES) if self.default_mode else list(cs.totals)
         self.duration = cs.duration
         self.hist = {name: HdrHistogram(cs.latencies(name)) for name in cs.totals}
@@ -118,6 +121,12 @@ class _Report:
             for title, n in (("Hits/sec", self.total.hits), ("Misses/sec", self.total.misses)):
                 cols.append([_s(12, title), "-" * 13, _s(12, "---"), _f(12, self.rate(n), 2),
                              _s(12, "---"), _f(12, self.rate(n), 2)])
+        if self.cluster_mode:
+            for title in ("MOVED/sec", "ASK/sec"):
+                zeros = [_f(12, 0.0, 2) for _ in self.types]
+                if self.default_mode:
+                    zeros.append(_s(12, "---"))  # Waits
+                cols.append([_s(12, title), "-" * 13, *zeros, _f(12, 0.0, 2)])
         cols.append(self._latency_column("Avg. Latency", lambda h: h.mean()))
         for q in self.percentiles:
             cols.append(self._latency_column(_percentile_label(q),
@@ -190,6 +199,7 @@ class _Report:
             "Ops/sec": _num(self.rate(st.ops), 2),
             "Hits/sec": _num(self.rate(hits), 2),
             "Misses/sec": _num(self.rate(misses), 2),
+            **({"MOVED/sec": 0.0, "ASK/sec": 0.0} if self.cluster_mode else {}),
             "Connection Errors/sec": 0.0,
             "Connection Errors": 0,
             "Latency": _num(avg, 3),
