@@ -371,9 +371,10 @@ class Scenario(_Base):
         # What the cluster model covers: clients that route each request by its one key.
         for i, wl in enumerate(self.workloads):
             where = f"cluster: workloads.{i}"
-            if wl.type not in ("closed", "open") or wl.target != "redis":
-                raise ValueError(f"{where}: a cluster takes closed and open workloads against "
-                                 f"Redis (got type {wl.type}, target {wl.target})")
+            if wl.type == "scan" or wl.target != "redis":
+                raise ValueError(f"{where}: a cluster takes closed, open, script and "
+                                 f"read-modify-write workloads against Redis (got type "
+                                 f"{wl.type}, target {wl.target}; SCAN walks one master)")
             for c in wl.commands:
                 text = " ".join(c.args) if c.args is not None else c.cmd
                 if text.count("{key}") > 1:

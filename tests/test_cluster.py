@@ -9,7 +9,7 @@ import json
 import pytest
 
 from redissim.report.summary import report_text, to_json
-from redissim.scenario import Scenario, ScenarioError, validate
+from redissim.scenario import Scenario, ScenarioError, load_scenario, validate, variant_scenario
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot
 from redissim.sim.engine import Simulation, simulate
 from redissim.theory.queueing import mm1
@@ -136,7 +136,8 @@ def test_report_shows_each_master():
 
 
 @pytest.mark.parametrize("wl, msg", [
-    ({"type": "script", "steps": [{"at": 0, "cmd": "PING"}]}, "closed and open workloads"),
+    ({"type": "scan"}, "SCAN walks one master"),
+    ({"target": "postgres", "requests": 10}, "against Redis"),
     ({"requests": 10, "commands": [{"cmd": "MSET", "args": ["MSET", "{key}", "1", "{key}",
                                                            "2"]}]}, "CROSSSLOT"),
 ])
@@ -158,3 +159,23 @@ def test_the_trace_follows_the_traced_master():
         assert (len(res.trace.events) > 1_000) is busy
     with pytest.raises(ScenarioError, match="traced-master must be one of the 3 masters"):
         validate({**doc, "cluster": {"masters": 3, "traced-master": 4}}, "x.yaml")
+
+
+def test_atomic_counter_in_a_cluster():
+    """The lesson's atomicity holds in a cluster: INCR on one key is run whole by the master
+    that owns it; GET then SET still loses updates; the script's GETs reach the owners."""
+    sc, data = load_scenario("atomic-counter", ["cluster.masters=3"])
+    sc = variant_scenario(data, sc.variants[0], "atomic-counter")
+    sim = Simulation(sc)
+    res = sim.run()
+    by_name = {w.name: w for w in res.workloads}
+    assert by_name["GET+SET"].extra["lost"] > 9_000
+    check = {r["command"]: r["reply"] for r in by_name["check"].records}
+    assert check["GET page:views:incr"] == "10000"
+    assert int(check["GET page:views:getset"]) == 10_000 - by_name["GET+SET"].extra["lost"]
+    ranges = allocate_slots(3)
+    for key in (b"page:views:incr", b"page:views:getset", b"lock:job123"):
+        owner = _owner(ranges, key)
+        assert [key in n.keyspace.dbs[0].data for n in sim.nodes] == \
+            [i == owner for i in range(3)]
+    assert by_name["lock"].extra["replies"] == {"1": 1, "0": 49}

@@ -81,6 +81,10 @@ class ClusterRouter:
         key = args[pos]
         return self.owner[key_hash_slot(key if type(key) is bytes else str(key).encode())]
 
+    def keyspace_of(self, key: bytes) -> Any:
+        """The keyspace of the master that owns ``key`` (for a report's final read)."""
+        return self.loops[self.owner[key_hash_slot(key)]].ks
+
     def submit_records(self, home: Conn, t_send: float, recs: list[InRecord],
                        nbytes: int) -> None:
         """EventLoop.submit_records for a client of the cluster: each record to its node."""

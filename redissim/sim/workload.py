@@ -411,7 +411,11 @@ class Driver:
         if not self.finished:
             self.finished = True
             if self.router is not None:
-                for home in getattr(self, "conns", ()):
+                homes = getattr(self, "conns", None)
+                if homes is None:  # (a script's one connection)
+                    one = getattr(self, "conn", None)
+                    homes = [one] if one is not None else []
+                for home in homes:
                     self.router.disconnect(home)
             else:
                 for conn in self.loop.conns:
@@ -424,6 +428,15 @@ class Driver:
         if self.router is not None:
             return self.router.connect(self, label)
         return self.loop.connect(self, label)
+
+    def _submit(self, conn: Conn, t: float, cmds: list[tuple[list, int, str]]) -> None:
+        """EventLoop.submit: to the server, or (a cluster) each command to its master."""
+        if self.router is None:
+            self.loop.submit(conn, t, cmds)
+            return
+        batch = Batch(conn, t, len(cmds))
+        self.router.submit_records(conn, t, [(a, n, label, batch) for a, n, label in cmds],
+                                   sum(n for _a, n, _label in cmds))
 
     def label_for(self, i: int) -> str:
         return self.wl.label or f"{self.name} {i + 1}"
@@ -723,7 +736,7 @@ class ScriptDriver(Driver):
 
     def start(self, t: float) -> None:
         self.t_start = t
-        self.conn = self.loop.connect(self, self.wl.label or self.name)
+        self.conn = self._connect(self.wl.label or self.name)
         self._waiting: Any = None
         self.loop.env.process(self._run(t))
 
@@ -739,7 +752,7 @@ class ScriptDriver(Driver):
             t_send = env.now
             self.t_first = min(self.t_first, t_send)
             self.issued += 1
-            self.loop.submit(self.conn, t_send, [(args, request_size(args), args[0].decode().upper())])
+            self._submit(self.conn, t_send, [(args, request_size(args), args[0].decode().upper())])
             t_recv, reply = yield self._waiting
             self.records.append({
                 "t": round(t_send - t0, 9), "command": " ".join(a.decode("utf-8", "replace")
@@ -830,7 +843,7 @@ class ReadModifyWriteDriver(Driver):
         #: integer, or gone), read from the server's keyspace for the report
         self.final: dict[bytes, int | None] = {}
         self.active = 0
-        self.conns = [self.loop.connect(self, self.label_for(i)) for i in range(wl.clients)]
+        self.conns = [self._connect(self.label_for(i)) for i in range(wl.clients)]
         for conn in self.conns:
             self._get(conn, t)
         if self.active:
@@ -853,15 +866,17 @@ class ReadModifyWriteDriver(Driver):
         """Write one command the client decided on at ``t``: at once, or once its CPU is done
         with it (client-cpu)."""
         if not self.client_cpu:
-            self.loop.submit(conn, t, cmds)
+            self._submit(conn, t, cmds)
             return
 
         def write(t_write: float) -> None:
-            self.loop.submit(conn, t_write, cmds)
+            self._submit(conn, t_write, cmds)
 
         self._on_cpu(t, 1, write)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        if self.router is not None:
+            conn = self.router.home[conn]  # (the reply came on its connection to a master)
         for label, batch, _size, reply, args in sent:
             self._hist(label).record(t_recv - batch.t_send)
             self.completed += 1
@@ -887,9 +902,10 @@ class ReadModifyWriteDriver(Driver):
         if self.active == 0 and not self.finished:
             # Every increment has its replies: the keys hold what this workload left. (Read
             # now, when the server wrote the last reply; later workloads may change them.)
-            data = self.loop.ks.dbs[conn.session.db].data
+            db = conn.session.db
             for key in self.first_read:
-                self.final[key] = self._as_int(data.get(key, b""))
+                ks = self.loop.ks if self.router is None else self.router.keyspace_of(key)
+                self.final[key] = self._as_int(ks.dbs[db].data.get(key, b""))
             self._finish(self.t_last)
 
     def lost(self) -> int:
