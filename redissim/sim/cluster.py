@@ -13,12 +13,14 @@ answered ``-MOVED`` and the map never changes.
 Each client keeps one connection to every master, as those clients keep a connection pool
 per node. A batch of pipelined requests is split by node, in the order the requests were
 made: each node gets its share as one write, and the batch is done when the last reply
-from any node has arrived (redis-py's cluster pipeline does the same, node by node). A
-command without a key goes to the client's own node, master ``client % masters``.
+from any node has arrived (redis-py's cluster pipeline also groups a pipeline's commands
+by node). A command without a key goes to the client's own node, master ``client %
+masters`` (clients numbered across the scenario's workloads).
 
 Not modelled: replicas and failover, resharding (``MOVED``/``ASK``), the cluster bus and
-``clusterCron``'s gossip, and ``CROSSSLOT`` (scenarios with several keys per command are
-refused when a cluster is configured).
+``clusterCron``'s gossip, ``CROSSSLOT`` (scenarios with several keys per command are
+refused when a cluster is configured), and cluster mode's refusal of ``SELECT`` (the
+masters keep their 16 databases).
 """
 
 from __future__ import annotations

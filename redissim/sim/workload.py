@@ -389,7 +389,7 @@ class Driver:
         #: engine before start()
         self.extra_targets: dict[str, Any] = {}
         #: a cluster's ClusterRouter (sim/cluster.py), set by the engine before start(); the
-        #: closed and open drivers then connect and send through it
+        #: drivers then connect and send through it (a cluster has no SCAN walker)
         self.router: Any = None
 
     def _flush_hists(self) -> None:
