@@ -327,12 +327,14 @@ class ClusterConfig(_Base):
     (sim/cluster.py)."""
 
     masters: int = Field(default=3, ge=1, le=1000)
-    #: the master whose event trace is recorded (what ``redissim animate`` draws), from 1
-    traced_master: int = Field(default=1, ge=1)
+    #: the master whose event trace the replay shows (``redissim animate``): a number from
+    #: 1, or ``busiest``, the one that ran the most commands (every master's trace is kept
+    #: until the run ends, then one is chosen)
+    traced_master: int | Literal["busiest"] = "busiest"
 
     @model_validator(mode="after")
     def _traced(self) -> ClusterConfig:
-        if self.traced_master > self.masters:
+        if isinstance(self.traced_master, int) and not 1 <= self.traced_master <= self.masters:
             raise ValueError(f"traced-master must be one of the {self.masters} masters "
                              f"(1..{self.masters})")
         return self

@@ -152,11 +152,13 @@ def test_the_trace_follows_the_traced_master():
     """The view draws one server: the trace holds the chosen master's events only."""
     doc = _sets(3, keys={"space": 5_000, "prefix": "{user}:"}).model_dump(by_alias=True)
     owner = _owner(allocate_slots(3), b"user")
-    for traced, busy in ((owner + 1, True), ((owner + 1) % 3 + 1, False)):
+    for traced, busy in ((owner + 1, True), ((owner + 1) % 3 + 1, False), ("busiest", True)):
         doc["cluster"]["traced-master"] = traced
         res = simulate(Scenario.model_validate(doc), trace=True)
         assert res.trace is not None
         assert (len(res.trace.events) > 1_000) is busy
+        # (busiest: every key is on the owner of "user", so that one)
+        assert res.extra["traced_master"] == (owner + 1 if busy else traced)
     with pytest.raises(ScenarioError, match="traced-master must be one of the 3 masters"):
         validate({**doc, "cluster": {"masters": 3, "traced-master": 4}}, "x.yaml")
 

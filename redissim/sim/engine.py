@@ -144,9 +144,16 @@ class ServerNode:
         self.env = sim.env
         self.profile = sim.profile
         self.link = sim.link
-        #: the replay's trace follows one master (the view draws one server)
-        traced = scenario.cluster.traced_master - 1 if scenario.cluster is not None else 0
-        self.trace = sim.trace if index == traced else None
+        #: the replay's trace follows one master (the view draws one server): the chosen
+        #: one, or (busiest) each master records its own and the run keeps the busiest's
+        traced = scenario.cluster.traced_master if scenario.cluster is not None else 1
+        self.trace: Trace | None = None
+        if sim.trace is not None:
+            if traced == "busiest":
+                self.trace = sim.trace if index == 0 else Trace(limit=sim.trace.limit,
+                                                                start=sim.trace.start)
+            elif index == int(traced) - 1:
+                self.trace = sim.trace
         #: prefix of this process's random stream names (persistence.py reads it too)
         self.stream_prefix = f"node{index}-" if index else ""
         self.keyspace = Keyspace(srv.databases)
@@ -465,13 +472,21 @@ class Simulation:
             extra["cache_aside"] = apps
         if self.client_stats is not None:
             extra["client_stats"] = self.client_stats
+        trace = self.trace
         if self.router is not None:
             extra["cluster"] = self._cluster_summary(info)
+            traced = self.scenario.cluster.traced_master if self.scenario.cluster else 1
+            if traced == "busiest":
+                traced = 1 + max(range(len(self.nodes)), key=lambda i: (
+                    extra["cluster"][i]["total_commands_processed"], -i))
+            extra["traced_master"] = int(traced)
+            if trace is not None:
+                trace = self.nodes[int(traced) - 1].trace
         if self.scenario.lru_grid is not None:
             from redissim.report.lru_grid import lru_grid
             extra["lru_grid"] = lru_grid(self.keyspace, self.scenario.lru_grid)
         return Result(self.scenario, self.scenario.seed, self.env.now, out, info, self.series,
-                      self.trace, labels, extra=extra)
+                      trace, labels, extra=extra)
 
 
 #: young-generation collections of CPython's cycle collector during a run: one per this many

@@ -20,13 +20,13 @@ _LOOP_KINDS = frozenset({_tr.K_ITER, _tr.K_READ, _tr.K_EXEC, _tr.K_CRON, _tr.K_B
                          _tr.K_WRITE, _tr.K_IDLE})
 
 
-def _title(scenario: Any) -> str:
+def _title(scenario: Any, traced: int | None = None) -> str:
     """The scenario's name; for a cluster, which master the picture follows (the trace is
     that master's; the key and memory panels count every master's, README says so)."""
     name = str(getattr(scenario, "name", "redissim"))
     cluster = getattr(scenario, "cluster", None)
-    if cluster is not None and cluster.masters > 1:
-        name += f" · master {cluster.traced_master} of {cluster.masters}"
+    if cluster is not None and cluster.masters > 1 and traced is not None:
+        name += f" · master {traced} of {cluster.masters}"
     return name
 
 
@@ -154,7 +154,7 @@ class ViewInput:
             dbsize=dbsize or None,
             duration_s=None,
             start_s=float(getattr(result.trace, "start", 0.0)),
-            title=title or _title(scenario),
+            title=title or _title(scenario, getattr(result, "extra", {}).get("traced_master")),
         )
 
     def end_time(self) -> float:
