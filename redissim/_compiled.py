@@ -35,6 +35,8 @@ COMPILED: tuple[str, ...] = (
     "redissim.sim.metrics",
     "redissim.sim.network",
     "redissim.sim.workload",
+    "redissim.server.cluster_slots",
+    "redissim.sim.cluster",
 )
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

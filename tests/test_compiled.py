@@ -48,6 +48,19 @@ def test_both_builds_give_identical_json(tmp_path: Path, scenario: str) -> None:
 
 
 @needs_build
+def test_both_builds_give_identical_json_for_a_cluster(tmp_path: Path) -> None:
+    """The cluster's routing (sim/cluster.py, server/cluster_slots.py) compiled and not."""
+    outs = []
+    for pure in (False, True):
+        out = tmp_path / f"cluster-{pure}.json"
+        r = _run([*PY, "run", "cluster-scaling", "-q", "--json", str(out),
+                  "--set", "workloads.0.requests=20000"], pure)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+@needs_build
 def test_the_switch_picks_the_build() -> None:
     code = ("from redissim._compiled import is_compiled; import redissim.server.eventloop as e; "
             "print(is_compiled(), e.__file__.endswith('.py'))")
