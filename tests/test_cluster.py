@@ -133,6 +133,15 @@ def test_report_shows_each_master():
     assert text.count("\nmaster ") == 3
     assert "slots 0-5460" in text and "slots 10923-16383" in text
     assert "master 1 of 3" in text
+    # redis-benchmark --cluster's block (7.0's showLatencyReport): one configuration per
+    # node, one thread per master
+    block = text.split(" ======\n", 1)[1].split("\n\n")[0].splitlines()
+    assert block[4:] == [
+        "  cluster mode: yes (3 masters)",
+        *[line for m in range(3) for line in (
+            f"  node [{m}] configuration:", "    save: 3600 1 300 100 60 10000",
+            "    appendonly: no")],
+        "  multi-thread: yes", "  threads: 3", "  pipeline: 4"]
 
 
 @pytest.mark.parametrize("wl, msg", [

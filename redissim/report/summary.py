@@ -350,10 +350,22 @@ def benchmark_text(res: Result) -> str:
                 out.append(f"  {wl.value_size} bytes payload")
                 out.append("  keep alive: 1")
                 srv = res.scenario.server
-                out.append(f'  host configuration "save": {srv.save}')
-                out.append(f'  host configuration "appendonly": '
-                           f'{"yes" if srv.appendonly else "no"}')
-                out.append("  multi-thread: no")
+                appendonly = "yes" if srv.appendonly else "no"
+                cluster = res.scenario.cluster
+                if cluster is not None and cluster.masters > 1:
+                    # redis-benchmark --cluster (which refuses a one-node cluster): each
+                    # master's configuration, and one thread per master
+                    out.append(f"  cluster mode: yes ({cluster.masters} masters)")
+                    for m in range(cluster.masters):
+                        out.append(f"  node [{m}] configuration:")
+                        out.append(f"    save: {srv.save or 'NONE'}")
+                        out.append(f"    appendonly: {appendonly}")
+                    out.append("  multi-thread: yes")
+                    out.append(f"  threads: {cluster.masters}")
+                else:
+                    out.append(f'  host configuration "save": {srv.save}')
+                    out.append(f'  host configuration "appendonly": {appendonly}')
+                    out.append("  multi-thread: no")
             if wl.pipeline > 1:
                 out.append(f"  pipeline: {wl.pipeline}")
             out.append("")
