@@ -319,6 +319,14 @@ class MetricsConfig(_Base):
     trace_from: Seconds = Field(default=0.0, ge=0)
 
 
+def _master_number(v: Any) -> Any:
+    if v == "busiest" or (isinstance(v, int) and not isinstance(v, bool)):
+        return v
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    raise ValueError("a master's number (1, 2, ...) or busiest")
+
+
 class ClusterConfig(_Base):
     """Redis Cluster: ``masters`` redis-server processes (no replicas), each configured by
     ``server:``, the 16384 hash slots spread over them as ``redis-cli --cluster create``
@@ -330,7 +338,8 @@ class ClusterConfig(_Base):
     #: the master whose event trace the replay shows (``redissim animate``): a number from
     #: 1, or ``busiest``, the one that ran the most commands (every master's trace is kept
     #: until the run ends, then one is chosen)
-    traced_master: int | Literal["busiest"] = "busiest"
+    traced_master: Annotated[int | Literal["busiest"], BeforeValidator(_master_number)] = \
+        "busiest"
 
     @model_validator(mode="after")
     def _traced(self) -> ClusterConfig:
@@ -454,7 +463,8 @@ def format_validation_error(source: str, err: ValidationError) -> str:
     more = f" ({len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     shown = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, dict | list) \
         else f" (got {got!r})"
-    return f"{source}: {loc or '<top>'}: {msg}{shown}{more}"
+    # (a check of the whole scenario has no location; its message starts with the field)
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{shown}{more}"
 
 
 def load_raw(path: Path) -> dict:

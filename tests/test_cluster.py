@@ -190,3 +190,15 @@ def test_atomic_counter_in_a_cluster():
         assert [key in n.keyspace.dbs[0].data for n in sim.nodes] == \
             [i == owner for i in range(3)]
     assert by_name["lock"].extra["replies"] == {"1": 1, "0": 49}
+
+
+def test_traced_master_takes_a_number_or_busiest():
+    wl = [{"requests": 10}]
+    ok = validate({"name": "x", "cluster": {"masters": 2, "traced-master": "2"},
+                   "workloads": wl}, "x.yaml")
+    assert ok.cluster is not None and ok.cluster.traced_master == 2
+    with pytest.raises(ScenarioError) as e:
+        validate({"name": "x", "cluster": {"masters": 2, "traced-master": "top"},
+                  "workloads": wl}, "x.yaml")
+    assert str(e.value) == ("x.yaml: cluster.traced-master: a master's number (1, 2, ...) "
+                            "or busiest (got 'top')")
