@@ -91,6 +91,13 @@ class PersistenceCosts(_Base):
     startup_ms: float = Field(ge=0)
 
 
+class ClusterCosts(_Base):
+    """What a redis-server in cluster mode spends more than a standalone one."""
+
+    #: per command: the slot check before call() and the slot-to-key lists of 7.0
+    per_command_us: float = Field(ge=0)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
@@ -99,6 +106,9 @@ class CostProfile(_Base):
     expire: ExpireCosts
     eviction: EvictionCosts
     persistence: PersistenceCosts
+    #: (optional, for profiles written before the cluster model: then cluster mode costs
+    #: nothing extra)
+    cluster: ClusterCosts = Field(default_factory=lambda: ClusterCosts(per_command_us=0.0))
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:

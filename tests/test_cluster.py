@@ -11,7 +11,7 @@ import pytest
 from redissim.report.summary import report_text, to_json
 from redissim.scenario import Scenario, ScenarioError, load_scenario, validate, variant_scenario
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot
-from redissim.sim.engine import Simulation, simulate
+from redissim.sim.engine import Simulation, info_keys, simulate
 from redissim.theory.queueing import mm1
 
 SERVICE_US = 10.0
@@ -52,13 +52,47 @@ def test_every_key_lives_on_the_master_of_its_slot():
     assert sum(m["total_commands_processed"] for m in res.extra["cluster"]) == 20_000
 
 
-def test_one_master_cluster_is_the_single_server():
-    """``cluster: {masters: 1}`` changes nothing but adding the cluster block."""
+def test_one_master_cluster_is_the_single_server_but_for_cluster_mode_costs():
+    """``cluster: {masters: 1}`` is a standalone server in cluster mode: with cluster mode's
+    CPU cost set to 0 the clients see exactly the same run; its memory is the measured
+    cluster-state startup plus 16 B per key more (benchmarks/calibrate_cluster.py)."""
     plain = json.loads(to_json([simulate(_sets(None))]))
-    one = json.loads(to_json([simulate(_sets(1))]))
+    free = _sets(1)
+    free.costs = {"cluster.per-command-us": 0.0}
+    one = json.loads(to_json([simulate(free)]))
     block = one.pop("cluster")
     assert block[0]["slots"] == [0, 16383] and block[0]["requests"] == 20_000
-    assert one == plain
+    assert one["workloads"] == plain["workloads"] and one["commands"] == plain["commands"]
+    keys = info_keys({"keyspace": {k: v for k, v in plain["info"].items()
+                                   if k.startswith("db")}})
+    assert keys > 4_000
+    assert one["info"]["used_memory"] - plain["info"]["used_memory"] == 724_032 + 16 * keys
+    assert one["info"]["used_memory_startup"] - plain["info"]["used_memory_startup"] == 724_032
+    # and with the cost: every command 0.33 us longer, the same commands
+    costly = json.loads(to_json([simulate(_sets(1))]))
+    assert costly["info"]["total_commands_processed"] == 20_000
+    assert costly["sim_time_s"] > one["sim_time_s"]
+
+
+def test_cluster_mode_memory_usage_counts_the_entry_metadata():
+    """MEMORY USAGE on a cluster master: 16 B more than standalone (the real servers said
+    64 and 80 for DEBUG POPULATE's key:5); the script's MEMORY USAGE goes to the key's
+    master like its SET."""
+    def usage(cluster: dict | None) -> list:
+        doc = {"name": "mu", "workloads": [{"type": "script", "steps": [
+            {"at": 0, "cmd": f"SET {k} xxxxxxxxxx"} for k in ("a", "b", "c")] + [
+            {"at": 0, "cmd": f"MEMORY USAGE {k}"} for k in ("a", "b", "c")] + [
+            {"at": 0, "cmd": f"OBJECT IDLETIME {k}"} for k in ("a", "b", "c")]}]}
+        if cluster is not None:
+            doc["cluster"] = cluster
+        res = simulate(Scenario.model_validate(doc))
+        return [r["reply"] for r in res.workloads[0].records][3:]
+    plain = usage(None)
+    spread = usage({"masters": 3})
+    assert plain[:3] == [64, 64, 64] and spread[:3] == [80, 80, 80]
+    assert spread[3:] == plain[3:] == [0] * 3  # (found on the master that has the key)
+    # a, b and c are on three different masters
+    assert len({_owner(allocate_slots(3), k) for k in (b"a", b"b", b"c")}) == 3
 
 
 def test_hash_tag_sends_every_request_to_one_master():
@@ -108,7 +142,7 @@ def test_cluster_of_mm1_queues():
         "model": {"loop": "fcfs"},
         "network": {"rtt": 0, "bandwidth": "1000000gbit"},
         "costs": {"commands.default-us": SERVICE_US, "commands.per-command-us": {},
-                  "commands.distribution": "exponential"},
+                  "commands.distribution": "exponential", "cluster.per-command-us": 0.0},
         "workloads": [{"type": "open", "rate": lam, "requests": n, "clients": 1,
                        "commands": [{"cmd": "GET"}],
                        "keys": {"space": 1_000_000}}],
@@ -202,3 +236,52 @@ def test_traced_master_takes_a_number_or_busiest():
                   "workloads": wl}, "x.yaml")
     assert str(e.value) == ("x.yaml: cluster.traced-master: a master's number (1, 2, ...) "
                             "or busiest (got 'top')")
+
+
+def test_cluster_mode_memory_against_real_servers(tmp_path):
+    """A real redis-server in cluster mode (owning every slot) against a standalone one:
+    the startup memory the model adds (the cluster state), and MEMORY USAGE of a DEBUG
+    POPULATE key in both, as the model's cluster master and standalone server answer."""
+    import time
+
+    from realredis import RedisServer, find_redis_server, free_port
+
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    real = {}
+    for cluster in (False, True):
+        extra = ["--enable-debug-command", "yes"]
+        if cluster:
+            extra += ["--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                      "--cluster-config-file", str(tmp_path / "nodes.conf")]
+        (tmp_path / str(cluster)).mkdir()
+        server = RedisServer(binary, tmp_path / str(cluster), extra).start()
+        try:
+            c = server.client()
+            if cluster:
+                c.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+                for _ in range(100):
+                    if b"cluster_state:ok" in c.command("CLUSTER", "INFO"):
+                        break
+                    time.sleep(0.05)
+            startup = int(c.command("INFO", "memory").decode().split(
+                "used_memory_startup:")[1].split()[0])
+            c.command("DEBUG", "POPULATE", "1000", "key", "10")
+            real[cluster] = (startup, c.command("MEMORY", "USAGE", "key:5"))
+            c.close()
+        finally:
+            server.stop()
+    from redissim.server import memory as mem
+    # (a few hundred bytes of startup memory vary between runs of one build)
+    assert real[True][0] - real[False][0] == pytest.approx(mem.CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15,
+                                                           abs=1024)
+
+    def model(cluster: bool) -> int:
+        doc = {"name": "m", "model": {"jemalloc-lg-quantum": 4},
+               "preload": {"keys": 1000, "prefix": "key", "value-size": 10},
+               "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "MEMORY USAGE key:5"}]}]}
+        if cluster:
+            doc["cluster"] = {"masters": 1}
+        return simulate(Scenario.model_validate(doc)).workloads[0].records[0]["reply"]
+    assert (model(False), model(True)) == (real[False][1], real[True][1]) == (64, 80)

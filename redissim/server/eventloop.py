@@ -311,6 +311,14 @@ class EventLoop:
             st = self.cmdstats[name] = CommandStats()
         return st, self.c_cmd.get(name, self.c_default)
 
+    def add_command_cost(self, us: float) -> None:
+        """Charge every command ``us`` microseconds more: what cluster mode adds to a master
+        (processCommand's getNodeByQuery slot check, 7.0's slot-to-key bookkeeping)."""
+        extra = us * 1e-6
+        self.c_default += extra
+        self.c_cmd = {k: v + extra for k, v in self.c_cmd.items()}
+        self._pre.clear()  # (the entries cache each command's base cost)
+
     # ------------------------------------------------------------------ clients
     def connect(self, driver: Any, label: str) -> Conn:
         conn = Conn(len(self.conns), driver, label)

@@ -95,7 +95,7 @@ class MaxMemory:
 
     def __init__(self, keyspace: Keyspace, loop: Any, server: Any, *, rng_seed: int,
                  sample_us: float, evict_us: float, lg_quantum: int = mem.UPSTREAM_LG_QUANTUM,
-                 trace: tr.Trace | None = None):
+                 trace: tr.Trace | None = None, cluster: bool = False):
         self.ks = keyspace
         self.loop = loop
         self.trace = trace
@@ -118,6 +118,14 @@ class MaxMemory:
         self.key_bytes: list[dict[bytes, int]] = [{} for _ in keyspace.dbs]
         self.keys_total = 0
         self.startup = mem.EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
+        #: cluster mode: the cluster state at start, and the metadata of each main dictEntry
+        #: (sizeof, as MEMORY USAGE and the overhead count it; and what it adds to the
+        #: entry's allocation class)
+        self.entry_meta = mem.CLUSTER_DICT_ENTRY_METADATA if cluster else 0
+        self.entry_extra = (mem.jemalloc_size(mem.DICT_ENTRY_SIZE + self.entry_meta, lg_quantum)
+                            - mem.jemalloc_size(mem.DICT_ENTRY_SIZE, lg_quantum))
+        if cluster:
+            self.startup += mem.CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15
         #: set by the persistence model while a fork child runs (no LRU updates then)
         self.child_active = False
         #: bytes waiting in aof_buf (the persistence model replaces this)
@@ -148,7 +156,7 @@ class MaxMemory:
             return self._string_size(len(key), len(val), has_ttl)
         if isinstance(val, bytes | int):
             return mem.key_alloc(key, val, has_ttl=has_ttl, shared_ok=self.shared_ok,
-                                 lg_quantum=self.lg)
+                                 lg_quantum=self.lg) + self.entry_extra
         # Hashes and lists: dictEntry + key + the value's robj and encoding (listpack, hash
         # table, quicklist: see memory.py).
         size = mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg) + mem.sds_alloc(len(key), self.lg)
@@ -158,7 +166,7 @@ class MaxMemory:
             size += mem.list_value_alloc(list(val), self.lg)
         if has_ttl:
             size += mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg)
-        return size
+        return size + self.entry_extra
 
     def _string_size(self, klen: int, vlen: int, has_ttl: bool) -> int:
         """What a key holding a string that is not an integer takes (cached by size)."""
@@ -166,7 +174,7 @@ class MaxMemory:
         n = self._size_cache.get(sizes)
         if n is None:
             n = self._size_cache[sizes] = mem.key_alloc_sizes(
-                klen, vlen, has_ttl=has_ttl, lg_quantum=self.lg)
+                klen, vlen, has_ttl=has_ttl, lg_quantum=self.lg) + self.entry_extra
         return n
 
     def remeasure(self, dbid: int, keys: Sequence[bytes]) -> None:
@@ -381,9 +389,10 @@ class MaxMemory:
                 return NIL_BULK
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
-                                            lg_quantum=self.lg)
+                                            lg_quantum=self.lg) + self.entry_meta
             return mem.memory_usage_collection(key, val if isinstance(val, dict) else list(val),
-                                               samples=samples, lg_quantum=self.lg)
+                                               samples=samples, lg_quantum=self.lg) \
+                + self.entry_meta
         if name == b"object" and sub in (b"freq", b"idletime"):
             if val is None:
                 return None
@@ -408,7 +417,7 @@ class MaxMemory:
         overhead_db = 0
         for db in self.ks.dbs:
             overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
-                                           db.expires.size)
+                                           db.expires.size) + len(db.data) * self.entry_meta
         clients = mem.client_buffers(0, self.loop.connected)
         aof = self.aof_buffer()
         im = mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,

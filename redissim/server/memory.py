@@ -64,6 +64,15 @@ UPSTREAM_LG_QUANTUM: int = 3
 #: few tens of KB.
 EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15: int = 876_272
 
+#: Cluster mode (cluster-enabled yes), measured on the same build by
+#: benchmarks/calibrate_cluster.py: used_memory_startup 1,600,360 against 876,328 (the
+#: cluster state: its slot tables and node structures), and per key of the main dict 16 B more
+#: (dbDictType's entry metadata, clusterDictEntryMetadata: the two pointers of the slot's
+#: key list), in the allocation, in MEMORY USAGE and in used_memory_overhead (server.c,
+#: object.c:dictMetadataSize). The expires dict has no metadata.
+CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15: int = 724_032
+CLUSTER_DICT_ENTRY_METADATA: int = 16
+
 #: used_memory per client connection, measured on Debian redis-server 7.0.15 (100 connections):
 #: an idle connection (client struct, 16 KiB reply buffer, connection) and one that has sent a
 #: command (plus the 16 KiB query buffer, which clientsCron shrinks again after ~2 s idle).

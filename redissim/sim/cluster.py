@@ -33,6 +33,9 @@ from redissim.server.eventloop import Conn, EventLoop, InRecord
 
 __all__ = ["ClusterRouter"]
 
+#: position of the key in the lines of commands the command table keeps no key for
+_SUBCOMMAND_KEY: dict[str, int] = {"memory": 2, "object": 2}
+
 
 class ClusterRouter:
     """The clients' side of a cluster of ``len(loops)`` masters: their connections to each
@@ -76,6 +79,12 @@ class ClusterRouter:
         if pos is None:
             spec = lookup(first) if isinstance(first, bytes | str) else None
             pos = spec.first_key if spec is not None else 0
+            if pos == 0:
+                # container commands whose subcommands take a key: MEMORY USAGE key,
+                # OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key (Redis 7's key specs)
+                name = first.decode("ascii", "replace") if isinstance(first, bytes) \
+                    else str(first)
+                pos = _SUBCOMMAND_KEY.get(name.lower(), 0)
             if len(self._first_key) < 4096:
                 self._first_key[first] = pos
         if pos == 0 or pos >= len(args):

@@ -164,6 +164,8 @@ class ServerNode:
                               loop_mode=scenario.model.loop,
                               rng=stream(seed, self.stream_prefix + "command-costs"),
                               trace=self.trace)
+        if scenario.cluster is not None:
+            self.loop.add_command_cost(self.profile.cluster.per_command_us)
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
                                    effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
@@ -176,7 +178,8 @@ class ServerNode:
         pv = self.profile.eviction
         self.memory = MaxMemory(self.keyspace, self.loop, srv, rng_seed=seed + index,
                                 sample_us=pv.sample_us, evict_us=pv.evict_us,
-                                lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace)
+                                lg_quantum=scenario.model.jemalloc_lg_quantum, trace=self.trace,
+                                cluster=scenario.cluster is not None)
         self.memory.attach(self.loop)
         if srv.maxmemory or self.memory.track_lru:
             # used_memory kept per key: every command and every key the active cycle
