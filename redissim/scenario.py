@@ -340,6 +340,10 @@ class ClusterConfig(_Base):
     #: until the run ends, then one is chosen)
     traced_master: Annotated[int | Literal["busiest"], BeforeValidator(_master_number)] = \
         "busiest"
+    #: ``slot``: each request to the master of its key's slot (cluster-aware clients);
+    #: ``client``: redis-benchmark --cluster's way: client i talks to master i % masters
+    #: only, and its keys carry a hash tag of that master's first slot (``key:{06S}:123``)
+    routing: Literal["slot", "client"] = "slot"
 
     @model_validator(mode="after")
     def _traced(self) -> ClusterConfig:
@@ -386,6 +390,9 @@ class Scenario(_Base):
                 raise ValueError(f"{where}: a cluster takes closed, open, script and "
                                  f"read-modify-write workloads against Redis (got type "
                                  f"{wl.type}, target {wl.target}; SCAN walks one master)")
+            if self.cluster.routing == "client" and wl.type not in ("closed", "open"):
+                raise ValueError(f"{where}: routing client (redis-benchmark --cluster) "
+                                 f"takes closed and open workloads (got type {wl.type})")
             for c in wl.commands:
                 text = " ".join(c.args) if c.args is not None else c.cmd
                 if text.count("{key}") > 1:

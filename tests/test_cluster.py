@@ -285,3 +285,29 @@ def test_cluster_mode_memory_against_real_servers(tmp_path):
             doc["cluster"] = {"masters": 1}
         return simulate(Scenario.model_validate(doc)).workloads[0].records[0]["reply"]
     assert (model(False), model(True)) == (real[False][1], real[True][1]) == (64, 80)
+
+
+def test_client_routing_is_redis_benchmark_cluster():
+    """routing client: client i talks to master i % masters only, and every key it sends
+    carries the tag of that master's first slot, as a real redis-benchmark --cluster run
+    leaves them (tests/test_cluster_slots.py: key:{06S}:N, key:{8M}}:N, key:{63n}:N on a
+    3-master cluster). A client's pipeline then reaches its master whole."""
+    sc = Scenario.model_validate({
+        "name": "rb", "cluster": {"masters": 3, "routing": "client"},
+        "workloads": [{"clients": 6, "pipeline": 8, "requests": 6_000,
+                       "commands": [{"cmd": "SET"}], "keys": {"space": 1_000, "prefix": "key:"}}]})
+    sim = Simulation(sc)
+    res = sim.run()
+    ranges = allocate_slots(3)
+    for i, node in enumerate(sim.nodes):
+        keys = list(node.keyspace.dbs[0].data)
+        tag = {0: b"{06S}", 1: b"{8M}}", 2: b"{63n}"}[i]
+        assert keys and all(k.startswith(b"key:" + tag + b":") for k in keys)
+        assert {key_hash_slot(k) for k in keys} == {ranges[i][0]}
+        assert node.loop.connected == 0 and len(node.loop.conns) == 2  # clients i, i + 3
+    for m in res.extra["cluster"]:
+        assert m["requests"] == 2_000
+        assert m["total_commands_processed"] / m["total_reads_processed"] > 7.5
+    with pytest.raises(ScenarioError, match="routing client"):
+        validate({"name": "x", "cluster": {"masters": 2, "routing": "client"},
+                  "workloads": [{"type": "read-modify-write", "requests": 10}]}, "x.yaml")

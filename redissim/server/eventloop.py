@@ -320,8 +320,10 @@ class EventLoop:
         self._pre.clear()  # (the entries cache each command's base cost)
 
     # ------------------------------------------------------------------ clients
-    def connect(self, driver: Any, label: str) -> Conn:
-        conn = Conn(len(self.conns), driver, label)
+    def connect(self, driver: Any, label: str, cid: int = -1) -> Conn:
+        """A new client connection; ``cid`` its id (default: the next of this server's;
+        a cluster's clients bound to one master are numbered across the masters)."""
+        conn = Conn(len(self.conns) if cid < 0 else cid, driver, label)
         self.conns.append(conn)
         self.connected += 1
         return conn

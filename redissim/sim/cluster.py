@@ -17,6 +17,12 @@ from any node has arrived (redis-py's cluster pipeline also groups a pipeline's 
 by node). A command without a key goes to the client's own node, master ``client %
 masters`` (clients numbered across the scenario's workloads).
 
+``routing: client`` is redis-benchmark ``--cluster``'s way instead: client ``i`` connects to
+master ``i % masters`` only and sends it everything, each key given the hash tag of that
+master's first slot (redis-benchmark writes its ``crc16_slottable.h`` tag over ``{tag}`` in
+``key:{tag}:__rand_int__``; here the tag goes after the key's first colon, or in front of a
+key without one). A client's pipeline then stays whole.
+
 Not modelled: replicas and failover, resharding (``MOVED``/``ASK``), the cluster bus and
 ``clusterCron``'s gossip, ``CROSSSLOT`` (scenarios with several keys per command are
 refused when a cluster is configured), and cluster mode's refusal of ``SELECT`` (the
@@ -27,9 +33,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
+from redissim.server.cluster_slots import (
+    allocate_slots,
+    benchmark_key_tag,
+    key_hash_slot,
+    node_of_slot,
+)
 from redissim.server.commands import lookup
 from redissim.server.eventloop import Conn, EventLoop, InRecord
+from redissim.server.resp import bulk_size
 
 __all__ = ["ClusterRouter"]
 
@@ -41,8 +53,10 @@ class ClusterRouter:
     """The clients' side of a cluster of ``len(loops)`` masters: their connections to each
     master and the routing of their requests by key slot."""
 
-    def __init__(self, loops: list[EventLoop]):
+    def __init__(self, loops: list[EventLoop], routing: str = "slot"):
         self.loops = loops
+        #: redis-benchmark --cluster's routing: each client bound to one master
+        self.bound = routing == "client"
         self.ranges = allocate_slots(len(loops))
         self.owner = node_of_slot(self.ranges)
         #: a client's connection to each master, by its home connection
@@ -55,10 +69,25 @@ class ClusterRouter:
         self._first_key: dict[Any, int] = {}
         #: requests sent to each master, for the report
         self.requests = [0] * len(loops)
+        #: routing client: each client's master, and the tag (with its colon) for its keys
+        self._master: dict[Conn, int] = {}
+        self._tag: dict[Conn, bytes] = {}
 
     def connect(self, driver: Any, label: str) -> Conn:
         """Open one client's connections (one per master); returns its home connection,
-        the one on the first master, by which the driver knows the client."""
+        the one on the first master, by which the driver knows the client. Routing client:
+        one connection, to the client's own master (numbered across the masters, so that
+        the driver can tell clients apart by id)."""
+        if self.bound:
+            n = len(self.peers)
+            node = n % len(self.loops)
+            conn = self.loops[node].connect(driver, label, n)
+            self.peers[conn] = [conn]
+            self.home[conn] = conn
+            self._default[conn] = node
+            self._master[conn] = node
+            self._tag[conn] = benchmark_key_tag(self.ranges[node][0]) + b":"
+            return conn
         conns = [loop.connect(driver, label) for loop in self.loops]
         home = conns[0]
         self.peers[home] = conns
@@ -69,12 +98,14 @@ class ClusterRouter:
 
     def disconnect(self, home: Conn) -> None:
         """The client closes all its connections."""
+        if self.bound:
+            self.loops[self._master[home]].disconnect(home)
+            return
         for loop, conn in zip(self.loops, self.peers[home], strict=True):
             loop.disconnect(conn)
 
-    def node_of(self, args: list, default: int) -> int:
-        """The master a command line goes to: the owner of its first key's slot."""
-        first = args[0]
+    def _key_pos(self, first: Any) -> int:
+        """Index of the first key in a command line starting with ``first`` (0: none)."""
         pos = self._first_key.get(first)
         if pos is None:
             spec = lookup(first) if isinstance(first, bytes | str) else None
@@ -87,6 +118,31 @@ class ClusterRouter:
                 pos = _SUBCOMMAND_KEY.get(name.lower(), 0)
             if len(self._first_key) < 4096:
                 self._first_key[first] = pos
+        return pos
+
+    def _tagged(self, home: Conn, t_send: float, recs: list[InRecord]) -> None:
+        """Routing client: every key with the client's master's tag, all to that master."""
+        tag = self._tag[home]
+        out: list[InRecord] = []
+        nbytes = 0
+        for args, size, label, batch in recs:
+            pos = self._key_pos(args[0])
+            if 0 < pos < len(args):
+                key = args[pos] if type(args[pos]) is bytes else str(args[pos]).encode()
+                colon = key.find(b":") + 1
+                new = key[:colon] + tag + key[colon:]
+                args = list(args)
+                args[pos] = new
+                size += bulk_size(len(new)) - bulk_size(len(key))
+            out.append((args, size, label, batch))
+            nbytes += size
+        node = self._master[home]
+        self.requests[node] += len(out)
+        self.loops[node].submit_records(home, t_send, out, nbytes)
+
+    def node_of(self, args: list, default: int) -> int:
+        """The master a command line goes to: the owner of its first key's slot."""
+        pos = self._key_pos(args[0])
         if pos == 0 or pos >= len(args):
             return default
         key = args[pos]
@@ -99,6 +155,9 @@ class ClusterRouter:
     def submit_records(self, home: Conn, t_send: float, recs: list[InRecord],
                        nbytes: int) -> None:
         """EventLoop.submit_records for a client of the cluster: each record to its node."""
+        if self.bound:
+            self._tagged(home, t_send, recs)
+            return
         peers = self.peers[home]
         if len(peers) == 1:  # one master owns every slot
             self.requests[0] += len(recs)

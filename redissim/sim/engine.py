@@ -227,7 +227,7 @@ class Simulation:
         self.faults = node.faults
         self.router: ClusterRouter | None = None
         if scenario.cluster is not None:
-            self.router = ClusterRouter([n.loop for n in self.nodes])
+            self.router = ClusterRouter([n.loop for n in self.nodes], scenario.cluster.routing)
         self.postgres = None
         if scenario.postgres is not None:
             from redissim.postgres.pipeline import PostgresServer
@@ -462,7 +462,7 @@ class Simulation:
                 if drv.t_first != float("inf") else 0.0, finished=drv.t_last,
                 commands=cmds, records=drv.records, extra=wl_extra, value_size=wl.value_size))
         info = parse_info(self.keyspace.execute([b"INFO", b"everything"], unix_ms(self.env.now)))
-        labels = {c.id: c.label for c in self.loop.conns}
+        labels = {c.id: c.label for n in self.nodes for c in n.loop.conns}
         extra: dict[str, Any] = {"expire": self.expire, "loop": self.loop,
                                  "memory": self.memory, "persistence": self.persistence}
         if self.faults is not None:
