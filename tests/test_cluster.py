@@ -308,6 +308,16 @@ def test_client_routing_is_redis_benchmark_cluster():
     for m in res.extra["cluster"]:
         assert m["requests"] == 2_000
         assert m["total_commands_processed"] / m["total_reads_processed"] > 7.5
+    # cache-aside without a database: the SET after a missed GET keeps the key's one tag
+    sc2 = Scenario.model_validate({
+        "name": "fill", "cluster": {"masters": 2, "routing": "client"},
+        "workloads": [{"clients": 2, "requests": 200, "fill-on-miss": True,
+                       "commands": [{"cmd": "GET"}], "keys": {"space": 50, "prefix": "k:"}}]})
+    sim2 = Simulation(sc2)
+    sim2.run()
+    for node in sim2.nodes:
+        assert node.keyspace.dbs[0].data
+        assert all(k.count(b"{") == 1 for k in node.keyspace.dbs[0].data)
     with pytest.raises(ScenarioError, match="routing client"):
         validate({"name": "x", "cluster": {"masters": 2, "routing": "client"},
                   "workloads": [{"type": "read-modify-write", "requests": 10}]}, "x.yaml")

@@ -51,7 +51,8 @@ _SUBCOMMAND_KEY: dict[str, int] = {"memory": 2, "object": 2}
 
 class ClusterRouter:
     """The clients' side of a cluster of ``len(loops)`` masters: their connections to each
-    master and the routing of their requests by key slot."""
+    master and the routing of their requests by key slot (or, routing ``client``, to the
+    one master each client is bound to)."""
 
     def __init__(self, loops: list[EventLoop], routing: str = "slot"):
         self.loops = loops
@@ -130,10 +131,11 @@ class ClusterRouter:
             if 0 < pos < len(args):
                 key = args[pos] if type(args[pos]) is bytes else str(args[pos]).encode()
                 colon = key.find(b":") + 1
-                new = key[:colon] + tag + key[colon:]
-                args = list(args)
-                args[pos] = new
-                size += bulk_size(len(new)) - bulk_size(len(key))
+                if key[colon:colon + len(tag)] != tag:  # (a fill-on-miss SET of a GET's key)
+                    new = key[:colon] + tag + key[colon:]
+                    args = list(args)
+                    args[pos] = new
+                    size += bulk_size(len(new)) - bulk_size(len(key))
             out.append((args, size, label, batch))
             nbytes += size
         node = self._master[home]
