@@ -79,12 +79,14 @@ def test_distribution_steps_are_the_real_ones():
     assert ours[:16] == real_pcts[:16] and ours[-1] == real_pcts[-1] == "100.000"
 
 
-def test_layout_is_a_real_redis_benchmarks():
+@pytest.mark.parametrize("pipeline", [1, 16])
+def test_layout_is_a_real_redis_benchmarks(pipeline):
     """Everything but the digits is the real output's, line for line (only the measured
-    values and the number of distribution lines differ)."""
+    values and the number of distribution lines differ). redis-benchmark -P 16 prints the
+    same head as -P 1 (showLatencyReport has no pipeline line)."""
     sc = Scenario.model_validate({
         "name": "set", "seed": 1, "server": {"save": ""},
-        "workloads": [{"name": "SET", "clients": 50, "requests": 20000,
+        "workloads": [{"name": "SET", "clients": 50, "requests": 20000, "pipeline": pipeline,
                        "commands": [{"cmd": "SET"}], "keys": {"fixed": "key:__rand_int__"}}]})
     ours = benchmark_text(simulate(sc)).splitlines()
     head = REAL[:REAL.index("Latency by percentile distribution:") + 1]

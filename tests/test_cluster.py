@@ -175,7 +175,7 @@ def test_report_shows_each_master():
         *[line for m in range(3) for line in (
             f"  node [{m}] configuration:", "    save: 3600 1 300 100 60 10000",
             "    appendonly: no")],
-        "  multi-thread: yes", "  threads: 3", "  pipeline: 4"]
+        "  multi-thread: yes", "  threads: 3"]  # (redis-benchmark prints no pipeline line)
 
 
 @pytest.mark.parametrize("wl, msg", [

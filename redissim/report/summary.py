@@ -366,8 +366,6 @@ def benchmark_text(res: Result) -> str:
                     out.append(f'  host configuration "save": {srv.save}')
                     out.append(f'  host configuration "appendonly": {appendonly}')
                     out.append("  multi-thread: no")
-            if wl.pipeline > 1:
-                out.append(f"  pipeline: {wl.pipeline}")
             out.append("")
             hdr = c.latency.hdr_snapshot()
             if hdr is not None and hdr.total:
