@@ -16,11 +16,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import Any
 
-__all__ = ["SchedulerError", "SCHEDULER_TIMEOUT", "run_on_dask", "quiet_client_logs"]
+__all__ = ["SchedulerError", "SCHEDULER_TIMEOUT", "WORKER_TIMEOUT", "run_on_dask",
+           "quiet_client_logs"]
 
 #: Seconds to wait for a Dask scheduler to accept the connection before giving up: long
 #: enough for a scheduler across a network, short enough that a wrong address is noticed.
 SCHEDULER_TIMEOUT = 10.0
+
+#: Seconds a sweep waits for a first worker when the cluster has none: an adaptive cluster
+#: starts one once there are tasks, a cluster nobody gave workers never will.
+WORKER_TIMEOUT = 60.0
 
 
 class SchedulerError(Exception):
@@ -65,6 +70,14 @@ def run_on_dask(address: str, fn: Callable[[Any], dict[str, Any]], work: Sequenc
         # pure=False: unique keys, so two sweeps on one shared scheduler never swap
         # results, and the scheduler does not hash every scenario to deduplicate runs.
         futures = client.map(fn, list(work), key="redissim-sweep-run", pure=False)
+        if not client.scheduler_info().get("workers"):
+            # Nothing would ever run: wait for a first worker, then say what is wrong.
+            try:
+                client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            except (TimeoutError, OSError) as e:
+                raise SchedulerError(
+                    f"--scheduler {address}: the Dask cluster has no workers (none joined in "
+                    f"{WORKER_TIMEOUT:g} s; start some, e.g. dask worker {address})") from e
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[dict[str, Any]] = [{} for _ in work]
         # loop=: as_completed otherwise looks for a default client, which ours is not.

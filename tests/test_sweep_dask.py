@@ -209,3 +209,22 @@ def test_a_local_sweep_does_not_import_dask() -> None:
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_a_cluster_without_workers_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler no worker ever joined: one line after the wait, not a hang."""
+    import redissim.dask_cluster as dc
+
+    monkeypatch.setattr(dc, "WORKER_TIMEOUT", 1.0)
+    cluster = distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
+    try:
+        with pytest.raises(SchedulerError) as e:
+            run_sweep(quickstart_data(), "quickstart", [parse_axis("server.hz=10")],
+                      scheduler=cluster.scheduler_address)
+    finally:
+        cluster.close()
+    text = str(e.value)
+    assert text == (f"--scheduler {cluster.scheduler_address}: the Dask cluster has no workers "
+                    f"(none joined in 1 s; start some, e.g. dask worker "
+                    f"{cluster.scheduler_address})")
