@@ -39,15 +39,16 @@ def test_every_key_lives_on_the_master_of_its_slot():
     sim = Simulation(_sets(3))
     res = sim.run()
     ranges = allocate_slots(3)
-    seen = 0
+    union: set[bytes] = set()
     for i, node in enumerate(sim.nodes):
         keys = list(node.keyspace.dbs[0].data)
         assert keys, f"master {i + 1} got no keys"
         assert all(_owner(ranges, k) == i for k in keys)
-        seen += len(keys)
-    # every distinct key written is somewhere, once
-    assert seen == sum(m["keys"] for m in res.extra["cluster"])
-    assert seen <= 5_000
+        union.update(keys)
+    # the clients draw the same keys as against one server: the masters hold them all
+    alone = Simulation(_sets(None))
+    alone.run()
+    assert union == set(alone.keyspace.dbs[0].data)
     assert sum(m["requests"] for m in res.extra["cluster"]) == 20_000
     assert sum(m["total_commands_processed"] for m in res.extra["cluster"]) == 20_000
 
@@ -111,6 +112,10 @@ def test_pipelines_are_split_by_master_and_replies_all_arrive():
     reqs = [m["requests"] for m in res.extra["cluster"]]
     # uniform keys over 5,000 names: each master about a quarter
     assert all(abs(r - 5_000) < 500 for r in reqs), reqs
+    # a pipeline of 16 reaches each master as a part of about 4 (a read may hold the parts
+    # of several clients, hence some slack)
+    for m in res.extra["cluster"]:
+        assert 3.0 < m["total_commands_processed"] / m["total_reads_processed"] < 8.0
 
 
 def test_preload_is_spread_over_the_masters():
