@@ -13,6 +13,7 @@ from redissim.scenario import Scenario, ScenarioError, load_scenario, validate, 
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot
 from redissim.sim.engine import Simulation, info_keys, simulate
 from redissim.theory.queueing import mm1
+from redissim.view.model import ViewInput
 
 SERVICE_US = 10.0
 
@@ -207,6 +208,16 @@ def test_the_trace_follows_the_traced_master():
         assert (len(res.trace.events) > 1_000) is busy
         # (busiest: every key is on the owner of "user", so that one)
         assert res.extra["traced_master"] == (owner + 1 if busy else traced)
+        # the view's key counts are that master's too: at the end of a run shorter than a
+        # sampling interval, and sampled along a run
+        view = ViewInput.from_result(res)
+        final = res.extra["cluster"][res.extra["traced_master"] - 1]["keys"]
+        assert view.dbsize is not None and view.dbsize[-1][1] == final
+        assert (final > 1_000) is busy
+        sampled = Scenario.model_validate({**doc, "metrics": {"interval": 0.01}})
+        view = ViewInput.from_result(simulate(sampled, trace=True))
+        assert view.dbsize is not None and len(view.dbsize) >= 5
+        assert (view.dbsize[-1][1] > 1_000) is busy and view.dbsize[-1][1] <= final
     with pytest.raises(ScenarioError, match="traced-master must be one of the 3 masters"):
         validate({**doc, "cluster": {"masters": 3, "traced-master": 4}}, "x.yaml")
 

@@ -226,7 +226,10 @@ class Simulation:
         self.persistence = node.persistence
         self.faults = node.faults
         self.router: ClusterRouter | None = None
+        #: a cluster's (t, keys, used_memory) per master and sample, for the view
+        self.master_series: list[list[tuple[float, int, float]]] | None = None
         if scenario.cluster is not None:
+            self.master_series = [[] for _ in self.nodes]
             self.router = ClusterRouter([n.loop for n in self.nodes], scenario.cluster.routing)
         self.postgres = None
         if scenario.postgres is not None:
@@ -312,6 +315,7 @@ class Simulation:
         restarts = [0] * len(nodes)
         last_hits = [0] * len(nodes)
         last_misses = [0] * len(nodes)
+        per_master = self.master_series
         while True:
             yield env.timeout(interval)
             t = env.now
@@ -345,6 +349,9 @@ class Simulation:
                     used += float(mm.used_memory())
                 cow += float(node.persistence.current_cow_size())
                 aof += float(node.persistence.aof_current_size)
+                if per_master is not None:  # (for the view, which follows one master)
+                    per_master[i].append((t, k, float(mm.used_memory()) if mm.tracking
+                                          else float("nan")))
                 last_hits[i], last_misses[i] = hits, misses
                 last_cmds[i], last_busy[i] = cmds, busy
             win = loop.window_hist
@@ -483,6 +490,8 @@ class Simulation:
                 traced = 1 + max(range(len(self.nodes)), key=lambda i: (
                     extra["cluster"][i]["total_commands_processed"], -i))
             extra["traced_master"] = int(traced)
+            if self.master_series is not None:
+                extra["traced_series"] = self.master_series[int(traced) - 1]
             if trace is not None:
                 trace = self.nodes[int(traced) - 1].trace
         if self.scenario.lru_grid is not None:

@@ -21,8 +21,8 @@ _LOOP_KINDS = frozenset({_tr.K_ITER, _tr.K_READ, _tr.K_EXEC, _tr.K_CRON, _tr.K_B
 
 
 def _title(scenario: Any, traced: int | None = None) -> str:
-    """The scenario's name; for a cluster, which master the picture follows (the trace is
-    that master's; the key and memory panels count every master's, README says so)."""
+    """The scenario's name; for a cluster, which master the picture follows (its trace,
+    its keys and its memory)."""
     name = str(getattr(scenario, "name", "redissim"))
     cluster = getattr(scenario, "cluster", None)
     if cluster is not None and cluster.masters > 1 and traced is not None:
@@ -133,15 +133,26 @@ class ViewInput:
         )
         memory = None
         series = getattr(result, "series", None)
-        if series is not None and "used_memory" in series.columns:
+        dbsize: list[tuple[float, int]] = []
+        traced = (getattr(result, "extra", None) or {}).get("traced_series")
+        if traced is not None:
+            # a cluster: the keys and memory of the master the picture follows
+            memory = [(t, int(u)) for t, _k, u in traced if u == u]
+            dbsize = [(t, k) for t, k, _u in traced]
+        if series is not None and "used_memory" in series.columns and traced is None:
             cols = series.to_dict()
             memory = [(t, int(u)) for t, u in zip(cols["t"], cols["used_memory"], strict=True)
                       if u == u]  # NaN when the run did not track memory
-        dbsize: list[tuple[float, int]] = []
-        if series is not None and "dbsize" in series.columns:
+        if series is not None and "dbsize" in series.columns and traced is None:
             cols = series.to_dict()
             dbsize = [(t, int(n)) for t, n in zip(cols["t"], cols["dbsize"], strict=True)]
-        if not dbsize and isinstance(info, dict) and isinstance(info.get("keyspace"), dict):
+        extra = getattr(result, "extra", None) or {}
+        if not dbsize and extra.get("cluster") and extra.get("traced_master"):
+            # a run shorter than one sampling interval: the count at its end (a cluster's:
+            # the followed master's)
+            dbsize = [(float(getattr(result, "sim_time", 0.0)),
+                       int(extra["cluster"][extra["traced_master"] - 1]["keys"]))]
+        elif not dbsize and isinstance(info, dict) and isinstance(info.get("keyspace"), dict):
             # a run shorter than one sampling interval: the count at its end
             from redissim.sim.engine import info_keys
             dbsize = [(float(getattr(result, "sim_time", 0.0)), info_keys(info))]
