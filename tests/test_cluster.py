@@ -134,6 +134,8 @@ def test_preload_is_spread_over_the_masters():
         assert len(db.exp) == len(db.data)
         total += len(db.data)
     assert total == 3_000
+    # the sizing line says whose memory it is
+    assert "\nmaster 1 of 3: memory: used_memory " in report_text(sim.run())
 
 
 def test_cluster_of_mm1_queues():

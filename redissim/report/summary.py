@@ -213,6 +213,9 @@ def sizing_text(res: Result, prefix: str = "") -> str | None:
     if not keys or "used_memory" not in mem:
         return None
     used, startup = int(mem["used_memory"]), int(mem.get("used_memory_startup", 0))
+    masters = res.extra.get("cluster")
+    if masters:  # (INFO, and the persistence model here, are master 1's)
+        prefix += f"master 1 of {len(masters)}: "
     line = (f"{prefix}memory: used_memory {used:,} B ({_size(used)}) for {keys:,} "
             f"key{'s' * (keys != 1)}, {(used - startup) / keys:,.0f} B per key above "
             f"used_memory_startup")
