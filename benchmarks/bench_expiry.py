@@ -15,15 +15,25 @@ through ``Keyspace.execute`` at 100 commands per simulated ms, with the active e
 CPU time (the thread's) split into plain SETs, TTL SETs, GETs and the cycles; and the CPU
 the active cycle spends per key it expires (:func:`cycle_cost_per_expired_key`).
 
+``--instructions`` counts instead of timing (valgrind's callgrind, deterministic, so the
+host's noise cannot move it; it does not see cache misses, which are most of what the TTLs
+add as timed): each variant's run less a 400-command run of it (imports and set-up), and
+the slowdown those instruction counts imply.
+
 Run by hand:  .venv/bin/python benchmarks/bench_expiry.py [--requests 400000] [--repeat 11]
-              [--ttl-ms 300]
+              [--ttl-ms 300] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 from redissim.scenario import Scenario
@@ -101,12 +111,44 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def instructions(n: int, ttl: bool, ttl_ms: int) -> int:
+    """Instructions (callgrind's Ir) of a whole process that simulates the variant once."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+            f"from bench_expiry import scenario; from redissim.sim.engine import simulate; "
+            f"simulate(scenario({n}, {ttl}, {ttl_ms}))")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "cg.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                        sys.executable, "-c", code], check=True, capture_output=True)
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no totals")
+
+
+def count_main(n: int, ttl_ms: int) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    ir = {ttl: instructions(n, ttl, ttl_ms) - instructions(400, ttl, ttl_ms)
+          for ttl in (False, True)}
+    print(f"instructions, {n:,} requests less 400: no TTLs {ir[False]:,}, "
+          f"{ttl_ms} ms TTLs {ir[True]:,} (+{100 * (ir[True] / ir[False] - 1):.1f} %)")
+    print(f"expiry machinery ({ttl_ms} ms TTLs) costs {100 * (1 - ir[False] / ir[True]):.1f}% "
+          f"of the speed by instruction count")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=400_000)
     ap.add_argument("--repeat", type=int, default=11, help="pairs of runs")
     ap.add_argument("--ttl-ms", type=int, default=300)
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions with callgrind instead of timing")
     args = ap.parse_args()
+    if args.instructions:
+        count_main(args.requests, args.ttl_ms)
+        return
     # The two variants run in pairs, back to back, in alternating order (no TTLs first, then
     # TTLs first, ...), so that a drift of the host's speed weighs on both alike. Reported:
     # the median over the pairs of each pair's slowdown (by CPU time, and by wall time) with
