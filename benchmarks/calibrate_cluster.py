@@ -23,11 +23,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realredis import RedisServer, find_redis_server, free_port  # noqa: E402
+from realredis import (  # noqa: E402
+    RedisServer,
+    cluster_node,
+    find_redis_server,
+    own_all_slots,
+)
 
 
 def _cpu_s(pid: int) -> float:
@@ -36,19 +40,10 @@ def _cpu_s(pid: int) -> float:
 
 
 def _start(binary: str, workdir: Path, cluster: bool) -> RedisServer:
-    extra = ["--enable-debug-command", "yes"]
-    if cluster:
-        extra += ["--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"),
-                  "--cluster-port", str(free_port())]
-    server = RedisServer(binary, workdir, extra).start()
-    if cluster:
-        c = server.client()
-        c.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
-        for _ in range(100):  # the node declares the cluster ok after a moment
-            if b"cluster_state:ok" in c.command("CLUSTER", "INFO"):
-                break
-            time.sleep(0.1)
-        c.close()
+    if not cluster:
+        return RedisServer(binary, workdir).start()
+    server = cluster_node(binary, workdir).start()
+    own_all_slots(server)
     return server
 
 
@@ -63,7 +58,8 @@ def cpu_per_command(binary: str, cluster: bool, pipeline: int, requests: int) ->
     with tempfile.TemporaryDirectory() as d:
         server = _start(binary, Path(d), cluster)
         try:
-            pid = int(_info(server, "server")["process_id"])
+            pid = server.pid
+            assert pid is not None
             before = _cpu_s(pid)
             subprocess.run(["redis-benchmark", "-p", str(server.port), "-q", "-n", str(requests),
                             "-P", str(pipeline), "-c", "50", "-r", "100000", "-t", "set,get"],

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from redissim.server.resp import ReplyError
 
-__all__ = ["RespClient", "RedisServer", "find_redis_server", "free_port"]
+__all__ = ["RespClient", "RedisServer", "find_redis_server", "free_port", "cluster_node",
+           "own_all_slots"]
 
 
 def find_redis_server() -> str | None:
@@ -169,3 +170,34 @@ class RedisServer:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.proc = None
+
+
+def cluster_node(binary: str, workdir: Path) -> RedisServer:
+    """A cluster-enabled redis-server in ``workdir`` (created), not started yet. The cluster
+    bus gets its own free port (``cluster-port``): by default it is the client port + 10000,
+    and redis-server refuses to start when that is above 65535, which a free ephemeral port
+    often makes it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return RedisServer(binary, workdir, [
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", str(workdir / "nodes.conf"),
+        "--cluster-port", str(free_port()),
+        # failure detection is irrelevant here; a shorter timeout makes the nodes ping
+        # each other more often, so a new cluster agrees sooner
+        "--cluster-node-timeout", "2000",
+    ])
+
+
+def own_all_slots(server: RedisServer, timeout: float = 10.0) -> None:
+    """Make a started cluster node a cluster of one: it takes all 16384 slots (so nothing
+    is redirected), and this returns once the node reports ``cluster_state:ok``."""
+    c = server.client()
+    try:
+        c.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+        deadline = time.monotonic() + timeout
+        while b"cluster_state:ok" not in c.command("CLUSTER", "INFO"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the one-node cluster did not report cluster_state:ok")
+            time.sleep(0.05)
+    finally:
+        c.close()

@@ -7,9 +7,12 @@ tests/test_cluster_slots.py; here the simulation built on it.
 import json
 
 import pytest
+from realredis import RedisServer, cluster_node, find_redis_server, own_all_slots
+from test_cli import tiny
 
 from redissim.report.summary import report_text, to_json
 from redissim.scenario import Scenario, ScenarioError, load_scenario, validate, variant_scenario
+from redissim.server import memory as mem
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot
 from redissim.sim.engine import Simulation, info_keys, simulate
 from redissim.theory.queueing import mm1
@@ -260,29 +263,21 @@ def test_cluster_mode_memory_against_real_servers(tmp_path):
     """A real redis-server in cluster mode (owning every slot) against a standalone one:
     the startup memory the model adds (the cluster state), and MEMORY USAGE of a DEBUG
     POPULATE key in both, as the model's cluster master and standalone server answer."""
-    import time
-
-    from realredis import RedisServer, find_redis_server, free_port
-
     binary = find_redis_server()
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     real = {}
     for cluster in (False, True):
-        extra = ["--enable-debug-command", "yes"]
+        workdir = tmp_path / str(cluster)
         if cluster:
-            extra += ["--cluster-enabled", "yes", "--cluster-port", str(free_port()),
-                      "--cluster-config-file", str(tmp_path / "nodes.conf")]
-        (tmp_path / str(cluster)).mkdir()
-        server = RedisServer(binary, tmp_path / str(cluster), extra).start()
+            server = cluster_node(binary, workdir).start()
+        else:
+            workdir.mkdir()
+            server = RedisServer(binary, workdir).start()
         try:
-            c = server.client()
             if cluster:
-                c.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
-                for _ in range(100):
-                    if b"cluster_state:ok" in c.command("CLUSTER", "INFO"):
-                        break
-                    time.sleep(0.05)
+                own_all_slots(server)
+            c = server.client()
             startup = int(c.command("INFO", "memory").decode().split(
                 "used_memory_startup:")[1].split()[0])
             c.command("DEBUG", "POPULATE", "1000", "key", "10")
@@ -290,7 +285,6 @@ def test_cluster_mode_memory_against_real_servers(tmp_path):
             c.close()
         finally:
             server.stop()
-    from redissim.server import memory as mem
     # (a few hundred bytes of startup memory vary between runs of one build)
     assert real[True][0] - real[False][0] == pytest.approx(mem.CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15,
                                                            abs=1024)
@@ -347,8 +341,6 @@ def test_client_routing_is_redis_benchmark_cluster():
 def test_builtin_scenarios_run_on_three_masters(tmp_path, name):
     """Every built-in scenario a cluster can model runs on three masters (shrunk as the CLI
     tests shrink them): each command sent is answered, and the masters' counts add up."""
-    from test_cli import tiny
-
     path = tiny(tmp_path, name)
     sc, data = load_scenario(str(path), ["cluster.masters=3"])
     runs = [variant_scenario(data, v, name) for v in sc.variants] or [sc]

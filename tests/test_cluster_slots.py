@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from realredis import RedisServer, find_redis_server, free_port
+from realredis import RedisServer, cluster_node, find_redis_server
 
 from redissim.server.cluster_slots import (
     CLUSTER_SLOTS,
@@ -233,27 +233,12 @@ def _tool(name: str) -> str | None:
                                   else None)
 
 
-def _cluster_server(binary: str, workdir: Path) -> RedisServer:
-    """A cluster-enabled redis-server. The cluster bus gets its own free port
-    (``cluster-port``): by default it is the client port + 10000, and redis-server refuses
-    to start when that is above 65535, which a free ephemeral port often makes it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    return RedisServer(binary, workdir, [
-        "--cluster-enabled", "yes",
-        "--cluster-config-file", str(workdir / "nodes.conf"),
-        "--cluster-port", str(free_port()),
-        # failure detection is irrelevant here; a shorter timeout makes the nodes ping
-        # each other more often, so a new cluster agrees sooner
-        "--cluster-node-timeout", "2000",
-    ])
-
-
 @pytest.fixture(scope="module")
 def keyslot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     binary = find_redis_server()
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = _cluster_server(binary, tmp_path_factory.mktemp("keyslot")).start()
+    server = cluster_node(binary, tmp_path_factory.mktemp("keyslot")).start()
     try:
         yield server
     finally:
@@ -324,7 +309,7 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, lis
         for n in (3, 5):
             out[n] = []
             for i in range(n):
-                server = _cluster_server(binary, root / f"c{n}-{i}")
+                server = cluster_node(binary, root / f"c{n}-{i}")
                 started.append(server)  # before start(), so a half-started one is stopped
                 out[n].append(server.start())
         # both creations at once: each mostly sleeps while its nodes gossip

@@ -119,6 +119,22 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _preload(ks: Keyspace, pl: Any, seed: int, only: list[int] | None = None) -> None:
+    """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs. ``only``:
+    the numbers of the keys this server gets (a cluster's master: those of its slots)."""
+    shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
+                                              [:pl.value_size])
+    ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared, only=only)
+    if pl.ttl_min is None:
+        return
+    rng = stream(seed, "preload-ttl")
+    lo, hi = int(pl.ttl_min * 1000), int(pl.ttl_max * 1000)
+    whens = (EPOCH_MS + rng.integers(lo, hi + 1, pl.keys)).tolist()
+    prefix = pl.prefix.encode()
+    for i in (range(pl.keys) if only is None else only):
+        ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % whens[i]], EPOCH_MS)
+
+
 def _preload_owners(pl: Any, masters: int) -> list[list[int]]:
     """The numbers of the preloaded keys (``prefix:N``) each master owns, by key slot."""
     owner = node_of_slot(allocate_slots(masters))
@@ -158,7 +174,7 @@ class ServerNode:
         self.stream_prefix = f"node{index}-" if index else ""
         self.keyspace = Keyspace(srv.databases)
         if scenario.preload and scenario.preload.keys:
-            sim._preload(self.keyspace, scenario.preload, seed, only)
+            _preload(self.keyspace, scenario.preload, seed, only)
         self.loop = EventLoop(self.env, self.keyspace, self.profile, self.link,
                               hz=srv.hz, dynamic_hz=srv.dynamic_hz,
                               loop_mode=scenario.model.loop,
@@ -262,21 +278,6 @@ class Simulation:
         self.done = self.env.event()
         self._pending = len(self.drivers)
         self._end = 0.0
-
-    def _preload(self, ks: Keyspace, pl: Any, seed: int, only: list[int] | None = None) -> None:
-        """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs. ``only``:
-        the numbers of the keys this server gets (a cluster's master: those of its slots)."""
-        shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
-                                                  [:pl.value_size])
-        ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared, only=only)
-        if pl.ttl_min is None:
-            return
-        rng = stream(seed, "preload-ttl")
-        lo, hi = int(pl.ttl_min * 1000), int(pl.ttl_max * 1000)
-        whens = (EPOCH_MS + rng.integers(lo, hi + 1, pl.keys)).tolist()
-        prefix = pl.prefix.encode()
-        for i in (range(pl.keys) if only is None else only):
-            ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % whens[i]], EPOCH_MS)
 
     # Workloads start at their time, or when the previous one has finished.
     def _on_finish(self, drv: Driver, t: float) -> None:
