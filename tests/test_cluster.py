@@ -192,14 +192,54 @@ def test_report_shows_each_master():
 @pytest.mark.parametrize("wl, msg", [
     ({"type": "scan"}, "SCAN walks one master"),
     ({"target": "postgres", "requests": 10}, "against Redis"),
-    ({"requests": 10, "commands": [{"cmd": "MSET", "args": ["MSET", "{key}", "1", "{key}",
-                                                           "2"]}]}, "CROSSSLOT"),
 ])
 def test_what_a_cluster_does_not_model_is_refused(wl, msg):
     with pytest.raises(ScenarioError) as e:
         validate({"name": "x", "cluster": {"masters": 2}, "workloads": [wl]}, "x.yaml")
     text = str(e.value)
     assert text.startswith("x.yaml: ") and msg in text and "\n" not in text
+
+
+MSET2 = [{"cmd": "MSET", "args": ["MSET", "{key}", "1", "{key}", "2"]}]
+
+
+@pytest.mark.parametrize("prefix, routing, crossslot", [
+    ("user:", "slot", True),      # two random keys: nearly never one slot
+    ("{user}:", "slot", False),   # one hash tag: one slot, one master
+    ("user:", "client", False),   # redis-benchmark --cluster tags every key alike
+])
+def test_multi_key_commands_are_refused_crossslot_unless_in_one_slot(prefix, routing,
+                                                                     crossslot):
+    doc = _sets(3, commands=MSET2, keys={"space": 5_000, "prefix": prefix}).model_dump(
+        by_alias=True)
+    doc["cluster"]["routing"] = routing
+    sim = Simulation(Scenario.model_validate(doc))
+    res = sim.run()
+    masters = res.extra["cluster"]
+    assert sum(m["requests"] for m in masters) == 20_000
+    rejected = sum(node.loop.cmdstats["mset"].rejected_calls for node in sim.nodes
+                   if "mset" in node.loop.cmdstats)
+    crossed = sum(node.loop.errorstats.get("CROSSSLOT", 0) for node in sim.nodes)
+    ran = sum(m["total_commands_processed"] for m in masters)
+    assert rejected == crossed and ran + rejected == 20_000
+    if crossslot:
+        # the chance that two keys share a slot is 1/16384 (plus the same key twice: 1/5000)
+        assert 19_980 <= crossed < 20_000
+        assert all(node.keyspace.dbs[0].data == {} or len(node.keyspace.dbs[0].data) < 20
+                   for node in sim.nodes)
+    else:
+        assert crossed == 0 and ran == 20_000
+        assert sum(len(n.keyspace.dbs[0].data) for n in sim.nodes) > 4_000
+
+
+def test_select_is_refused_in_cluster_mode():
+    doc = {"name": "x", "cluster": {"masters": 2}, "workloads": [{"type": "script", "steps": [
+        {"at": 0, "cmd": "SELECT 1"}, {"at": 0.001, "cmd": "SELECT 0"},
+        {"at": 0.002, "cmd": "SET k v"}]}]}
+    res = simulate(Scenario.model_validate(doc))
+    assert [r["reply"] for r in res.workloads[0].records] == [
+        {"error": "ERR SELECT is not allowed in cluster mode"}, "OK", "OK"]
+    assert res.info["server"]["redis_mode"] == "cluster"
 
 
 def test_the_trace_follows_the_traced_master():

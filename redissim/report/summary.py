@@ -156,6 +156,10 @@ def comparison_text(results: list[Result]) -> str:
         out.append(f"{variant[:22]:<22} {label[:14]:<14} {rps:>13,.0f} "
                    f"{_dur(lat['p50']):>9} {_dur(lat['p95']):>9} {_dur(lat['p99']):>9}  {bar}")
     for res in results:
+        errors = error_counts(res)
+        if errors:
+            out.append(f"[{res.variant or res.scenario.name}] error replies: "
+                       + ", ".join(f"{code} {n:,}" for code, n in errors.items()))
         pg = res.extra.get("postgres")
         if pg is not None and pg.queries:
             b = pg.breakdown()
@@ -308,6 +312,18 @@ def latency_distribution_lines(h: HdrHistogram) -> list[str]:
     return out
 
 
+def error_counts(res: Result) -> dict[str, int]:
+    """The run's error replies by code (INFO errorstats; a cluster's masters together)."""
+    if res.extra.get("cluster"):
+        total: dict[str, int] = {}
+        for m in res.extra["cluster"]:
+            for code, n in m["errorstats"].items():
+                total[code] = total.get(code, 0) + n
+        return dict(sorted(total.items()))
+    return {k.removeprefix("errorstat_"): int(str(v).removeprefix("count="))
+            for k, v in res.info.get("errorstats", {}).items()}
+
+
 def cluster_text(masters: list[dict[str, Any]]) -> str:
     """One line per master of a cluster: its slots and its share of the work."""
     total = sum(m["total_commands_processed"] for m in masters) or 1
@@ -317,11 +333,13 @@ def cluster_text(masters: list[dict[str, Any]]) -> str:
         first, last = m["slots"]
         cmds = m["total_commands_processed"]
         reads = m["total_reads_processed"]
-        per_read = f", {cmds / reads:.1f} per read" if reads else ""
+        # (requests per read: those refused before they ran came in the same reads)
+        per_read = f", {(cmds + m['rejected_calls']) / reads:.1f} per read" if reads else ""
+        errors = "".join(f", {n:,} {code} errors" for code, n in m["errorstats"].items())
         lines.append(
             f"master {m['master']}: slots {first}-{last}, {cmds:,} commands "
             f"({100 * cmds / total:.1f} %{per_read}), busy {100 * m['busy_fraction']:.1f} %, "
-            f"{m['keys']:,} keys, used_memory {m['used_memory']:,}")
+            f"{m['keys']:,} keys, used_memory {m['used_memory']:,}{errors}")
     return "\n".join(lines)
 
 
@@ -418,6 +436,8 @@ def benchmark_text(res: Result) -> str:
         for f in fields:
             if f in res.info.get(sec, {}):
                 out.append(f"{f}:{res.info[sec][f]}")
+    for k, v in res.info.get("errorstats", {}).items():
+        out.append(f"{k}:{v}")
     ks = res.info.get("keyspace", {})
     for k, v in ks.items():
         out.append(f"{k}:{v}")

@@ -153,6 +153,8 @@ class EventLoop:
     total_net_input_bytes: int
     total_net_output_bytes: int
     total_error_replies: int
+    #: INFO errorstats: error replies by code (``errorstat_ERR:count=N``)
+    errorstats: dict[str, int]
     eventloop_cycles: int
     eventloop_duration_sum: float  # seconds (INFO shows usec)
     eventloop_duration_max: float
@@ -606,7 +608,6 @@ class EventLoop:
                 t, reply = hook(conn, args, t)
                 if reply is not None:
                     break
-        self.total_commands_processed += 1
         if reply is None:
             fx = self._fx
             reply = self.ks.execute_kind(entry.kind, args, EPOCH_MS + int(t * 1000.0 + 1e-9),
@@ -624,11 +625,19 @@ class EventLoop:
                 self.trace.emit(t, tr.K_EXEC, conn.id, (spec.name if spec is not None else "",
                                                         _as_str(key), cost, hit))
             t += cost
-            st.calls += 1
-            st.usec += cost * 1e6
-            if fx.error:
-                st.failed_calls += 1
-                self.total_error_replies += 1
+            if fx.error and isinstance(reply, ReplyError) and reply.rejected:
+                # processCommand refused it (unknown command, wrong number of arguments):
+                # call() never ran, so neither its calls nor total_commands_processed count
+                if spec is not None:
+                    st.rejected_calls += 1
+                self._error_reply(reply)
+            else:
+                self.total_commands_processed += 1
+                st.calls += 1
+                st.usec += cost * 1e6
+                if fx.error:
+                    st.failed_calls += 1
+                    self._error_reply(reply)
             if self.after_command is not None:
                 self.after_command(conn, args, t)
             if self.propagate is not None:
@@ -637,11 +646,16 @@ class EventLoop:
             if reply is NIL_BULK:
                 reply = None  # a mechanism answered nil itself
             st = self._stats_and_cost(_as_str(args[0]).lower())[0]
-            if isinstance(reply, ReplyError):
-                st.rejected_calls += 1
-                self.total_error_replies += 1
+            if isinstance(reply, ReplyError) and reply.rejected:
+                st.rejected_calls += 1  # refused before call(): OOM, MISCONF, CROSSSLOT...
             else:
+                # answered by a mechanism's own command (MEMORY, BGSAVE...): it ran
+                self.total_commands_processed += 1
                 st.calls += 1
+                if isinstance(reply, ReplyError):
+                    st.failed_calls += 1
+            if isinstance(reply, ReplyError):
+                self._error_reply(reply)
         cls = type(reply)
         if cls is bytes:  # reply_size's common cases, inlined
             n = len(reply)
@@ -655,6 +669,12 @@ class EventLoop:
         conn.out.append((label, batch, rsize, reply, args))
         conn.out_bytes += rsize
         return t
+
+    def _error_reply(self, reply: Any) -> None:
+        """``afterErrorReply``: count an error reply, in all and by its code."""
+        self.total_error_replies += 1
+        code = reply.code if isinstance(reply, ReplyError) else "ERR"
+        self.errorstats[code] = self.errorstats.get(code, 0) + 1
 
     def _fcfs_iteration(self, t: float) -> float:
         """``model.loop: fcfs``: serve every request that has arrived by the time the
@@ -791,6 +811,20 @@ class EventLoop:
                 "eventloop_cmd_per_cycle_max": self.eventloop_cmd_per_cycle_max,
             },
         }
+        # INFO commandstats and errorstats, as Redis 7.0 prints them (usec are whole
+        # microseconds there; its command table's hash order is not reproducible: by name)
+        cmds: dict[str, object] = {}
+        for name in sorted(self.cmdstats):
+            st = self.cmdstats[name]
+            if name and (st.calls or st.failed_calls or st.rejected_calls):
+                usec = round(st.usec)
+                per = usec / st.calls if st.calls else 0.0
+                cmds[f"cmdstat_{name}"] = (f"calls={st.calls},usec={usec},"
+                                           f"usec_per_call={per:.2f},rejected_calls="
+                                           f"{st.rejected_calls},failed_calls={st.failed_calls}")
+        fields["commandstats"] = cmds
+        fields["errorstats"] = {f"errorstat_{code}": f"count={n}"
+                                for code, n in sorted(self.errorstats.items())}
         for provider in self.info_providers:
             for section, more in provider().items():
                 fields.setdefault(section, {}).update(more)
@@ -852,6 +886,7 @@ class EventLoop:
         self.total_net_input_bytes = 0
         self.total_net_output_bytes = 0
         self.total_error_replies = 0
+        self.errorstats = {}
         self.eventloop_cycles = 0
         self.eventloop_duration_sum = 0.0
         self.eventloop_duration_max = 0.0

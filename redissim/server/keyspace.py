@@ -463,6 +463,9 @@ class Keyspace:
         self.proto_max_bulk_len = proto_max_bulk_len
         #: DEBUG SET-ACTIVE-EXPIRE toggles this; the active expire cycle reads it
         self.active_expire_enabled = True
+        #: cluster-enabled yes (a Redis Cluster master): SELECT of any database but 0 is
+        #: refused, INFO says redis_mode:cluster and cluster_enabled:1
+        self.cluster_enabled = False
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
         self._session = Session()
@@ -613,7 +616,8 @@ class Keyspace:
         if not lo <= len(args) <= hi:
             fx.error = True
             self._rare_dirty = True
-            return ReplyError(f"ERR wrong number of arguments for '{spec.name}' command")
+            return ReplyError(f"ERR wrong number of arguments for '{spec.name}' command",
+                              rejected=True)
         self.now = now_ms
         if not hot:
             self._rare_dirty = True
@@ -650,7 +654,7 @@ class Keyspace:
             shown += b"'" + _cstr(a)[: 128 - len(shown)] + b"' "
         name = _cstr(args[0])[:128] if args else b""
         text = b"ERR unknown command '" + name + b"', with args beginning with: " + shown
-        return ReplyError(text.decode("utf-8", "surrogateescape"))
+        return ReplyError(text.decode("utf-8", "surrogateescape"), rejected=True)
 
     def _set_rewrite(self, argv: list[bytes]) -> None:
         """Set the propagated form of the current command (``rewriteClientCommandVector``)."""
@@ -1904,6 +1908,8 @@ class Keyspace:
             return E_NOTINT
         if v < -(1 << 31) or v > (1 << 31) - 1:
             return ReplyError("ERR value is out of range, value must between -2147483648 and 2147483647")
+        if self.cluster_enabled and v != 0:  # (before the range check, as selectCommand)
+            return ReplyError("ERR SELECT is not allowed in cluster mode")
         if v < 0 or v >= len(self.dbs):
             return ReplyError("ERR DB index is out of range")
         session.db = v
@@ -1962,7 +1968,7 @@ class Keyspace:
                 "redis_version": REDIS_VERSION,
                 "redis_git_sha1": "00000000",
                 "redis_git_dirty": 0,
-                "redis_mode": "standalone",
+                "redis_mode": "cluster" if self.cluster_enabled else "standalone",
                 "arch_bits": 64,
                 "server_time_usec": self.now * 1000,
             }
@@ -1973,6 +1979,8 @@ class Keyspace:
                 "keyspace_hits": st.keyspace_hits,
                 "keyspace_misses": st.keyspace_misses,
             }
+        if name == "cluster":
+            return {"cluster_enabled": int(self.cluster_enabled)}
         if name == "keyspace":
             out: dict[str, object] = {}
             for d in self.dbs:

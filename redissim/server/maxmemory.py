@@ -297,7 +297,7 @@ class MaxMemory:
             spec = lookup_command(name.decode("utf-8", "replace"))
             if spec is not None and spec.denyoom:
                 self.oom_rejections += 1
-                return t, ReplyError(OOM_ERROR)
+                return t, ReplyError(OOM_ERROR, rejected=True)
         return t, None
 
     def after_command(self, conn: Any, args: list, t: float) -> None:

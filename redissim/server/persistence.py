@@ -121,7 +121,7 @@ MISCONF_RDB = ReplyError(
     "to disk. Commands that may modify the data set are disabled, because this instance is "
     "configured to report errors during writes if RDB snapshotting fails "
     "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
-    "the RDB error.")
+    "the RDB error.", rejected=True)
 E_BGSAVE_RUNNING = ReplyError("ERR Background save already in progress")
 E_OTHER_CHILD = ReplyError(
     "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE "
@@ -753,7 +753,8 @@ class Persistence(CommandObserver):
         if own is not None:
             arity = OWN_COMMANDS[own]
             if (len(args) != arity) if arity > 0 else (len(args) < -arity):
-                return t, ReplyError(f"ERR wrong number of arguments for '{own}' command")
+                return t, ReplyError(f"ERR wrong number of arguments for '{own}' command",
+                                     rejected=True)
             t += self.loop.c_default
             return self._own_command(own, args, t)
         if checked is None or (self.lastbgsave_status_ok and self.aof_bio_fsync_ok):
@@ -799,7 +800,8 @@ class Persistence(CommandObserver):
         if self.stop_writes_on_bgsave_err and self.saveparams and not self.lastbgsave_status_ok:
             return MISCONF_RDB
         if self.aof_on and not self.aof_bio_fsync_ok:
-            return ReplyError(f"MISCONF Errors writing to the AOF file: {EIO_TEXT}")
+            return ReplyError(f"MISCONF Errors writing to the AOF file: {EIO_TEXT}",
+                              rejected=True)
         return None
 
     def _own_command(self, name: str, args: list, t: float) -> tuple[float, Any]:

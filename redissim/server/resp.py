@@ -40,16 +40,22 @@ class ReplyError:
 
     Errors are *returned* by ``Keyspace.execute``, never raised, so any command line can be
     replayed. The first word is the error code Redis counts in ``errorstats``.
+
+    ``rejected`` marks the errors ``processCommand`` answers before ``call()`` (unknown
+    command, wrong number of arguments, OOM, MISCONF, CROSSSLOT): Redis counts those in the
+    command's ``rejected_calls``, not in its ``calls`` nor in ``total_commands_processed``;
+    an error from inside a command counts as one of its ``failed_calls``.
     """
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "rejected")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, rejected: bool = False) -> None:
         # Redis replaces CR/LF in error texts with spaces so the reply stays one line
         # (networking.c:addReplyErrorLength callers / afterErrorReply sanitising).
         if "\r" in text or "\n" in text:
             text = text.replace("\r", " ").replace("\n", " ")
         self.text = text
+        self.rejected = rejected
 
     def __str__(self) -> str:
         return self.text

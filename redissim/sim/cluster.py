@@ -23,23 +23,29 @@ master's first slot (redis-benchmark writes its ``crc16_slottable.h`` tag over `
 ``key:{tag}:__rand_int__``; here the tag goes after the key's first colon, or in front of a
 key without one). A client's pipeline then stays whole.
 
+A command naming several keys goes to the master of its first key; that master answers
+``-CROSSSLOT`` unless all its keys are in one slot (``server/cluster_redirect.py``), as a
+real master answers a client that sends it (redis-cli -c; redis-py and Jedis refuse such a
+command themselves, without sending it). ``SELECT`` of a database other than 0 is refused
+in cluster mode.
+
 Not modelled: replicas and failover, resharding (``MOVED``/``ASK``), the cluster bus and
-``clusterCron``'s gossip, ``CROSSSLOT`` (scenarios with several keys per command are
-refused when a cluster is configured), and cluster mode's refusal of ``SELECT`` (the
-masters keep their 16 databases).
+``clusterCron``'s gossip, and clients that split a multi-key command by slot
+(``mget_nonatomic``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS
 from redissim.server.cluster_slots import (
     allocate_slots,
     benchmark_key_tag,
     key_hash_slot,
     node_of_slot,
 )
-from redissim.server.commands import lookup
+from redissim.server.commands import CommandSpec, lookup
 from redissim.server.eventloop import Conn, EventLoop, InRecord
 from redissim.server.resp import bulk_size
 
@@ -73,6 +79,8 @@ class ClusterRouter:
         #: routing client: each client's master, and the tag (with its colon) for its keys
         self._master: dict[Conn, int] = {}
         self._tag: dict[Conn, bytes] = {}
+        #: command name (as sent) -> its table entry if it can name several keys
+        self._multi: dict[Any, CommandSpec | None] = {}
 
     def connect(self, driver: Any, label: str) -> Conn:
         """Open one client's connections (one per master); returns its home connection,
@@ -121,6 +129,18 @@ class ClusterRouter:
                 self._first_key[first] = pos
         return pos
 
+    def _multi_key_spec(self, first: Any) -> CommandSpec | None:
+        """The command-table entry of a command spelled ``first`` if it can name several
+        keys (MSET, MGET, DEL...), else None."""
+        if first in self._multi:
+            return self._multi[first]
+        spec = lookup(first) if isinstance(first, bytes | str) else None
+        if spec is not None and spec.name not in MULTI_KEY_COMMANDS:
+            spec = None
+        if len(self._multi) < 4096:
+            self._multi[first] = spec
+        return spec
+
     def _tagged(self, home: Conn, t_send: float, recs: list[InRecord]) -> None:
         """Routing client: every key with the client's master's tag, all to that master."""
         tag = self._tag[home]
@@ -129,13 +149,21 @@ class ClusterRouter:
         for args, size, label, batch in recs:
             pos = self._key_pos(args[0])
             if 0 < pos < len(args):
-                key = args[pos] if type(args[pos]) is bytes else str(args[pos]).encode()
-                colon = key.find(b":") + 1
-                if key[colon:colon + len(tag)] != tag:  # (a fill-on-miss SET of a GET's key)
-                    new = key[:colon] + tag + key[colon:]
-                    args = list(args)
-                    args[pos] = new
-                    size += bulk_size(len(new)) - bulk_size(len(key))
+                # every key of the command (MSET's, MGET's...) gets the tag, as each
+                # ``{tag}`` of redis-benchmark's template does: one slot, no CROSSSLOT
+                spec = self._multi_key_spec(args[0])
+                positions = spec.key_positions(len(args)) if spec is not None else (pos,)
+                copied = False
+                for i in positions:
+                    key = args[i] if type(args[i]) is bytes else str(args[i]).encode()
+                    colon = key.find(b":") + 1
+                    if key[colon:colon + len(tag)] != tag:  # (a fill-on-miss SET's key)
+                        new = key[:colon] + tag + key[colon:]
+                        if not copied:
+                            args = list(args)
+                            copied = True
+                        args[i] = new
+                        size += bulk_size(len(new)) - bulk_size(len(key))
             out.append((args, size, label, batch))
             nbytes += size
         node = self._master[home]

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from redissim.scenario import Scenario, build_profile
+from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS, check_cross_slot
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
@@ -182,6 +183,10 @@ class ServerNode:
                               trace=self.trace)
         if scenario.cluster is not None:
             self.loop.add_command_cost(self.profile.cluster.per_command_us)
+            # cluster-enabled yes: SELECT refused, and getNodeByQuery's CROSSSLOT check,
+            # registered first because processCommand makes it before OOM and MISCONF
+            self.keyspace.cluster_enabled = True
+            self.loop.add_before_command(check_cross_slot, names=MULTI_KEY_COMMANDS)
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
                                    effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
@@ -427,6 +432,10 @@ class Simulation:
                 "expired_keys": st.get("expired_keys", 0),
                 "evicted_keys": st.get("evicted_keys", 0),
                 "used_memory": mem.get("used_memory", 0),
+                # refused before they ran (CROSSSLOT...): not in total_commands_processed
+                "rejected_calls": sum(c.rejected_calls for c in node.loop.cmdstats.values()),
+                "total_error_replies": st.get("total_error_replies", 0),
+                "errorstats": dict(node.loop.errorstats),
             })
         return out
 
