@@ -387,10 +387,9 @@ class Scenario(_Base):
         # (a command whose keys are in different slots is answered -CROSSSLOT).
         for i, wl in enumerate(self.workloads):
             where = f"cluster: workloads.{i}"
-            if wl.type == "scan" or wl.target != "redis":
-                raise ValueError(f"{where}: a cluster takes closed, open, script and "
-                                 f"read-modify-write workloads against Redis (got type "
-                                 f"{wl.type}, target {wl.target}; SCAN walks one master)")
+            if wl.target != "redis":
+                raise ValueError(f"{where}: a cluster takes workloads against Redis (got "
+                                 f"target {wl.target})")
             if self.cluster.routing == "client" and wl.type not in ("closed", "open"):
                 raise ValueError(f"{where}: routing client (redis-benchmark --cluster) "
                                  f"takes closed and open workloads (got type {wl.type})")

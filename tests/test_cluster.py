@@ -190,7 +190,6 @@ def test_report_shows_each_master():
 
 
 @pytest.mark.parametrize("wl, msg", [
-    ({"type": "scan"}, "SCAN walks one master"),
     ({"target": "postgres", "requests": 10}, "against Redis"),
 ])
 def test_what_a_cluster_does_not_model_is_refused(wl, msg):
@@ -230,6 +229,28 @@ def test_multi_key_commands_are_refused_crossslot_unless_in_one_slot(prefix, rou
     else:
         assert crossed == 0 and ran == 20_000
         assert sum(len(n.keyspace.dbs[0].data) for n in sim.nodes) > 4_000
+
+
+@pytest.mark.parametrize("masters", [None, 1, 3, 5])
+def test_a_scan_walk_visits_every_master_and_returns_each_key_once(masters):
+    """redis-py's scan_iter on a cluster: SCAN 0 to each master, then round-robin over the
+    masters still walking. Nothing writes during the walk, so (SCAN's guarantee) every key
+    comes back exactly once: as many as against one server, whatever the masters."""
+    doc = {"name": "scan", "seed": 2, "preload": {"keys": 20_000, "prefix": "key"},
+           "workloads": [{"type": "scan", "count": 100, "match": "key:1*"}]}
+    if masters is not None:
+        doc["cluster"] = {"masters": masters}
+    sim = Simulation(Scenario.model_validate(doc))
+    res = sim.run()
+    extra = res.workloads[0].extra
+    assert extra["walks"] == 1
+    # MATCH key:1* over key:0..key:19999: 1, 10-19, 100-199, 1000-1999, 10000-19999
+    assert extra["keys_seen"] == 1 + 10 + 100 + 1_000 + 10_000
+    calls = [node.loop.cmdstats["scan"].calls for node in sim.nodes]
+    # each master walked whole: about (its keys / COUNT) calls, none skipped
+    for node, n in zip(sim.nodes, calls, strict=True):
+        assert n >= len(node.keyspace.dbs[0].data) // 100
+    assert sum(calls) == res.workloads[0].commands[0].calls
 
 
 def test_select_is_refused_in_cluster_mode():
@@ -377,7 +398,7 @@ def test_client_routing_is_redis_benchmark_cluster():
 
 @pytest.mark.parametrize("name", ["quickstart", "pipelining", "setex-expiry", "expiry-reclaim",
                                   "mass-expiry", "eviction", "memory-sizing", "atomic-counter",
-                                  "memtier-defaults", "lru-test"])
+                                  "memtier-defaults", "lru-test", "keys-vs-scan"])
 def test_builtin_scenarios_run_on_three_masters(tmp_path, name):
     """Every built-in scenario a cluster can model runs on three masters (shrunk as the CLI
     tests shrink them): each command sent is answered, and the masters' counts add up."""

@@ -15,7 +15,8 @@ per node. A batch of pipelined requests is split by node, in the order the reque
 made: each node gets its share as one write, and the batch is done when the last reply
 from any node has arrived (redis-py's cluster pipeline also groups a pipeline's commands
 by node). A command without a key goes to the client's own node, master ``client %
-masters`` (clients numbered across the scenario's workloads).
+masters`` (clients numbered across the scenario's workloads), except a SCAN walker's, which
+walks every master in turn (``submit_to``; see ``ScanDriver``).
 
 ``routing: client`` is redis-benchmark ``--cluster``'s way instead: client ``i`` connects to
 master ``i % masters`` only and sends it everything, each key given the hash tag of that
@@ -46,7 +47,7 @@ from redissim.server.cluster_slots import (
     node_of_slot,
 )
 from redissim.server.commands import CommandSpec, lookup
-from redissim.server.eventloop import Conn, EventLoop, InRecord
+from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord
 from redissim.server.resp import bulk_size
 
 __all__ = ["ClusterRouter"]
@@ -169,6 +170,16 @@ class ClusterRouter:
         node = self._master[home]
         self.requests[node] += len(out)
         self.loops[node].submit_records(home, t_send, out, nbytes)
+
+    def submit_to(self, home: Conn, node: int, t_send: float,
+                  cmds: list[tuple[list, int, str]]) -> None:
+        """Requests a client sends to one master of its choosing (a SCAN walker's call to
+        the master it is walking), whatever their keys."""
+        batch = Batch(home, t_send, len(cmds))
+        self.requests[node] += len(cmds)
+        self.loops[node].submit_records(self.peers[home][node], t_send,
+                                        [(a, n, label, batch) for a, n, label in cmds],
+                                        sum(n for _a, n, _label in cmds))
 
     def node_of(self, args: list, default: int) -> int:
         """The master a command line goes to: the owner of its first key's slot."""

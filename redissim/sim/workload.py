@@ -776,26 +776,43 @@ class ScriptDriver(Driver):
 
 
 class ScanDriver(Driver):
-    """SCAN cursor walker: the next call's cursor comes from the previous reply."""
+    """SCAN cursor walker: the next call's cursor comes from the previous reply.
+
+    Against a cluster it walks every master, as redis-py's ``RedisCluster.scan_iter`` does:
+    a SCAN 0 to each master in turn, then round-robin over the masters whose cursor is not
+    back at 0, one call at a time; a walk ends when every master's cursor has come back to
+    0. Against one server that is the plain walk."""
 
     def start(self, t: float) -> None:
         wl = self.wl
         self.t_start = t
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
-        self.conn = self.loop.connect(self, wl.label or self.name)
-        self.cursor = b"0"
+        self.conn = self._connect(wl.label or self.name)
+        self.masters = len(self.router.loops) if self.router is not None else 1
         self.walks = 0
         self.keys_seen = 0
+        self._new_walk()
         self._send(t)
 
+    def _new_walk(self) -> None:
+        #: each master's cursor, and the masters still walking, in the order they are asked
+        self.cursors = [b"0"] * self.masters
+        self.pending = list(range(self.masters))
+        self.turn = 0
+
     def _send(self, t: float) -> None:
-        args = [b"SCAN", self.cursor]
+        node = self.pending[self.turn]
+        args = [b"SCAN", self.cursors[node]]
         if self.wl.match:
             args += [b"MATCH", self.wl.match.encode()]
         args += [b"COUNT", b"%d" % self.wl.count]
         self.issued += 1
         self.t_first = min(self.t_first, t)
-        self.loop.submit(self.conn, t, [(args, request_size(args), "SCAN")])
+        cmds = [(args, request_size(args), "SCAN")]
+        if self.router is None:
+            self.loop.submit(self.conn, t, cmds)
+        else:
+            self.router.submit_to(self.conn, node, t, cmds)
 
     def on_replies(self, conn: Any, sent: list, t_recv: float) -> None:
         for label, batch, _size, reply, _args in sent:
@@ -804,12 +821,19 @@ class ScanDriver(Driver):
             self.t_last = max(self.t_last, t_recv)
             cursor, keys = reply[0], reply[1]
             self.keys_seen += len(keys)
-            self.cursor = cursor
+            self.cursors[self.pending[self.turn]] = cursor
             if cursor == b"0":
-                self.walks += 1
-                if not self.wl.repeat:
-                    self._finish(t_recv)
-                    return
+                del self.pending[self.turn]  # (the next master moves up to this turn)
+                if self.pending:
+                    self.turn %= len(self.pending)
+                else:
+                    self.walks += 1
+                    if not self.wl.repeat:
+                        self._finish(t_recv)
+                        return
+                    self._new_walk()
+            else:
+                self.turn = (self.turn + 1) % len(self.pending)
             t_next = t_recv + self.wl.think_time
             if t_next >= self.end_time:
                 self._finish(t_recv)
