@@ -23,6 +23,14 @@ LINES = [
     "SET a 1", "SET a", "FOO bar", "GET a b", "INCR a", "LPUSH a x", "MSET a 1 b",
     "GET a", "get a", "MGET a b", "INCR nope:int", "SELECT 99", "SELECT 0", "DEL a b",
     "EXISTS a", "PING", "INCRBY a x", "HSET h", "HSET h f v", "RENAME a b", "RENAME zz b",
+    "MEMORY USAGE b", "MEMORY USAGE nokey", "MEMORY BOGUS", "OBJECT ENCODING b",
+    "OBJECT FREQ b", "DBSIZE", "MEMORY", "MEMORY USAGE", "OBJECT ENCODING", "MEMORY PURGE",
+    # OBJECT ENCODING / REFCOUNT of each kind of value
+    "SET s1 hello", "SET s2 " + "x" * 45, "SET n 5", "SET n2 123456", "HSET hh f v",
+    "HSET hb f " + "y" * 65, "LPUSH ll a", "OBJECT ENCODING s1", "OBJECT ENCODING s2",
+    "OBJECT ENCODING n", "OBJECT ENCODING n2", "OBJECT ENCODING hh", "OBJECT ENCODING hb",
+    "OBJECT ENCODING ll", "OBJECT REFCOUNT n", "OBJECT REFCOUNT n2", "OBJECT REFCOUNT s1",
+    "OBJECT FREQ s1", "MEMORY USAGE s1",
 ]
 #: in a cluster: keys in different slots, the same key twice, one hash tag, SELECT 1
 CLUSTER_LINES = [
@@ -127,6 +135,15 @@ def test_crossslot_and_select_in_cluster_mode_match_redis(binary, tmp_path):
     assert model[1]["redis_mode"] == "cluster" and model[1]["cluster_enabled"] == 1
     assert real[1]["redis_mode"] == "cluster" and real[1]["cluster_enabled"] == "1"
     assert "errorstat_CROSSSLOT" in real[1]
+
+
+def test_object_idletime_without_tracked_access_times_says_so():
+    """Without maxmemory and an LRU policy the model keeps no access times: OBJECT IDLETIME
+    answers that, not a made-up number (with them the evictor's LRU clock answers it,
+    checked in tests/test_eviction.py)."""
+    replies, _info = _model(["SET k v", "OBJECT IDLETIME k"], cluster=False)
+    assert replies[1] == {"error": "ERR OBJECT IDLETIME is not modelled by redissim without "
+                                   "maxmemory and an LRU policy"}
 
 
 def test_cross_slot_is_about_slots_not_keys():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CommandSpec", "COMMANDS", "lookup", "arity_ok"]
+__all__ = ["CommandSpec", "COMMANDS", "SUBCOMMANDS", "lookup", "arity_ok", "stat_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +151,29 @@ def lookup(name: bytes | str) -> CommandSpec | None:
         except UnicodeDecodeError:
             return None
     return COMMANDS.get(name.lower())
+
+
+#: Redis 7's container commands answered by the memory model (server/maxmemory.py) and the
+#: arity of each subcommand (``src/commands/memory-*.json``, ``object-*.json``). A container
+#: itself has arity -2; its subcommands count in INFO commandstats as ``memory|usage``.
+SUBCOMMANDS: dict[str, dict[str, int]] = {
+    "memory": {"usage": -3, "stats": 2, "doctor": 2, "malloc-stats": 2, "purge": 2, "help": 2},
+    "object": {"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3, "help": 2},
+}
+
+
+def stat_name(args: list) -> str | None:
+    """The name a command line counts under in INFO commandstats: the command's, or
+    ``container|sub`` for a container's subcommand; None for an unknown subcommand, which
+    processCommand rejects before any command is chosen (no cmdstat)."""
+    first = args[0] if args else b""
+    name = (first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first)).lower()
+    subs = SUBCOMMANDS.get(name)
+    if subs is None or len(args) < 2:
+        return name
+    raw = args[1]
+    sub = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).lower()
+    return f"{name}|{sub}" if sub in subs else None
 
 
 def arity_ok(spec: CommandSpec, argc: int) -> bool:

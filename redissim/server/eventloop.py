@@ -37,6 +37,7 @@ from mypy_extensions import mypyc_attr
 
 from redissim.profile import CostProfile
 from redissim.server.commands import lookup as lookup_command
+from redissim.server.commands import stat_name
 from redissim.server.keyspace import Keyspace, Session
 from redissim.server.resp import NIL_BULK, ReplyError, reply_size
 from redissim.sim import trace as tr
@@ -645,7 +646,9 @@ class EventLoop:
         else:
             if reply is NIL_BULK:
                 reply = None  # a mechanism answered nil itself
-            st = self._stats_and_cost(_as_str(args[0]).lower())[0]
+            name = stat_name(args)
+            # (no cmdstat for a container's unknown subcommand: no command was chosen)
+            st = self._stats_and_cost(name)[0] if name is not None else CommandStats()
             if isinstance(reply, ReplyError) and reply.rejected:
                 st.rejected_calls += 1  # refused before call(): OOM, MISCONF, CROSSSLOT...
             else:

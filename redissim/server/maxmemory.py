@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from redissim.server import memory as mem
+from redissim.server.commands import SUBCOMMANDS
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eviction import (
     EVICT_FAIL,
@@ -40,6 +41,7 @@ from redissim.server.eviction import (
     lookup_touches,
 )
 from redissim.server.keyspace import Db, Keyspace, parse_ll
+from redissim.server.listpack import hash_is_listpack
 from redissim.server.resp import NIL_BULK, ReplyError
 from redissim.sim import trace as tr
 from redissim.sim.clock import EPOCH_MS
@@ -357,9 +359,28 @@ class MaxMemory:
 
     # ------------------------------------------------------------------ MEMORY / OBJECT
     def _introspect(self, name: bytes, args: list, conn: Any, t: float) -> Any:
+        # processCommand first: the container's arity (-2), then its subcommand (unknown:
+        # rejected with no command chosen), then the subcommand's own arity.
+        upper = name.decode().upper()
+        if len(args) < 2:
+            return ReplyError(f"ERR wrong number of arguments for '{name.decode()}' command",
+                              rejected=True)
+        raw_sub = args[1] if isinstance(args[1], bytes) else str(args[1]).encode()
+        sub = raw_sub.lower()
+        arity = SUBCOMMANDS[name.decode()].get(sub.decode("utf-8", "replace"))
+        if arity is None:
+            shown = raw_sub[:128].decode("utf-8", "replace")
+            return ReplyError(f"ERR unknown subcommand '{shown}'. Try {upper} HELP.",
+                              rejected=True)
+        if (len(args) != arity) if arity > 0 else (len(args) < -arity):
+            return ReplyError(f"ERR wrong number of arguments for '{name.decode()}|"
+                              f"{sub.decode()}' command", rejected=True)
+        if sub == b"purge":
+            return "OK"  # (jemalloc's purge of dirty pages: nothing the model keeps)
         if len(args) < 3:
-            return None
-        sub = args[1].lower() if isinstance(args[1], bytes) else args[1].encode().lower()
+            # MEMORY STATS / DOCTOR / MALLOC-STATS, the HELP texts: not modelled
+            return ReplyError(f"ERR {upper} {sub.decode().upper()} is not modelled by "
+                              "redissim")
         key = args[2] if isinstance(args[2], bytes) else args[2].encode()
         dbid = conn.session.db
         db = self.ks.dbs[dbid]
@@ -393,9 +414,23 @@ class MaxMemory:
             return mem.memory_usage_collection(key, val if isinstance(val, dict) else list(val),
                                                samples=samples, lg_quantum=self.lg) \
                 + self.entry_meta
-        if name == b"object" and sub in (b"freq", b"idletime"):
-            if val is None:
-                return None
+        # OBJECT: objectCommandLookupOrReply answers a missing key with a null first
+        if val is None:
+            return NIL_BULK
+        if sub == b"encoding":
+            return self._encoding(val).encode()
+        if sub == b"refcount":
+            # shared integers (0..9999, when maxmemory's policy allows sharing) carry
+            # OBJ_SHARED_REFCOUNT; a value the keyspace holds alone, 1
+            shared = isinstance(val, bytes) and mem.string_encoding(
+                val, shared_ok=self.shared_ok) == "shared"
+            return 2147483647 if shared else 1
+        if sub == b"idletime" and not self.track_lru and self.policy not in LFU_POLICIES:
+            # keys' access times are kept only under an LRU or LFU policy with maxmemory
+            # set (the per-command bookkeeping costs the hot path): no made-up figure
+            return ReplyError("ERR OBJECT IDLETIME is not modelled by redissim without "
+                              "maxmemory and an LRU policy")
+        if sub in (b"freq", b"idletime"):
             lru = self.dbs[dbid].lru.get(key, 0)
             if sub == b"freq":
                 if self.policy not in LFU_POLICIES:
@@ -410,6 +445,19 @@ class MaxMemory:
                                   "at runtime LRU and LFU data will take some time to adjust.")
             return self.ev.object_idletime_s(lru)
         return None
+
+    @staticmethod
+    def _encoding(val: Any) -> str:
+        """OBJECT ENCODING (strEncoding): a string as SET stores it (``int`` -- shared or
+        not --, ``embstr`` up to 44 bytes, ``raw``); a hash ``listpack`` or ``hashtable``;
+        a list ``quicklist`` (7.0 has no listpack-encoded lists). Not modelled: APPEND
+        makes its value ``raw`` whatever its length; here it is judged like a SET's."""
+        if isinstance(val, bytes | int):
+            enc = mem.string_encoding(val)
+            return "int" if enc == "shared" else enc
+        if isinstance(val, dict):
+            return "listpack" if hash_is_listpack(val) else "hashtable"
+        return "quicklist"
 
     # ------------------------------------------------------------------ INFO
     def info_fields(self) -> dict[str, dict[str, object]]:
