@@ -338,3 +338,22 @@ def test_dbsize_of_a_preloaded_dataset_from_the_series_or_the_end():
 
     short = run([{"at": 0, "cmd": "DEL key:7"}])
     assert short.dbsize is not None and [n for _, n in short.dbsize] == [4999]
+
+
+def test_refusals_are_shown_handled_and_mget_hits_follow_its_first_key():
+    """A command refused before it runs (a cluster's CROSSSLOT) is in the trace as handled,
+    by its error code, and is neither a hit nor a miss; an MGET is a hit when its first key
+    (the one shown) was found, not whenever it returns an array."""
+    from redissim.scenario import Scenario
+    from redissim.sim.engine import simulate
+
+    sc = Scenario.model_validate({"name": "x", "cluster": {"masters": 1}, "workloads": [
+        {"type": "script", "steps": [
+            {"at": 0, "cmd": "SET {t}a 1"}, {"at": 0.001, "cmd": "MGET {t}a {t}b"},
+            {"at": 0.002, "cmd": "MGET {t}b {t}a"}, {"at": 0.003, "cmd": "MGET a b"}]}]})
+    res = simulate(sc, trace=True)
+    execs = [e[3] for e in res.trace.events if e[1] == tr.K_EXEC]
+    assert [x[0] for x in execs] == ["set", "mget", "mget", "mget -CROSSSLOT"]
+    assert [x[3] for x in execs[1:]] == [True, False, False]
+    rp = Replay(ViewInput.from_result(res))
+    assert rp.hit_ratio(1.0) == (1, 1)  # (hits, misses): the refusal is neither

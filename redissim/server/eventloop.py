@@ -623,6 +623,10 @@ class EventLoop:
             if self.trace is not None:
                 key = args[1] if len(args) > 1 else b""
                 hit = reply is not None and not fx.error
+                if hit and type(reply) is list:
+                    # an array reply is about the key shown, the first: MGET's first value,
+                    # HGETALL's or LRANGE's elements (none: the key is missing)
+                    hit = bool(reply) and reply[0] is not None
                 self.trace.emit(t, tr.K_EXEC, conn.id, (spec.name if spec is not None else "",
                                                         _as_str(key), cost, hit))
             t += cost
@@ -659,6 +663,13 @@ class EventLoop:
                     st.failed_calls += 1
             if isinstance(reply, ReplyError):
                 self._error_reply(reply)
+            if self.trace is not None:
+                # the view shows it handled too: a refusal by its error code (MSET
+                # -CROSSSLOT), neither a hit nor a miss, and no key touched
+                shown = name or _as_str(args[0]).lower()
+                if isinstance(reply, ReplyError) and reply.rejected:
+                    shown += " -" + reply.code
+                self.trace.emit(t, tr.K_EXEC, conn.id, (shown, "", 0.0, False))
         cls = type(reply)
         if cls is bytes:  # reply_size's common cases, inlined
             n = len(reply)
