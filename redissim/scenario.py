@@ -344,12 +344,20 @@ class ClusterConfig(_Base):
     #: ``client``: redis-benchmark --cluster's way: client i talks to master i % masters
     #: only, and its keys carry a hash tag of that master's first slot (``key:{06S}:123``)
     routing: Literal["slot", "client"] = "slot"
+    #: a command with keys in several slots (MGET, MSET, DEL, UNLINK, EXISTS): ``send`` it
+    #: whole to its first key's master, which refuses it -CROSSSLOT (redis-cli -c, plain
+    #: clients); ``split`` it into one command per slot and put the replies together, as
+    #: Lettuce and redis-py's mget_nonatomic / mset_nonatomic do (routing slot only)
+    multi_key: Literal["send", "split"] = "send"
 
     @model_validator(mode="after")
     def _traced(self) -> ClusterConfig:
         if isinstance(self.traced_master, int) and not 1 <= self.traced_master <= self.masters:
             raise ValueError(f"traced-master must be one of the {self.masters} masters "
                              f"(1..{self.masters})")
+        if self.multi_key == "split" and self.routing == "client":
+            raise ValueError("multi-key split is a cluster-aware client's (routing slot); "
+                             "routing client tags every key of a command alike")
         return self
 
 

@@ -254,6 +254,49 @@ def test_a_scan_walk_visits_every_master_and_returns_each_key_once(masters):
     assert sum(calls) == res.workloads[0].commands[0].calls
 
 
+def test_a_splitting_client_gets_what_one_server_answers():
+    """multi-key: split (Lettuce, redis-py's mget_nonatomic): each MGET/MSET/DEL/EXISTS
+    whose keys span slots goes as one command per slot, and the client gets the replies put
+    together: the same replies, in the same order, as from one server; no CROSSSLOT."""
+    lines = ["MSET a 1 b 2 c 3 d 4", "MGET a b c d nokey", "MGET d c", "EXISTS a b nokey a",
+             "DEL a c nokey", "MGET a b c d", "MSET {t}x 1 {t}y 2", "MGET {t}x {t}y b",
+             "UNLINK b d", "DBSIZE"]
+    def run(cluster: dict | None) -> tuple[list, dict]:
+        doc = {"name": "split", "workloads": [{"type": "script", "steps": [
+            {"at": i * 0.001, "cmd": line} for i, line in enumerate(lines)]}]}
+        if cluster is not None:
+            doc["cluster"] = cluster
+        res = simulate(Scenario.model_validate(doc))
+        return [r["reply"] for r in res.workloads[0].records], res.extra.get("cluster")
+    alone, _ = run(None)
+    split, masters = run({"masters": 3, "multi-key": "split"})
+    # (DBSIZE, keyless, asks one master: the keys are spread)
+    assert split[:-1] == alone[:-1] == [
+        "OK", ["1", "2", "3", "4", None], ["4", "3"], 3, 2, [None, "2", None, "4"], "OK",
+        ["1", "2", "2"], 2]
+    assert sum(m["errorstats"].get("CROSSSLOT", 0) for m in masters) == 0
+    # sent whole, the same lines are refused
+    sent, masters = run({"masters": 3})
+    assert sum(m["errorstats"].get("CROSSSLOT", 0) for m in masters) == 8  # all but one
+
+
+def test_splitting_clients_under_load_count_each_command_once():
+    doc = _sets(3, commands=[{"cmd": "MGET", "args": ["MGET", "{key}", "{key}", "{key}"]}],
+                clients=10, pipeline=4, requests=3_000).model_dump(by_alias=True)
+    doc["cluster"]["multi-key"] = "split"
+    sim = Simulation(Scenario.model_validate(doc))
+    res = sim.run()
+    assert res.workloads[0].commands[0].calls == 3_000  # one per MGET, not per part
+    parts = sum(node.loop.cmdstats["mget"].calls for node in sim.nodes)
+    assert 3_000 * 2.5 < parts <= 9_000  # 3 keys: mostly 3 slots, rarely 2
+    assert sum(m["rejected_calls"] for m in res.extra["cluster"]) == 0
+    assert sim.router is not None and sim.router.open_splits == 0
+    with pytest.raises(ScenarioError, match="multi-key split"):
+        validate({"name": "x", "cluster": {"masters": 2, "routing": "client",
+                                           "multi-key": "split"},
+                  "workloads": [{"requests": 10}]}, "x.yaml")
+
+
 def test_select_is_refused_in_cluster_mode():
     doc = {"name": "x", "cluster": {"masters": 2}, "workloads": [{"type": "script", "steps": [
         {"at": 0, "cmd": "SELECT 1"}, {"at": 0.001, "cmd": "SELECT 0"},

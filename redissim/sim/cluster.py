@@ -26,18 +26,21 @@ key without one). A client's pipeline then stays whole.
 
 A command naming several keys goes to the master of its first key; that master answers
 ``-CROSSSLOT`` unless all its keys are in one slot (``server/cluster_redirect.py``), as a
-real master answers a client that sends it (redis-cli -c; redis-py and Jedis refuse such a
-command themselves, without sending it). ``SELECT`` of a database other than 0 is refused
-in cluster mode.
+real master answers a client that sends it (redis-cli -c; redis-py's plain ``mget`` and
+Jedis refuse such a command themselves, without sending it). With ``multi-key: split`` the
+client splits MGET, MSET, DEL, UNLINK and EXISTS into one command per slot instead, sends
+the parts with its other requests (split by node like them), and hands its caller one
+reply when the last part's is in: MGET's values in the order of its keys, the counts added,
+MSET's OK (Lettuce; redis-py's ``mget_nonatomic``, ``mset_nonatomic`` and its DEL/EXISTS).
+``SELECT`` of a database other than 0 is refused in cluster mode.
 
 Not modelled: replicas and failover, resharding (``MOVED``/``ASK``), the cluster bus and
-``clusterCron``'s gossip, and clients that split a multi-key command by slot
-(``mget_nonatomic``).
+``clusterCron``'s gossip.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS
 from redissim.server.cluster_slots import (
@@ -46,11 +49,92 @@ from redissim.server.cluster_slots import (
     key_hash_slot,
     node_of_slot,
 )
-from redissim.server.commands import CommandSpec, lookup
-from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord
-from redissim.server.resp import bulk_size
+from redissim.server.commands import CommandSpec, arity_ok, lookup
+from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
+from redissim.server.resp import ReplyError, bulk_size, request_size
 
-__all__ = ["ClusterRouter"]
+__all__ = ["ClusterRouter", "SPLITTABLE"]
+
+#: the multi-key commands a splitting client breaks up by slot (what Lettuce splits, and
+#: redis-py's mget_nonatomic / mset_nonatomic and its DEL/UNLINK/EXISTS); MSETNX and
+#: RENAME are all-or-nothing and are sent whole
+SPLITTABLE: Final = frozenset({"mget", "mset", "del", "unlink", "exists"})
+
+
+def _slot_groups(spec: CommandSpec, args: list) -> list[tuple[list, list[int]]] | None:
+    """A multi-key command line split by its keys' slots: one (command line, indexes of its
+    keys among the command's) per slot, in the order the slots first appear; None when all
+    the keys are in one slot (or the line has the wrong number of arguments)."""
+    if not arity_ok(spec, len(args)) or (spec.key_step == 2 and len(args) % 2 == 0):
+        return None
+    step = spec.key_step
+    by_slot: dict[int, tuple[list, list[int]]] = {}
+    for n, i in enumerate(spec.key_positions(len(args))):
+        key = args[i] if type(args[i]) is bytes else str(args[i]).encode()
+        group = by_slot.get(key_hash_slot(key))
+        if group is None:
+            group = by_slot[key_hash_slot(key)] = ([args[0]], [])
+        group[0].extend(args[i:i + step])
+        group[1].append(n)
+    return list(by_slot.values()) if len(by_slot) > 1 else None
+
+
+class _Split:
+    """A client's multi-key command sent as one command per slot: its request record, and
+    the parts' replies as they come in."""
+
+    __slots__ = ("rec", "name", "remaining", "replies", "orders", "size")
+
+    def __init__(self, rec: InRecord, parts: int, name: str):
+        self.rec = rec
+        self.name = name
+        self.remaining = parts
+        self.replies: list[Any] = [None] * parts
+        #: per part, the indexes (among the command's keys) of the keys it carries
+        self.orders: list[list[int]] = []
+        self.size = 0
+
+    def reply(self) -> Any:
+        for r in self.replies:
+            if isinstance(r, ReplyError):
+                return r
+        if self.name == "mget":
+            values: list[Any] = [None] * sum(len(o) for o in self.orders)
+            for order, part in zip(self.orders, self.replies, strict=True):
+                for n, v in zip(order, part, strict=True):
+                    values[n] = v
+            return values
+        if self.name == "mset":
+            return "OK"
+        return sum(self.replies)  # DEL, UNLINK, EXISTS
+
+
+class _Part(Batch):
+    """One part of a split command, as the event loop carries it: in the place of the
+    request's batch (a batch of its own, of one command), with what it belongs to."""
+
+    __slots__ = ("whole", "index")
+
+    def __init__(self, conn: Conn, t_send: float, whole: _Split, index: int):
+        super().__init__(conn, t_send, 1)
+        self.whole = whole
+        self.index = index
+
+
+class _Merger:
+    """Stands for a splitting client on its connections: the parts' replies are merged
+    before the client's driver sees them."""
+
+    __slots__ = ("driver", "router")
+
+    def __init__(self, driver: Any, router: ClusterRouter):
+        self.driver = driver
+        self.router = router
+
+    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        merged = self.router.merge(sent)
+        if merged:
+            self.driver.on_replies(conn, merged, t_recv)
 
 #: position of the key in the lines of commands the command table keeps no key for
 _SUBCOMMAND_KEY: dict[str, int] = {"memory": 2, "object": 2}
@@ -61,10 +145,15 @@ class ClusterRouter:
     master and the routing of their requests by key slot (or, routing ``client``, to the
     one master each client is bound to)."""
 
-    def __init__(self, loops: list[EventLoop], routing: str = "slot"):
+    def __init__(self, loops: list[EventLoop], routing: str = "slot", multi_key: str = "send"):
         self.loops = loops
         #: redis-benchmark --cluster's routing: each client bound to one master
         self.bound = routing == "client"
+        #: clients that split a multi-key command by slot (Lettuce; redis-py's
+        #: mget_nonatomic) instead of sending it whole to its first key's master
+        self.split = multi_key == "split" and not self.bound and len(loops) > 1
+        #: split commands whose parts are not all answered yet
+        self.open_splits = 0
         self.ranges = allocate_slots(len(loops))
         self.owner = node_of_slot(self.ranges)
         #: a client's connection to each master, by its home connection
@@ -98,7 +187,10 @@ class ClusterRouter:
             self._master[conn] = node
             self._tag[conn] = benchmark_key_tag(self.ranges[node][0]) + b":"
             return conn
-        conns = [loop.connect(driver, label) for loop in self.loops]
+        # (a client that splits commands hears its replies through a _Merger, which hands
+        # it each split command's reply once all its parts are in)
+        target = _Merger(driver, self) if self.split else driver
+        conns = [loop.connect(target, label) for loop in self.loops]
         home = conns[0]
         self.peers[home] = conns
         for c in conns:
@@ -181,6 +273,55 @@ class ClusterRouter:
                                         [(a, n, label, batch) for a, n, label in cmds],
                                         sum(n for _a, n, _label in cmds))
 
+    def _split(self, recs: list[InRecord], t_send: float) -> list[InRecord]:
+        """Each splittable command whose keys are in several slots becomes one command per
+        slot (its keys, and MSET's values with them, in their order), the parts of one
+        command waiting for one another (see merge)."""
+        out: list[InRecord] | None = None
+        for i, rec in enumerate(recs):
+            args = rec[0]
+            spec = self._multi_key_spec(args[0]) if len(args) > 2 else None
+            groups = _slot_groups(spec, args) if spec is not None \
+                and spec.name in SPLITTABLE else None
+            if groups is None:
+                if out is not None:
+                    out.append(rec)
+                continue
+            if out is None:
+                out = list(recs[:i])
+            whole = _Split(rec, len(groups), spec.name if spec is not None else "")
+            for index, (part_args, order) in enumerate(groups):
+                whole.orders.append(order)
+                out.append((part_args, request_size(part_args), rec[2],
+                            _Part(rec[3].conn, t_send, whole, index)))
+            self.open_splits += 1
+        return recs if out is None else out
+
+    def merge(self, sent: list[OutRecord]) -> list[OutRecord]:
+        """The replies a client sees: a split command's once the last of its parts is in,
+        put together as the client library does (MGET's values in the order of its keys,
+        DEL/UNLINK/EXISTS's counts added, MSET's OK; an error of any part is the reply)."""
+        if not self.open_splits:
+            return sent
+        out: list[OutRecord] | None = None
+        for i, rec in enumerate(sent):
+            part = rec[1]
+            if type(part) is not _Part:
+                if out is not None:
+                    out.append(rec)
+                continue
+            if out is None:
+                out = list(sent[:i])
+            whole = part.whole
+            whole.replies[part.index] = rec[3]
+            whole.size += rec[2]
+            whole.remaining -= 1
+            if whole.remaining == 0:
+                self.open_splits -= 1
+                label, batch = whole.rec[2], whole.rec[3]
+                out.append((label, batch, whole.size, whole.reply(), whole.rec[0]))
+        return sent if out is None else out
+
     def node_of(self, args: list, default: int) -> int:
         """The master a command line goes to: the owner of its first key's slot."""
         pos = self._key_pos(args[0])
@@ -205,6 +346,8 @@ class ClusterRouter:
             self.loops[0].submit_records(peers[0], t_send, recs, nbytes)
             return
         default = self._default[home]
+        if self.split:
+            recs = self._split(recs, t_send)
         if len(recs) == 1:
             node = self.node_of(recs[0][0], default)
             self.requests[node] += 1

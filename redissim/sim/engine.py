@@ -251,7 +251,8 @@ class Simulation:
         self.master_series: list[list[tuple[float, int, float]]] | None = None
         if scenario.cluster is not None:
             self.master_series = [[] for _ in self.nodes]
-            self.router = ClusterRouter([n.loop for n in self.nodes], scenario.cluster.routing)
+            self.router = ClusterRouter([n.loop for n in self.nodes], scenario.cluster.routing,
+                                        scenario.cluster.multi_key)
         self.postgres = None
         if scenario.postgres is not None:
             from redissim.postgres.pipeline import PostgresServer
