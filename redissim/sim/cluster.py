@@ -49,7 +49,7 @@ from redissim.server.cluster_slots import (
     key_hash_slot,
     node_of_slot,
 )
-from redissim.server.commands import CommandSpec, arity_ok, lookup
+from redissim.server.commands import SUBCOMMANDS, CommandSpec, arity_ok, lookup
 from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
 from redissim.server.resp import ReplyError, bulk_size, request_size
 
@@ -71,9 +71,10 @@ def _slot_groups(spec: CommandSpec, args: list) -> list[tuple[list, list[int]]] 
     by_slot: dict[int, tuple[list, list[int]]] = {}
     for n, i in enumerate(spec.key_positions(len(args))):
         key = args[i] if type(args[i]) is bytes else str(args[i]).encode()
-        group = by_slot.get(key_hash_slot(key))
+        slot = key_hash_slot(key)
+        group = by_slot.get(slot)
         if group is None:
-            group = by_slot[key_hash_slot(key)] = ([args[0]], [])
+            group = by_slot[slot] = ([args[0]], [])
         group[0].extend(args[i:i + step])
         group[1].append(n)
     return list(by_slot.values()) if len(by_slot) > 1 else None
@@ -136,8 +137,9 @@ class _Merger:
         if merged:
             self.driver.on_replies(conn, merged, t_recv)
 
-#: position of the key in the lines of commands the command table keeps no key for
-_SUBCOMMAND_KEY: dict[str, int] = {"memory": 2, "object": 2}
+#: position of the key in the lines of commands the command table keeps no key for: the
+#: container commands' (MEMORY USAGE key, OBJECT ENCODING key...)
+_SUBCOMMAND_KEY: dict[str, int] = {name: 2 for name in SUBCOMMANDS}
 
 
 class ClusterRouter:
@@ -281,15 +283,14 @@ class ClusterRouter:
         for i, rec in enumerate(recs):
             args = rec[0]
             spec = self._multi_key_spec(args[0]) if len(args) > 2 else None
-            groups = _slot_groups(spec, args) if spec is not None \
-                and spec.name in SPLITTABLE else None
-            if groups is None:
+            if spec is None or spec.name not in SPLITTABLE or \
+                    (groups := _slot_groups(spec, args)) is None:
                 if out is not None:
                     out.append(rec)
                 continue
             if out is None:
                 out = list(recs[:i])
-            whole = _Split(rec, len(groups), spec.name if spec is not None else "")
+            whole = _Split(rec, len(groups), spec.name)
             for index, (part_args, order) in enumerate(groups):
                 whole.orders.append(order)
                 out.append((part_args, request_size(part_args), rec[2],
