@@ -342,8 +342,11 @@ class ClusterConfig(_Base):
         "busiest"
     #: ``slot``: each request to the master of its key's slot (cluster-aware clients);
     #: ``client``: redis-benchmark --cluster's way: client i talks to master i % masters
-    #: only, and its keys carry a hash tag of that master's first slot (``key:{06S}:123``)
-    routing: Literal["slot", "client"] = "slot"
+    #: only, and its keys carry a hash tag of that master's first slot (``key:{06S}:123``);
+    #: ``redirect``: a client that knows no slot map (redis-cli -c): each request to the
+    #: client's own master, which answers -MOVED when the key is another's, and the
+    #: client sends it again there
+    routing: Literal["slot", "client", "redirect"] = "slot"
     #: a command with keys in several slots (MGET, MSET, DEL, UNLINK, EXISTS): ``send`` it
     #: whole to its first key's master, which refuses it -CROSSSLOT (redis-cli -c, plain
     #: clients); ``split`` it into one command per slot and put the replies together, as
@@ -355,9 +358,9 @@ class ClusterConfig(_Base):
         if isinstance(self.traced_master, int) and not 1 <= self.traced_master <= self.masters:
             raise ValueError(f"traced-master must be one of the {self.masters} masters "
                              f"(1..{self.masters})")
-        if self.multi_key == "split" and self.routing == "client":
-            raise ValueError("multi-key split is a cluster-aware client's (routing slot); "
-                             "routing client tags every key of a command alike")
+        if self.multi_key == "split" and self.routing != "slot":
+            raise ValueError("multi-key split is a cluster-aware client's (routing slot), "
+                             f"not routing {self.routing}'s")
         return self
 
 

@@ -297,6 +297,50 @@ def test_splitting_clients_under_load_count_each_command_once():
                   "workloads": [{"requests": 10}]}, "x.yaml")
 
 
+def test_a_client_without_a_slot_map_follows_moved():
+    """routing: redirect (redis-cli -c): each request goes to the client's current master;
+    one that does not own the key's slot answers -MOVED slot 127.0.0.1:3000N (a rejected
+    call, an errorstat), and the client sends it again there and stays. With keys spread
+    uniformly over 3 masters two requests in three are redirected; every one is run once,
+    on its key's master, and costs a second round trip."""
+    slot_doc = _sets(3, clients=10, pipeline=1, requests=6_000).model_dump(by_alias=True)
+    redirect_doc = json.loads(json.dumps(slot_doc))
+    redirect_doc["cluster"]["routing"] = "redirect"
+    sims, p50 = {}, {}
+    for name, doc in (("slot", slot_doc), ("redirect", redirect_doc)):
+        sims[name] = Simulation(Scenario.model_validate(doc))
+        p50[name] = sims[name].run().workloads[0].commands[0].latency.summary_ms()["p50"]
+    sim = sims["redirect"]
+    moved = sum(n.loop.errorstats.get("MOVED", 0) for n in sim.nodes)
+    assert sim.router is not None and moved == sim.router.redirects
+    assert 6_000 * 0.6 < moved < 6_000 * 0.73
+    assert sum(n.loop.total_commands_processed for n in sim.nodes) == 6_000
+    assert sum(n.loop.cmdstats["set"].rejected_calls for n in sim.nodes) == moved
+    ranges = allocate_slots(3)
+    for i, node in enumerate(sim.nodes):
+        assert all(_owner(ranges, k) == i for k in node.keyspace.dbs[0].data)
+    # the same keys as the cluster-aware clients wrote
+    assert [set(n.keyspace.dbs[0].data) for n in sim.nodes] == \
+        [set(n.keyspace.dbs[0].data) for n in sims["slot"].nodes]
+    # most requests pay two round trips: the median latency is well above the direct one
+    assert p50["redirect"] > 1.3 * p50["slot"]
+
+
+def test_moved_names_the_owner_of_the_slot():
+    doc = {"name": "x", "cluster": {"masters": 3, "routing": "redirect"},
+           "workloads": [{"type": "script", "steps": [
+               {"at": 0, "cmd": "SET a 1"}, {"at": 0.001, "cmd": "GET a"},
+               {"at": 0.002, "cmd": "MGET a b"}]}]}
+    sim = Simulation(Scenario.model_validate(doc))
+    res = sim.run()
+    # the script is client 0: its first master is master 1; "a" is in slot 15495, master 3's
+    assert [r["reply"] for r in res.workloads[0].records] == [
+        "OK", "1", {"error": "CROSSSLOT Keys in request don't hash to the same slot"}]
+    assert sim.nodes[0].loop.errorstats == {"MOVED": 1}
+    assert sim.nodes[2].loop.errorstats == {"CROSSSLOT": 1}  # (it stayed on master 3)
+    assert sim.router is not None and sim.router.redirects == 1
+
+
 def test_select_is_refused_in_cluster_mode():
     doc = {"name": "x", "cluster": {"masters": 2}, "workloads": [{"type": "script", "steps": [
         {"at": 0, "cmd": "SELECT 1"}, {"at": 0.001, "cmd": "SELECT 0"},

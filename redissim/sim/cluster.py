@@ -34,15 +34,22 @@ reply when the last part's is in: MGET's values in the order of its keys, the co
 MSET's OK (Lettuce; redis-py's ``mget_nonatomic``, ``mset_nonatomic`` and its DEL/EXISTS).
 ``SELECT`` of a database other than 0 is refused in cluster mode.
 
-Not modelled: replicas and failover, resharding (``MOVED``/``ASK``), the cluster bus and
-``clusterCron``'s gossip.
+``routing: redirect`` is a client that knows no slot map, as redis-cli -c: it sends each
+request to the master it last talked to (at first master ``client % masters``); a master
+that does not own the key's slot answers ``-MOVED slot 127.0.0.1:port``, and the client
+sends the command again to that master and stays with it. The -MOVED never reaches its
+caller; it costs a round trip.
+
+Not modelled: replicas and failover, resharding (slots moving between masters while clients
+keep old maps: ``ASK``, and the ``-MOVED`` that makes a cluster-aware client refresh its
+map), the cluster bus and ``clusterCron``'s gossip.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS
+from redissim.server.cluster_redirect import FIRST_PORT, MULTI_KEY_COMMANDS
 from redissim.server.cluster_slots import (
     allocate_slots,
     benchmark_key_tag,
@@ -133,7 +140,7 @@ class _Merger:
         self.router = router
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
-        merged = self.router.merge(sent)
+        merged = self.router.merge(conn, sent, t_recv)
         if merged:
             self.driver.on_replies(conn, merged, t_recv)
 
@@ -156,6 +163,12 @@ class ClusterRouter:
         self.split = multi_key == "split" and not self.bound and len(loops) > 1
         #: split commands whose parts are not all answered yet
         self.open_splits = 0
+        #: clients that know no slot map (redis-cli -c): each sends to its current master
+        #: and follows -MOVED there, where it then stays
+        self.redirect = routing == "redirect"
+        self._current: dict[Conn, int] = {}
+        #: -MOVED replies the clients followed, for the report
+        self.redirects = 0
         self.ranges = allocate_slots(len(loops))
         self.owner = node_of_slot(self.ranges)
         #: a client's connection to each master, by its home connection
@@ -191,13 +204,13 @@ class ClusterRouter:
             return conn
         # (a client that splits commands hears its replies through a _Merger, which hands
         # it each split command's reply once all its parts are in)
-        target = _Merger(driver, self) if self.split else driver
+        target = _Merger(driver, self) if self.split or self.redirect else driver
         conns = [loop.connect(target, label) for loop in self.loops]
         home = conns[0]
         self.peers[home] = conns
         for c in conns:
             self.home[c] = home
-        self._default[home] = (len(self.peers) - 1) % len(self.loops)
+        self._default[home] = self._current[home] = (len(self.peers) - 1) % len(self.loops)
         return home
 
     def disconnect(self, home: Conn) -> None:
@@ -298,10 +311,13 @@ class ClusterRouter:
             self.open_splits += 1
         return recs if out is None else out
 
-    def merge(self, sent: list[OutRecord]) -> list[OutRecord]:
+    def merge(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> list[OutRecord]:
         """The replies a client sees: a split command's once the last of its parts is in,
         put together as the client library does (MGET's values in the order of its keys,
-        DEL/UNLINK/EXISTS's counts added, MSET's OK; an error of any part is the reply)."""
+        DEL/UNLINK/EXISTS's counts added, MSET's OK; an error of any part is the reply);
+        a redirected client's -MOVED never: it sends the command again."""
+        if self.redirect:
+            return self._follow_moved(conn, sent, t_recv)
         if not self.open_splits:
             return sent
         out: list[OutRecord] | None = None
@@ -321,6 +337,32 @@ class ClusterRouter:
                 self.open_splits -= 1
                 label, batch = whole.rec[2], whole.rec[3]
                 out.append((label, batch, whole.size, whole.reply(), whole.rec[0]))
+        return sent if out is None else out
+
+    def _follow_moved(self, conn: Conn, sent: list[OutRecord],
+                      t_recv: float) -> list[OutRecord]:
+        """redis-cli -c on ``-MOVED slot host:port``: connect to that master, send the
+        command again there (its batch still waits for its one reply), and stay."""
+        out: list[OutRecord] | None = None
+        home = self.home[conn]
+        again: dict[int, list[InRecord]] = {}
+        for i, rec in enumerate(sent):
+            reply = rec[3]
+            if not (isinstance(reply, ReplyError) and reply.code == "MOVED"):
+                if out is not None:
+                    out.append(rec)
+                continue
+            if out is None:
+                out = list(sent[:i])
+            node = int(reply.text.rsplit(":", 1)[1]) - FIRST_PORT
+            self._current[home] = node
+            self.redirects += 1
+            args = rec[4]
+            again.setdefault(node, []).append((args, request_size(args), rec[0], rec[1]))
+        for node, recs in again.items():
+            self.requests[node] += len(recs)
+            self.loops[node].submit_records(self.peers[home][node], t_recv, recs,
+                                            sum(r[1] for r in recs))
         return sent if out is None else out
 
     def node_of(self, args: list, default: int) -> int:
@@ -347,6 +389,11 @@ class ClusterRouter:
             self.loops[0].submit_records(peers[0], t_send, recs, nbytes)
             return
         default = self._default[home]
+        if self.redirect:
+            node = self._current[home]  # (whatever the keys: it knows no slot map)
+            self.requests[node] += len(recs)
+            self.loops[node].submit_records(peers[node], t_send, recs, nbytes)
+            return
         if self.split:
             recs = self._split(recs, t_send)
         if len(recs) == 1:
