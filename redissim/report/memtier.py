@@ -75,8 +75,9 @@ class _Report:
         self.cs = cs
         self.percentiles = percentiles
         self.default_mode = all(name in DEFAULT_TYPES for name in cs.totals)
-        #: memtier's --cluster-mode adds MOVED/sec and ASK/sec; the simulated clients know
-        #: the slot map and it never changes, so both are 0
+        #: memtier's --cluster-mode adds MOVED/sec and ASK/sec; memtier knows the slot map
+        #: and it never changes here, so both are 0 (``routing: redirect`` is redis-cli
+        #: -c's way, not memtier's: reported as memtier, its MOVED replies count as ops)
         self.cluster_mode = res.scenario.cluster is not None
         self.types = list(DEFAULT_TYPES) if self.default_mode else list(cs.totals)
         self.duration = cs.duration

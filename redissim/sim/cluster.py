@@ -167,7 +167,7 @@ class ClusterRouter:
         #: and follows -MOVED there, where it then stays
         self.redirect = routing == "redirect"
         self._current: dict[Conn, int] = {}
-        #: -MOVED replies the clients followed, for the report
+        #: -MOVED replies the clients followed (each master's errorstats count them too)
         self.redirects = 0
         self.ranges = allocate_slots(len(loops))
         self.owner = node_of_slot(self.ranges)
