@@ -7,6 +7,8 @@ tests/test_cluster_slots.py; here the simulation built on it.
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from realredis import RedisServer, cluster_node, find_redis_server, own_all_slots
 from test_cli import tiny
 
@@ -278,6 +280,33 @@ def test_a_splitting_client_gets_what_one_server_answers():
     # sent whole, the same lines are refused
     sent, masters = run({"masters": 3})
     assert sum(m["errorstats"].get("CROSSSLOT", 0) for m in masters) == 8  # all but one
+
+
+_KEYS = st.sampled_from(["a", "b", "c", "d", "{u}a", "{u}b", "x{u}", "k:1", "k:2", "{k}:3"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["MGET", "MSET", "DEL", "EXISTS", "UNLINK"]),
+                          st.lists(_KEYS, min_size=1, max_size=6)), min_size=1, max_size=8))
+def test_split_replies_equal_one_servers_for_any_keys(commands):
+    """Whatever the keys (repeated, tagged, in any number of slots), a splitting client's
+    replies are one server's, in order."""
+    lines = []
+    for name, keys in commands:
+        if name == "MSET":
+            lines.append(" ".join([name] + [f"{k} v{i}" for i, k in enumerate(keys)]))
+        else:
+            lines.append(" ".join([name, *keys]))
+    lines.append("MGET " + " ".join(["a", "b", "c", "d", "{u}a", "{u}b", "x{u}", "k:1"]))
+
+    def replies(cluster: dict | None) -> list:
+        doc = {"name": "p", "workloads": [{"type": "script", "steps": [
+            {"at": i * 0.001, "cmd": line} for i, line in enumerate(lines)]}]}
+        if cluster is not None:
+            doc["cluster"] = cluster
+        return [r["reply"] for r in simulate(Scenario.model_validate(doc)).workloads[0].records]
+
+    assert replies({"masters": 3, "multi-key": "split"}) == replies(None)
 
 
 def test_splitting_clients_under_load_count_each_command_once():
