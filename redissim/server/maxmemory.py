@@ -281,6 +281,10 @@ class MaxMemory:
             if name == b"memory" or name == b"object":
                 reply = self._introspect(name, args, conn, t)
                 if reply is not None:
+                    if not (isinstance(reply, ReplyError) and reply.rejected):
+                        # the command ran: the profile's default command cost (the loop
+                        # charges a refusal itself)
+                        t += self.loop.c_default
                     return t, reply
         return t, None
 
