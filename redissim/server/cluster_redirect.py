@@ -28,7 +28,7 @@ from redissim.server.commands import COMMANDS, arity_ok, lookup
 from redissim.server.resp import ReplyError
 
 __all__ = ["CROSSSLOT", "MULTI_KEY_COMMANDS", "FIRST_PORT", "cross_slot", "query_slot",
-           "moved", "check_cross_slot", "ClusterCheck"]
+           "moved", "ClusterCheck"]
 
 #: clusterRedirectClient's reply for CLUSTER_REDIR_CROSS_SLOT
 CROSSSLOT: Final = ReplyError("CROSSSLOT Keys in request don't hash to the same slot",
@@ -77,15 +77,10 @@ def moved(slot: int, node: int) -> ReplyError:
     return ReplyError(f"MOVED {slot} 127.0.0.1:{FIRST_PORT + node}", rejected=True)
 
 
-def check_cross_slot(conn: Any, args: list[Any], t: float) -> tuple[float, Any]:
-    """The event loop's processCommand hook for masters only cluster-aware clients talk to
-    (``EventLoop.add_before_command``, for the multi-key commands)."""
-    return t, (CROSSSLOT if cross_slot(args) else None)
-
-
 class ClusterCheck:
-    """The whole check on master ``node`` (from 0) of a cluster whose slots ``owner`` maps
-    to masters: CROSSSLOT, then MOVED (a hook for every command)."""
+    """The check on master ``node`` (from 0) of a cluster whose slots ``owner`` maps to
+    masters: CROSSSLOT, then MOVED (the event loop's processCommand hook,
+    ``EventLoop.add_before_command``)."""
 
     def __init__(self, node: int, owner: list[int]):
         self.node = node

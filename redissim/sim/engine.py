@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 
 from redissim.scenario import Scenario, build_profile
-from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS, ClusterCheck, check_cross_slot
+from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS, ClusterCheck
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
@@ -186,12 +186,14 @@ class ServerNode:
             # cluster-enabled yes: SELECT refused, and getNodeByQuery's CROSSSLOT check,
             # registered first because processCommand makes it before OOM and MISCONF
             self.keyspace.cluster_enabled = True
-            if scenario.cluster.routing == "redirect":
-                # clients that knock on any master: every command's slot is checked (MOVED)
-                owner = node_of_slot(allocate_slots(scenario.cluster.masters))
-                self.loop.add_before_command(ClusterCheck(index, owner))
-            else:
-                self.loop.add_before_command(check_cross_slot, names=MULTI_KEY_COMMANDS)
+            # Clients that know the slot map send every command to its first key's master:
+            # only a multi-key command can then be refused (CROSSSLOT), so only those pay
+            # the check; clients that knock on any master (routing redirect) need it on
+            # every command (MOVED).
+            owner = node_of_slot(allocate_slots(scenario.cluster.masters))
+            self.loop.add_before_command(
+                ClusterCheck(index, owner),
+                names=None if scenario.cluster.routing == "redirect" else MULTI_KEY_COMMANDS)
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
                                    effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
