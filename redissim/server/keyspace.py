@@ -23,7 +23,8 @@ reset by every call). The module knows nothing about SimPy.
 
 Values are stored as ``bytes`` (strings), ``dict`` (hashes; ``listpack.HashTable`` once
 converted to a hash table) and ``collections.deque``
-(lists); encodings (int/embstr/listpack/quicklist) are not modelled here.
+(lists); encodings (int/embstr/listpack/quicklist) are not modelled here, except the raw
+SDS buffer APPEND leaves a string in (``Db.raw``, ``sds.py``).
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from fractions import Fraction
 from itertools import islice
 from typing import Any, Final, cast
 
+from redissim.server import sds
 from redissim.server.commands import COMMANDS, CommandSpec
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.glob import compile_pattern
 from redissim.server.hashtable import Table
 from redissim.server.listpack import HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE, HashTable
+from redissim.server.memory import UPSTREAM_LG_QUANTUM
 from redissim.server.resp import ReplyError
 
 __all__ = [
@@ -356,7 +359,7 @@ class Db:
     """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
 
     __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "exp_min",
-                 "avg_ttl", "expires_cursor", "populated_shared")
+                 "avg_ttl", "expires_cursor", "populated_shared", "raw")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -387,6 +390,11 @@ class Db:
         #: populate() whose keys all share one value: a key holding that object stands for
         #: DEBUG POPULATE's own ``value:N`` (what the RDB estimate compresses)
         self.populated_shared: tuple[bytes, bytes, int] | None = None
+        #: key -> (value, cap, usable) of the string values APPEND made ``raw`` SDS buffers
+        #: (see sds.py): the value object it was recorded for, the buffer's room and its
+        #: allocation. An entry counts only while the key still holds that very object, so a
+        #: write that replaces the value (SET, INCR...) or deletes the key need not remove it.
+        self.raw: dict[bytes, tuple[bytes, int, int]] = {}
 
 
 _EMPTY: Final[tuple[()]] = ()
@@ -466,6 +474,9 @@ class Keyspace:
         #: cluster-enabled yes (a Redis Cluster master): SELECT of any database but 0 is
         #: refused, INFO says redis_mode:cluster and cluster_enabled:1
         self.cluster_enabled = False
+        #: the allocator's quantum (jemalloc --with-lg-quantum): the buffers APPEND grows
+        #: follow its size classes (sds.py); the memory model sets the scenario's
+        self.jemalloc_lg_quantum = UPSTREAM_LG_QUANTUM
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
         self._session = Session()
@@ -1039,6 +1050,8 @@ class Keyspace:
             del exp[key]
             if db.expires._index is not None:
                 db.expires.note_delete(key)
+        if db.raw:
+            db.raw.pop(key, None)
         return True
 
     @staticmethod
@@ -1176,12 +1189,14 @@ class Keyspace:
     def string_size_classes(self, db: Db) -> tuple[dict[tuple[int, int, bool], int], list[bytes]]:
         """For memory accounting: how many keys hold a string that is not an integer, by
         (key length, value length, has a TTL) -- their size depends on nothing else -- and
-        the other keys (integers, hashes, lists), to be measured one by one."""
+        the other keys (integers, hashes, lists, strings APPEND made raw buffers), to be
+        measured one by one."""
         classes: dict[tuple[int, int, bool], int] = {}
         others: list[bytes] = []
         exp = db.exp
+        raw = db.raw
         for key, val in db.data.items():
-            if type(val) is bytes:
+            if type(val) is bytes and not (raw and key in raw):
                 n = len(val)
                 c = val[0] if n else 0
                 if n == 0 or not (48 <= c <= 57 or c == 45):  # (no leading digit or '-')
@@ -1495,6 +1510,13 @@ class Keyspace:
                 return ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
             new = val + add
             db.data[key] = new
+            # dbUnshareStringValue, then sdscatlen: the value is a raw SDS from now on, and
+            # its buffer grows greedily (sds.py)
+            lg = self.jemalloc_lg_quantum
+            raw = db.raw.get(key)
+            buf = (raw[1], raw[2]) if raw is not None and raw[0] is val else sds.unshared(val, lg)
+            cap, usable = sds.cat(len(val), buf, len(add), lg)
+            db.raw[key] = (new, cap, usable)
         self.effects.dirty += 1
         self.effects.value_bytes += len(add)
         return len(new)
@@ -1653,6 +1675,7 @@ class Keyspace:
         if src == dst:
             return 0 if nx else "OK"
         when = db.exp.get(src) if db.exp else None
+        raw = db.raw.get(src) if db.raw else None
         if self._lookup_write(db, dst) is not None:
             if nx:
                 return 0
@@ -1661,6 +1684,8 @@ class Keyspace:
         if when is not None:
             self._set_expire(db, dst, when)
         self._db_delete(db, src)
+        if raw is not None and raw[0] is val:
+            db.raw[dst] = raw  # the same object, so the same buffer, under its new name
         self._note_deleted(src)
         self.effects.dirty += 1
         return 1 if nx else "OK"
@@ -1878,6 +1903,7 @@ class Keyspace:
             removed += len(d.data)
             d.main.clear()
             d.expires.clear()
+            d.raw.clear()
             d.avg_ttl = 0
             d.expires_cursor = 0
         self.effects.dirty += removed
@@ -1892,6 +1918,7 @@ class Keyspace:
         removed = len(db.data)
         db.main.clear()
         db.expires.clear()
+        db.raw.clear()
         db.avg_ttl = 0
         db.expires_cursor = 0
         self.effects.dirty += removed

@@ -104,6 +104,8 @@ class MaxMemory:
         self.policy = server.maxmemory_policy
         self.maxmemory = server.maxmemory
         self.lg = lg_quantum
+        # the raw buffers APPEND grows follow the same allocator's size classes (sds.py)
+        keyspace.jemalloc_lg_quantum = lg_quantum
         self.shared_ok = mem.shared_integers_allowed(self.maxmemory, self.policy)
         self.config = EvictionConfig(
             maxmemory=server.maxmemory, maxmemory_policy=server.maxmemory_policy,
@@ -150,7 +152,19 @@ class MaxMemory:
         val = db.data.get(key)
         if val is None:
             return 0
+        if db.raw:
+            usable = self._raw_buffer(db, key, val)
+            if usable:
+                return mem.raw_buffer_key_alloc(len(key), usable, has_ttl=key in db.exp,
+                                                lg_quantum=self.lg) + self.entry_extra
         return self._value_alloc(key, val, key in db.exp)
+
+    @staticmethod
+    def _raw_buffer(db: Db, key: bytes, val: Any) -> int:
+        """The allocation of the raw SDS buffer ``val`` is held in if APPEND made it one
+        (``Db.raw``, sds.py), else 0."""
+        raw = db.raw.get(key)
+        return raw[2] if raw is not None and raw[0] is val else 0
 
     def _value_alloc(self, key: bytes, val: Any, has_ttl: bool) -> int:
         if val.__class__ is bytes and not val[:1].isdigit() and val[:1] != b"-":
@@ -412,6 +426,10 @@ class MaxMemory:
                 rest = rest[2:]
             if val is None:
                 return NIL_BULK
+            usable = self._raw_buffer(db, key, val)
+            if usable:
+                return mem.raw_buffer_memory_usage(len(key), usable, lg_quantum=self.lg) \
+                    + self.entry_meta
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
                                             lg_quantum=self.lg) + self.entry_meta
@@ -422,7 +440,7 @@ class MaxMemory:
         if val is None:
             return NIL_BULK
         if sub == b"encoding":
-            return self._encoding(val).encode()
+            return b"raw" if self._raw_buffer(db, key, val) else self._encoding(val).encode()
         if sub == b"refcount":
             # shared integers (0..9999, when maxmemory's policy allows sharing) carry
             # OBJ_SHARED_REFCOUNT; a value the keyspace holds alone, 1
@@ -454,8 +472,8 @@ class MaxMemory:
     def _encoding(val: Any) -> str:
         """OBJECT ENCODING (strEncoding): a string as SET stores it (``int`` -- shared or
         not --, ``embstr`` up to 44 bytes, ``raw``); a hash ``listpack`` or ``hashtable``;
-        a list ``quicklist`` (7.0 has no listpack-encoded lists). Not modelled: APPEND
-        makes its value ``raw`` whatever its length; here it is judged like a SET's."""
+        a list ``quicklist`` (7.0 has no listpack-encoded lists). (A value APPEND made a
+        raw buffer is ``raw`` whatever it holds: the caller checks that first.)"""
         if isinstance(val, bytes | int):
             enc = mem.string_encoding(val)
             return "int" if enc == "shared" else enc

@@ -212,6 +212,26 @@ def key_alloc(
     return total
 
 
+def raw_buffer_key_alloc(
+    key_len: int, usable: int, *, has_ttl: bool = False, lg_quantum: int = UPSTREAM_LG_QUANTUM
+) -> int:
+    """:func:`key_alloc` for a string held in a raw SDS buffer whose allocation is ``usable``
+    bytes (a value APPEND grew, ``sds.py``): dictEntry, key, robj and that buffer."""
+    total = (jemalloc_size(DICT_ENTRY_SIZE, lg_quantum) + sds_alloc(key_len, lg_quantum)
+             + jemalloc_size(ROBJ_SIZE, lg_quantum) + usable)
+    if has_ttl:
+        total += jemalloc_size(DICT_ENTRY_SIZE, lg_quantum)
+    return total
+
+
+def raw_buffer_memory_usage(key_len: int, usable: int,
+                            lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+    """``MEMORY USAGE`` of a key whose string is held in a raw SDS buffer of ``usable``
+    bytes: for OBJ_ENCODING_RAW objectComputeSize counts ``sizeof(robj)`` and the buffer's
+    allocation (``sdsZmallocSize``), whatever the string's length."""
+    return DICT_ENTRY_SIZE + sds_alloc(key_len, lg_quantum) + ROBJ_SIZE + usable
+
+
 def key_alloc_sizes(
     key_len: int, value_len: int, *, has_ttl: bool = False, lg_quantum: int = UPSTREAM_LG_QUANTUM
 ) -> int:

@@ -366,6 +366,9 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool =
     for d, (data, exp) in zip(ks.dbs, dataset, strict=True):
         d.main.clear()
         d.expires.clear()
+        # loaded values are encoded afresh (rdbLoadObject's tryObjectEncoding; an AOF replays
+        # SETs): no value keeps the raw buffer APPEND gave it
+        d.raw.clear()
         d.avg_ttl = 0
         d.expires_cursor = 0
         if data:
