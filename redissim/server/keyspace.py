@@ -24,7 +24,7 @@ reset by every call). The module knows nothing about SimPy.
 Values are stored as ``bytes`` (strings), ``dict`` (hashes; ``listpack.HashTable`` once
 converted to a hash table) and ``collections.deque``
 (lists); encodings (int/embstr/listpack/quicklist) are not modelled here, except the raw
-SDS buffer APPEND leaves a string in (``Db.raw``, ``sds.py``).
+SDS buffer APPEND leaves a string in and INCRBYFLOAT's embstr (``Db.strings``, ``sds.py``).
 """
 
 from __future__ import annotations
@@ -359,7 +359,7 @@ class Db:
     """One numbered database: ``main`` and ``expires`` tables (``redisDb`` in server.h)."""
 
     __slots__ = ("id", "main", "expires", "data", "exp", "exp_sorted", "exp_last", "exp_min",
-                 "avg_ttl", "expires_cursor", "populated_shared", "raw")
+                 "avg_ttl", "expires_cursor", "populated_shared", "strings")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -390,11 +390,14 @@ class Db:
         #: populate() whose keys all share one value: a key holding that object stands for
         #: DEBUG POPULATE's own ``value:N`` (what the RDB estimate compresses)
         self.populated_shared: tuple[bytes, bytes, int] | None = None
-        #: key -> (value, cap, usable) of the string values APPEND made ``raw`` SDS buffers
-        #: (see sds.py): the value object it was recorded for, the buffer's room and its
-        #: allocation. An entry counts only while the key still holds that very object, so a
-        #: write that replaces the value (SET, INCR...) or deletes the key need not remove it.
-        self.raw: dict[bytes, tuple[bytes, int, int]] = {}
+        #: key -> (value, cap, usable) of the string values not stored as SET would store
+        #: them: those APPEND made ``raw`` SDS buffers (the buffer's room and its allocation,
+        #: see sds.py), and INCRBYFLOAT's results, ``embstr`` even when they read as integers
+        #: (cap ``sds.EMBSTR``). Every write of a new value and every delete of the key
+        #: removes its entry; an entry also counts only while the key holds the very object
+        #: it was recorded for (a check, not a substitute: one-byte values are shared
+        #: objects, so a SET of the same text would hold the same object).
+        self.strings: dict[bytes, tuple[bytes, int, int]] = {}
 
 
 _EMPTY: Final[tuple[()]] = ()
@@ -763,6 +766,8 @@ class Keyspace:
             # expired the old key (counted, DEL fed), so do the same.
             size = len(data)
             data[key] = val
+            if db.strings:
+                db.strings.pop(key, None)  # a new value object (Db.strings)
             if len(data) > size:
                 if size >= db.main._trigger:
                     db.main.note_add(key)
@@ -790,6 +795,8 @@ class Keyspace:
         fx._rewrite = when  # the PXAT line is built only if propagate is read
         size = len(data)
         data[key] = val
+        if db.strings:
+            db.strings.pop(key, None)  # a new value object (Db.strings)
         if len(data) > size:
             # A new key. Every key of ``exp`` is a key of ``data``, so there is no old TTL to
             # look up (which spares the lookup that misses in a large ``exp``): setExpire adds
@@ -883,6 +890,8 @@ class Keyspace:
         fx._rewrite = None
         if val is None:
             data[key] = b"1"
+            if db.strings:
+                db.strings.pop(key, None)  # (a record a delete left behind: Db.strings)
             main = db.main
             if len(data) > main._trigger:
                 main.note_add(key)
@@ -898,6 +907,8 @@ class Keyspace:
         ):
             new = int(val) + 1
             data[key] = b"%d" % new
+            if db.strings:
+                db.strings.pop(key, None)  # a new value object (Db.strings)
             fx.dirty = 1
             return new
         fx.dirty = 0
@@ -942,6 +953,8 @@ class Keyspace:
             del data[key]
         except KeyError:
             return
+        if db.strings:
+            db.strings.pop(key, None)
         if db.main._index is not None:
             db.main.note_delete(key)
         exp = db.exp
@@ -1032,6 +1045,8 @@ class Keyspace:
         """``dbAdd`` of a key known to be absent."""
         data = db.data
         data[key] = val
+        if db.strings:
+            db.strings.pop(key, None)  # (a record a delete left behind: Db.strings)
         main = db.main
         if len(data) > main._trigger:
             main.note_add(key)
@@ -1050,8 +1065,8 @@ class Keyspace:
             del exp[key]
             if db.expires._index is not None:
                 db.expires.note_delete(key)
-        if db.raw:
-            db.raw.pop(key, None)
+        if db.strings:
+            db.strings.pop(key, None)
         return True
 
     @staticmethod
@@ -1082,6 +1097,8 @@ class Keyspace:
     def _set_key(self, db: Db, key: bytes, val: Any, keepttl: bool = False, found: bool | None = None) -> None:
         """``setKey``: add or overwrite; drops the TTL unless KEEPTTL."""
         data = db.data
+        if db.strings:
+            db.strings.pop(key, None)  # a new value object (Db.strings)
         if found is None:
             found = key in data
         if found:
@@ -1194,7 +1211,7 @@ class Keyspace:
         classes: dict[tuple[int, int, bool], int] = {}
         others: list[bytes] = []
         exp = db.exp
-        raw = db.raw
+        raw = db.strings
         for key, val in db.data.items():
             if type(val) is bytes and not (raw and key in raw):
                 n = len(val)
@@ -1365,6 +1382,8 @@ class Keyspace:
             data = db.data
             n = len(data)
             data[key] = val
+            if db.strings:
+                db.strings.pop(key, None)  # a new value object (Db.strings)
             if len(data) > n:
                 main = db.main
                 if n >= main._trigger:
@@ -1513,10 +1532,11 @@ class Keyspace:
             # dbUnshareStringValue, then sdscatlen: the value is a raw SDS from now on, and
             # its buffer grows greedily (sds.py)
             lg = self.jemalloc_lg_quantum
-            raw = db.raw.get(key)
-            buf = (raw[1], raw[2]) if raw is not None and raw[0] is val else sds.unshared(val, lg)
+            raw = db.strings.get(key)
+            buf = (raw[1], raw[2]) if raw is not None and raw[0] is val and raw[1] >= 0 \
+                else sds.unshared(val, lg)
             cap, usable = sds.cat(len(val), buf, len(add), lg)
-            db.raw[key] = (new, cap, usable)
+            db.strings[key] = (new, cap, usable)
         self.effects.dirty += 1
         self.effects.value_bytes += len(add)
         return len(new)
@@ -1552,6 +1572,8 @@ class Keyspace:
         if new > LLONG_MAX or new < LLONG_MIN:
             return E_OVERFLOW
         nb = b"%d" % new
+        if db.strings:
+            db.strings.pop(key, None)  # a new value object (Db.strings)
         if val is None:
             data[key] = nb
             main = db.main
@@ -1571,6 +1593,8 @@ class Keyspace:
         fx.touched = [key]
         if val is None:
             data[key] = b"1"
+            if db.strings:
+                db.strings.pop(key, None)  # (a record a delete left behind: Db.strings)
             main = db.main
             if len(data) > main._trigger:
                 main.note_add(key)
@@ -1581,6 +1605,8 @@ class Keyspace:
         if type(val) is bytes and val.isdigit() and len(val) < 19 and (val[0] != 48 or len(val) == 1):
             new = int(val) + 1
             data[key] = b"%d" % new
+            if db.strings:
+                db.strings.pop(key, None)  # a new value object (Db.strings)
             fx.dirty = 1
             return new
         return self._incr_by(db, key, 1)
@@ -1624,6 +1650,8 @@ class Keyspace:
             self._db_add(db, key, nb)
         else:
             db.data[key] = nb
+        # createStringObjectFromLongDouble makes an embstr, never an integer: "3" stays text
+        db.strings[key] = (nb, sds.EMBSTR, 0)
         self.effects.dirty += 1
         self._set_rewrite([b"SET", key, nb, b"KEEPTTL"])
         return nb
@@ -1675,7 +1703,7 @@ class Keyspace:
         if src == dst:
             return 0 if nx else "OK"
         when = db.exp.get(src) if db.exp else None
-        raw = db.raw.get(src) if db.raw else None
+        raw = db.strings.get(src) if db.strings else None
         if self._lookup_write(db, dst) is not None:
             if nx:
                 return 0
@@ -1685,7 +1713,7 @@ class Keyspace:
             self._set_expire(db, dst, when)
         self._db_delete(db, src)
         if raw is not None and raw[0] is val:
-            db.raw[dst] = raw  # the same object, so the same buffer, under its new name
+            db.strings[dst] = raw  # the same object, so the same encoding, under its new name
         self._note_deleted(src)
         self.effects.dirty += 1
         return 1 if nx else "OK"
@@ -1903,7 +1931,7 @@ class Keyspace:
             removed += len(d.data)
             d.main.clear()
             d.expires.clear()
-            d.raw.clear()
+            d.strings.clear()
             d.avg_ttl = 0
             d.expires_cursor = 0
         self.effects.dirty += removed
@@ -1918,7 +1946,7 @@ class Keyspace:
         removed = len(db.data)
         db.main.clear()
         db.expires.clear()
-        db.raw.clear()
+        db.strings.clear()
         db.avg_ttl = 0
         db.expires_cursor = 0
         self.effects.dirty += removed

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from redissim.server import memory as mem
+from redissim.server import sds
 from redissim.server.commands import SUBCOMMANDS
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eviction import (
@@ -152,19 +153,21 @@ class MaxMemory:
         val = db.data.get(key)
         if val is None:
             return 0
-        if db.raw:
-            usable = self._raw_buffer(db, key, val)
-            if usable:
-                return mem.raw_buffer_key_alloc(len(key), usable, has_ttl=key in db.exp,
+        if db.strings:
+            rec = self._string_object(db, key, val)
+            if rec is not None:
+                if rec[0] == sds.EMBSTR:  # (text of at most 44 bytes: an embstr by size)
+                    return self._string_size(len(key), len(val), key in db.exp)
+                return mem.raw_buffer_key_alloc(len(key), rec[1], has_ttl=key in db.exp,
                                                 lg_quantum=self.lg) + self.entry_extra
         return self._value_alloc(key, val, key in db.exp)
 
     @staticmethod
-    def _raw_buffer(db: Db, key: bytes, val: Any) -> int:
-        """The allocation of the raw SDS buffer ``val`` is held in if APPEND made it one
-        (``Db.raw``, sds.py), else 0."""
-        raw = db.raw.get(key)
-        return raw[2] if raw is not None and raw[0] is val else 0
+    def _string_object(db: Db, key: bytes, val: Any) -> tuple[int, int] | None:
+        """(cap, usable) if the keyspace recorded how ``val`` is held (``Db.strings``: an
+        APPENDed raw buffer, or INCRBYFLOAT's embstr with cap ``sds.EMBSTR``), else None."""
+        rec = db.strings.get(key)
+        return (rec[1], rec[2]) if rec is not None and rec[0] is val else None
 
     def _value_alloc(self, key: bytes, val: Any, has_ttl: bool) -> int:
         if val.__class__ is bytes and not val[:1].isdigit() and val[:1] != b"-":
@@ -426,10 +429,12 @@ class MaxMemory:
                 rest = rest[2:]
             if val is None:
                 return NIL_BULK
-            usable = self._raw_buffer(db, key, val)
-            if usable:
-                return mem.raw_buffer_memory_usage(len(key), usable, lg_quantum=self.lg) \
-                    + self.entry_meta
+            rec = self._string_object(db, key, val)
+            if rec is not None:
+                usage = mem.embstr_memory_usage(len(key), len(val), lg_quantum=self.lg) \
+                    if rec[0] == sds.EMBSTR else \
+                    mem.raw_buffer_memory_usage(len(key), rec[1], lg_quantum=self.lg)
+                return usage + self.entry_meta
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
                                             lg_quantum=self.lg) + self.entry_meta
@@ -440,12 +445,16 @@ class MaxMemory:
         if val is None:
             return NIL_BULK
         if sub == b"encoding":
-            return b"raw" if self._raw_buffer(db, key, val) else self._encoding(val).encode()
+            rec = self._string_object(db, key, val)
+            if rec is not None:
+                return b"embstr" if rec[0] == sds.EMBSTR else b"raw"
+            return self._encoding(val).encode()
         if sub == b"refcount":
             # shared integers (0..9999, when maxmemory's policy allows sharing) carry
             # OBJ_SHARED_REFCOUNT; a value the keyspace holds alone, 1
             shared = isinstance(val, bytes) and mem.string_encoding(
-                val, shared_ok=self.shared_ok) == "shared"
+                val, shared_ok=self.shared_ok) == "shared" \
+                and self._string_object(db, key, val) is None
             return 2147483647 if shared else 1
         if sub == b"idletime" and not self.track_lru and self.policy not in LFU_POLICIES:
             # keys' access times are kept only under an LRU or LFU policy with maxmemory

@@ -232,6 +232,14 @@ def raw_buffer_memory_usage(key_len: int, usable: int,
     return DICT_ENTRY_SIZE + sds_alloc(key_len, lg_quantum) + ROBJ_SIZE + usable
 
 
+def embstr_memory_usage(key_len: int, value_len: int,
+                        lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+    """``MEMORY USAGE`` of a key holding an embstr of ``value_len`` bytes (at most 44), even
+    one that reads as an integer (INCRBYFLOAT's results: createStringObjectFromLongDouble)."""
+    return DICT_ENTRY_SIZE + sds_alloc(key_len, lg_quantum) + \
+        jemalloc_size(ROBJ_SIZE + 3 + value_len + 1, lg_quantum)
+
+
 def key_alloc_sizes(
     key_len: int, value_len: int, *, has_ttl: bool = False, lg_quantum: int = UPSTREAM_LG_QUANTUM
 ) -> int:

@@ -368,7 +368,7 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool =
         d.expires.clear()
         # loaded values are encoded afresh (rdbLoadObject's tryObjectEncoding; an AOF replays
         # SETs): no value keeps the raw buffer APPEND gave it
-        d.raw.clear()
+        d.strings.clear()
         d.avg_ttl = 0
         d.expires_cursor = 0
         if data:

@@ -28,6 +28,10 @@ _TYPE_MAX = {1: (1 << 5) - 1, 3: (1 << 8) - 1, 5: (1 << 16) - 1, 9: (1 << 32) - 
 
 Buffer = tuple[int, int]
 
+#: the ``cap`` Db.strings records for a value that is an embstr whatever it reads as
+#: (INCRBYFLOAT's result): no buffer of its own, the string lives in its object's allocation
+EMBSTR = -1
+
 
 def new(length: int, lg_quantum: int) -> Buffer:
     """``sdsnewlen``: a buffer of exactly ``length`` bytes (the allocator may round up; the

@@ -1,9 +1,11 @@
-"""APPEND's raw SDS buffers (server/sds.py) against a real redis-server 7.
+"""String objects that are not stored as SET stores them, against a real redis-server 7.
 
 The first APPEND to a key makes its value ``raw`` (dbUnshareStringValue) and every append
-that does not fit grows the buffer to twice the new length (sdsMakeRoomFor): OBJECT ENCODING
-and MEMORY USAGE show both. The same command lines go to a real server and to the model
-(a script workload, with the server's jemalloc quantum); every reply must be equal.
+that does not fit grows the buffer to twice the new length (sdsMakeRoomFor, server/sds.py);
+INCRBYFLOAT stores its result as an ``embstr`` even when it reads as an integer. OBJECT
+ENCODING, OBJECT REFCOUNT and MEMORY USAGE show both. The same command lines go to a real
+server and to the model (a script workload, with the server's jemalloc quantum); every reply
+must be equal.
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ LINES: list[list[str]] = [
     ["SET", "new2", "abc"], ["OBJECT", "ENCODING", "new2"], ["MEMORY", "USAGE", "new2"],
     ["SET", "e", ""], ["APPEND", "e", "q"], ["MEMORY", "USAGE", "e"],
     ["APPEND", "w", "x" * 31], ["APPEND", "w", "x"], ["MEMORY", "USAGE", "w"],
+    # INCRBYFLOAT: text, never an integer; APPEND to it copies it; SET makes "3" an int again
+    ["SET", "f", "1"], ["INCRBYFLOAT", "f", "2"], ["OBJECT", "ENCODING", "f"],
+    ["OBJECT", "REFCOUNT", "f"], ["MEMORY", "USAGE", "f"], ["INCRBYFLOAT", "g", "10.5"],
+    ["OBJECT", "ENCODING", "g"], ["MEMORY", "USAGE", "g"], ["INCRBYFLOAT", "h", "7"],
+    ["APPEND", "h", "0"], ["OBJECT", "ENCODING", "h"], ["MEMORY", "USAGE", "h"],
+    ["SET", "f", "3"], ["OBJECT", "ENCODING", "f"], ["OBJECT", "REFCOUNT", "f"],
+    ["MEMORY", "USAGE", "f"],
+    # a failed INCR leaves the buffer alone; a one-byte value SET again is an embstr again
+    ["APPEND", "r", "ab"], ["APPEND", "r", "c"], ["INCR", "r"], ["OBJECT", "ENCODING", "r"],
+    ["SET", "one", "x"], ["APPEND", "one", ""], ["OBJECT", "ENCODING", "one"],
+    ["SET", "one", "x"], ["OBJECT", "ENCODING", "one"], ["MEMORY", "USAGE", "one"],
 ]
 
 
@@ -65,7 +78,7 @@ def binary() -> str:
     return b
 
 
-def test_append_buffers_match_redis(binary: str, tmp_path: Path) -> None:
+def test_string_objects_match_redis(binary: str, tmp_path: Path) -> None:
     srv = RedisServer(binary, tmp_path).start()
     try:
         c = srv.client()
