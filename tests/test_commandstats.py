@@ -11,8 +11,7 @@ script workload); replies and counters must be equal (usec is the host's, not co
 
 from __future__ import annotations
 
-import pytest
-from realredis import RedisServer, RespClient, cluster_node, find_redis_server, own_all_slots
+from realredis import RedisServer, RespClient, cluster_node, own_all_slots
 
 from redissim.scenario import Scenario
 from redissim.server.cluster_redirect import cross_slot
@@ -101,14 +100,6 @@ def _compare(real: tuple[list[object], dict[str, str]],
         _counts({k: v for k, v in r_info.items() if k.startswith(pick[0])})
     assert {k: str(v) for k, v in m_info.items() if k.startswith(pick[1])} == \
         {k: v for k, v in r_info.items() if k.startswith(pick[1])}
-
-
-@pytest.fixture(scope="module")
-def binary() -> str:
-    b = find_redis_server()
-    if b is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    return b
 
 
 def test_commandstats_and_errorstats_match_redis(binary, tmp_path):

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from realredis import RedisServer, find_redis_server
+from realredis import RedisServer
 from test_commandstats import _reply
 from test_memory import _lg_quantum_of
 
@@ -68,14 +67,6 @@ def _model(lines: list[list[str]], lgq: int) -> list[object]:
                                      for i, line in enumerate(lines)]}]}
     res = simulate(Scenario.model_validate(doc))
     return [r["reply"] for r in res.workloads[0].records]
-
-
-@pytest.fixture(scope="module")
-def binary() -> str:
-    b = find_redis_server()
-    if b is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    return b
 
 
 def test_string_objects_match_redis(binary: str, tmp_path: Path) -> None:
