@@ -58,6 +58,15 @@ LINES: list[list[str]] = [
     ["APPEND", "r", "ab"], ["APPEND", "r", "c"], ["INCR", "r"], ["OBJECT", "ENCODING", "r"],
     ["SET", "one", "x"], ["APPEND", "one", ""], ["OBJECT", "ENCODING", "one"],
     ["SET", "one", "x"], ["OBJECT", "ENCODING", "one"], ["MEMORY", "USAGE", "one"],
+    # SETRANGE: a new key gets an exact raw buffer, an existing one grows as APPEND grows it
+    ["SETRANGE", "sr", "3", "abc"], ["OBJECT", "ENCODING", "sr"], ["MEMORY", "USAGE", "sr"],
+    ["GETRANGE", "sr", "0", "-1"], ["SETRANGE", "sr", "40", "z"], ["MEMORY", "USAGE", "sr"],
+    ["SETRANGE", "sr", "1", "QQ"], ["MEMORY", "USAGE", "sr"], ["GETRANGE", "sr", "-3", "-1"],
+    ["SET", "s5", "12345"], ["SETRANGE", "s5", "1", "x"], ["OBJECT", "ENCODING", "s5"],
+    ["MEMORY", "USAGE", "s5"], ["SETRANGE", "s5", "0", ""], ["SETRANGE", "nokey", "5", ""],
+    ["EXISTS", "nokey"], ["SET", "big2", "q" * 200], ["SETRANGE", "big2", "0", "Q"],
+    ["MEMORY", "USAGE", "big2"], ["SETRANGE", "big2", "300", "end"], ["MEMORY", "USAGE", "big2"],
+    ["SUBSTR", "big2", "198", "201"],
 ]
 
 

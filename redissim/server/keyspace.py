@@ -8,7 +8,8 @@ Models Redis 7.0.15's data layer and command implementations:
 * ``src/expire.c`` -- EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX/XX/GT/LT, PERSIST, TTL,
   PTTL, EXPIRETIME, PEXPIRETIME;
 * ``src/t_string.c`` -- SET and its options, GET, GETDEL, GETEX, GETSET, SETEX, PSETEX,
-  SETNX, MSET, MSETNX, MGET, APPEND, STRLEN, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT;
+  SETNX, MSET, MSETNX, MGET, APPEND, SETRANGE, GETRANGE (SUBSTR), STRLEN,
+  INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT;
 * ``src/t_hash.c`` and ``src/t_list.c`` -- the hash and list commands used by sessions
   and job queues;
 * ``src/server.c:processCommand``/``call``/``propagatePendingCommands`` -- unknown command
@@ -1532,14 +1533,85 @@ class Keyspace:
             # dbUnshareStringValue, then sdscatlen: the value is a raw SDS from now on, and
             # its buffer grows greedily (sds.py)
             lg = self.jemalloc_lg_quantum
-            raw = db.strings.get(key)
-            buf = (raw[1], raw[2]) if raw is not None and raw[0] is val and raw[1] >= 0 \
-                else sds.unshared(val, lg)
-            cap, usable = sds.cat(len(val), buf, len(add), lg)
+            cap, usable = sds.cat(len(val), self._unshared(db, key, val), len(add), lg)
             db.strings[key] = (new, cap, usable)
         self.effects.dirty += 1
         self.effects.value_bytes += len(add)
         return len(new)
+
+    def _unshared(self, db: Db, key: bytes, val: bytes) -> sds.Buffer:
+        """The buffer ``dbUnshareStringValue`` leaves ``key``'s string in: the one an earlier
+        APPEND or SETRANGE grew, else a fresh copy (sds.unshared)."""
+        rec = db.strings.get(key)
+        if rec is not None and rec[0] is val and rec[1] >= 0:
+            return rec[1], rec[2]
+        return sds.unshared(val, self.jemalloc_lg_quantum)
+
+    def _cmd_setrange(self, db: Db, args: list[bytes]) -> Any:
+        """SETRANGE key offset value (setrangeCommand): the string padded with zero bytes to
+        ``offset`` if shorter, ``value`` written there. A new key gets a raw buffer of exactly
+        the length; an existing one is unshared and grown as APPEND grows it (sdsgrowzero
+        calls sdsMakeRoomFor). An empty ``value`` changes nothing."""
+        key, value = args[1], args[3]
+        offset = parse_ll(args[2])
+        if offset is None:
+            return E_NOTINT
+        if offset < 0:
+            return ReplyError("ERR offset is out of range")
+        val = self._lookup_write(db, key)
+        self._touch(key)
+        if val is not None and type(val) is not bytes:
+            return E_WRONGTYPE
+        if not value:
+            return 0 if val is None else len(val)
+        total = offset + len(value)
+        if total > self.proto_max_bulk_len:
+            return ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+        lg = self.jemalloc_lg_quantum
+        if val is None:
+            new = bytes(offset) + value
+            self._db_add(db, key, new)
+            cap, usable = sds.new(total, lg)
+        else:
+            new = val[:offset].ljust(offset, b"\0") + value + val[total:]
+            buf = self._unshared(db, key, val)
+            cap, usable = sds.cat(len(val), buf, total - len(val), lg) if total > len(val) else buf
+            db.data[key] = new
+        db.strings[key] = (new, cap, usable)
+        self.effects.dirty += 1
+        self.effects.value_bytes += len(value)
+        return len(new)
+
+    def _cmd_getrange(self, db: Db, args: list[bytes]) -> Any:
+        """GETRANGE key start end (getrangeCommand): inclusive, negative indexes from the
+        end, clamped to the string; the indexes are parsed before the key is looked up."""
+        start = parse_ll(args[2])
+        if start is None:
+            return E_NOTINT
+        end = parse_ll(args[3])
+        if end is None:
+            return E_NOTINT
+        val = self._lookup_read(db, args[1])
+        self._touch(args[1])
+        if val is None:
+            return b""
+        if type(val) is not bytes:
+            return E_WRONGTYPE
+        n = len(val)
+        if start < 0 and end < 0 and start > end:
+            return b""
+        if start < 0:
+            start += n
+        if end < 0:
+            end += n
+        start = max(start, 0)
+        end = min(max(end, 0), n - 1)
+        if start > end or n == 0:
+            return b""
+        return val[start:end + 1]
+
+    def _cmd_substr(self, db: Db, args: list[bytes]) -> Any:
+        return self._cmd_getrange(db, args)
 
     def _cmd_strlen(self, db: Db, args: list[bytes]) -> Any:
         val = self._lookup_read(db, args[1])
