@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from redissim.server.commands import COMMANDS
 from redissim.sim import trace as tr
 from redissim.view.model import ViewInput
 
@@ -52,12 +53,9 @@ READ_COMMANDS = frozenset(
     {"GET", "MGET", "EXISTS", "HGET", "HGETALL", "LRANGE", "SMEMBERS", "ZRANGE", "TTL",
      "STRLEN", "GETRANGE", "HMGET", "SISMEMBER", "ZSCORE", "TYPE"}
 )
-#: Commands that modify a key (dirty a page during a fork: copy-on-write).
-WRITE_COMMANDS = frozenset(
-    {"SET", "SETEX", "PSETEX", "SETNX", "DEL", "UNLINK", "INCR", "INCRBY", "DECR", "DECRBY",
-     "APPEND", "EXPIRE", "PEXPIRE", "HSET", "HDEL", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD",
-     "SREM", "ZADD", "ZREM", "GETSET", "GETDEL", "MSET", "PERSIST", "HINCRBY"}
-)
+#: Commands that modify a key (dirty a page during a fork: copy-on-write): those the command
+#: table flags ``write``.
+WRITE_COMMANDS = frozenset(name.upper() for name, spec in COMMANDS.items() if spec.write)
 #: Canonical PostgreSQL lane order (lesson 12.1 diagram); unknown stages are appended.
 PG_STAGES: tuple[str, ...] = ("parse", "plan", "buffer cache", "disk", "index", "result")
 
