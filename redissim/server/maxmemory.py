@@ -299,9 +299,9 @@ class MaxMemory:
                 reply = self._introspect(name, args, conn, t)
                 if reply is not None:
                     if not (isinstance(reply, ReplyError) and reply.rejected):
-                        # the command ran: the profile's default command cost (the loop
-                        # charges a refusal itself)
-                        t += self.loop.c_default
+                        # the command ran: its cost in the profile (the loop charges a
+                        # refusal itself)
+                        t += self.loop.c_cmd.get(name.decode(), self.loop.c_default)
                     return t, reply
         return t, None
 
