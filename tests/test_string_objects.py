@@ -1,11 +1,12 @@
 """String objects that are not stored as SET stores them, against a real redis-server 7.
 
-The first APPEND to a key makes its value ``raw`` (dbUnshareStringValue) and every append
-that does not fit grows the buffer to twice the new length (sdsMakeRoomFor, server/sds.py);
+The first APPEND to an existing key makes its value ``raw`` (dbUnshareStringValue) and every
+append that does not fit grows the buffer to twice the new length (sdsMakeRoomFor,
+server/sds.py); SETRANGE does the same, or makes an exact raw buffer for a new key;
 INCRBYFLOAT stores its result as an ``embstr`` even when it reads as an integer. OBJECT
-ENCODING, OBJECT REFCOUNT and MEMORY USAGE show both. The same command lines go to a real
+ENCODING, OBJECT REFCOUNT and MEMORY USAGE show them. The same command lines go to a real
 server and to the model (a script workload, with the server's jemalloc quantum); every reply
-must be equal.
+must be equal. (The used_memory test checks the plumbing: INFO follows the buffers.)
 """
 
 from __future__ import annotations

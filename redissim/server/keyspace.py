@@ -25,7 +25,8 @@ reset by every call). The module knows nothing about SimPy.
 Values are stored as ``bytes`` (strings), ``dict`` (hashes; ``listpack.HashTable`` once
 converted to a hash table) and ``collections.deque``
 (lists); encodings (int/embstr/listpack/quicklist) are not modelled here, except the raw
-SDS buffer APPEND leaves a string in and INCRBYFLOAT's embstr (``Db.strings``, ``sds.py``).
+SDS buffers APPEND and SETRANGE leave strings in and INCRBYFLOAT's embstr (``Db.strings``,
+``sds.py``).
 """
 
 from __future__ import annotations
@@ -392,7 +393,7 @@ class Db:
         #: DEBUG POPULATE's own ``value:N`` (what the RDB estimate compresses)
         self.populated_shared: tuple[bytes, bytes, int] | None = None
         #: key -> (value, cap, usable) of the string values not stored as SET would store
-        #: them: those APPEND made ``raw`` SDS buffers (the buffer's room and its allocation,
+        #: them: those APPEND or SETRANGE made ``raw`` SDS buffers (their room and allocation,
         #: see sds.py), and INCRBYFLOAT's results, ``embstr`` even when they read as integers
         #: (cap ``sds.EMBSTR``). Every write of a new value and every delete of the key
         #: removes its entry; an entry also counts only while the key holds the very object
@@ -478,8 +479,8 @@ class Keyspace:
         #: cluster-enabled yes (a Redis Cluster master): SELECT of any database but 0 is
         #: refused, INFO says redis_mode:cluster and cluster_enabled:1
         self.cluster_enabled = False
-        #: the allocator's quantum (jemalloc --with-lg-quantum): the buffers APPEND grows
-        #: follow its size classes (sds.py); the memory model sets the scenario's
+        #: the allocator's quantum (jemalloc --with-lg-quantum): the buffers APPEND and
+        #: SETRANGE grow follow its size classes (sds.py); the memory model sets the scenario's
         self.jemalloc_lg_quantum = UPSTREAM_LG_QUANTUM
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
@@ -1207,14 +1208,14 @@ class Keyspace:
     def string_size_classes(self, db: Db) -> tuple[dict[tuple[int, int, bool], int], list[bytes]]:
         """For memory accounting: how many keys hold a string that is not an integer, by
         (key length, value length, has a TTL) -- their size depends on nothing else -- and
-        the other keys (integers, hashes, lists, strings APPEND made raw buffers), to be
+        the other keys (integers, hashes, lists, the strings ``Db.strings`` records), to be
         measured one by one."""
         classes: dict[tuple[int, int, bool], int] = {}
         others: list[bytes] = []
         exp = db.exp
-        raw = db.strings
+        recorded = db.strings
         for key, val in db.data.items():
-            if type(val) is bytes and not (raw and key in raw):
+            if type(val) is bytes and not (recorded and key in recorded):
                 n = len(val)
                 c = val[0] if n else 0
                 if n == 0 or not (48 <= c <= 57 or c == 45):  # (no leading digit or '-')
@@ -1775,7 +1776,7 @@ class Keyspace:
         if src == dst:
             return 0 if nx else "OK"
         when = db.exp.get(src) if db.exp else None
-        raw = db.strings.get(src) if db.strings else None
+        rec = db.strings.get(src) if db.strings else None
         if self._lookup_write(db, dst) is not None:
             if nx:
                 return 0
@@ -1784,8 +1785,8 @@ class Keyspace:
         if when is not None:
             self._set_expire(db, dst, when)
         self._db_delete(db, src)
-        if raw is not None and raw[0] is val:
-            db.strings[dst] = raw  # the same object, so the same encoding, under its new name
+        if rec is not None and rec[0] is val:
+            db.strings[dst] = rec  # the same object, so the same encoding, under its new name
         self._note_deleted(src)
         self.effects.dirty += 1
         return 1 if nx else "OK"

@@ -105,7 +105,7 @@ class MaxMemory:
         self.policy = server.maxmemory_policy
         self.maxmemory = server.maxmemory
         self.lg = lg_quantum
-        # the raw buffers APPEND grows follow the same allocator's size classes (sds.py)
+        # the raw buffers APPEND and SETRANGE grow follow the same size classes (sds.py)
         keyspace.jemalloc_lg_quantum = lg_quantum
         self.shared_ok = mem.shared_integers_allowed(self.maxmemory, self.policy)
         self.config = EvictionConfig(
@@ -164,8 +164,9 @@ class MaxMemory:
 
     @staticmethod
     def _string_object(db: Db, key: bytes, val: Any) -> tuple[int, int] | None:
-        """(cap, usable) if the keyspace recorded how ``val`` is held (``Db.strings``: an
-        APPENDed raw buffer, or INCRBYFLOAT's embstr with cap ``sds.EMBSTR``), else None."""
+        """(cap, usable) if the keyspace recorded how ``val`` is held (``Db.strings``: a raw
+        buffer APPEND or SETRANGE grew, or INCRBYFLOAT's embstr with cap ``sds.EMBSTR``),
+        else None."""
         rec = db.strings.get(key)
         return (rec[1], rec[2]) if rec is not None and rec[0] is val else None
 
@@ -481,8 +482,9 @@ class MaxMemory:
     def _encoding(val: Any) -> str:
         """OBJECT ENCODING (strEncoding): a string as SET stores it (``int`` -- shared or
         not --, ``embstr`` up to 44 bytes, ``raw``); a hash ``listpack`` or ``hashtable``;
-        a list ``quicklist`` (7.0 has no listpack-encoded lists). (A value APPEND made a
-        raw buffer is ``raw`` whatever it holds: the caller checks that first.)"""
+        a list ``quicklist`` (7.0 has no listpack-encoded lists). (The values ``Db.strings``
+        records, APPEND's and SETRANGE's raw buffers and INCRBYFLOAT's embstr, are answered
+        by the caller first.)"""
         if isinstance(val, bytes | int):
             enc = mem.string_encoding(val)
             return "int" if enc == "shared" else enc

@@ -216,7 +216,8 @@ def raw_buffer_key_alloc(
     key_len: int, usable: int, *, has_ttl: bool = False, lg_quantum: int = UPSTREAM_LG_QUANTUM
 ) -> int:
     """:func:`key_alloc` for a string held in a raw SDS buffer whose allocation is ``usable``
-    bytes (a value APPEND grew, ``sds.py``): dictEntry, key, robj and that buffer."""
+    bytes (a value APPEND or SETRANGE grew, ``sds.py``): dictEntry, key, robj and that
+    buffer."""
     total = (jemalloc_size(DICT_ENTRY_SIZE, lg_quantum) + sds_alloc(key_len, lg_quantum)
              + jemalloc_size(ROBJ_SIZE, lg_quantum) + usable)
     if has_ttl:

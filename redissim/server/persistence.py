@@ -367,7 +367,7 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool =
         d.main.clear()
         d.expires.clear()
         # loaded values are encoded afresh (rdbLoadObject's tryObjectEncoding; an AOF replays
-        # SETs): no value keeps the raw buffer APPEND gave it
+        # SETs): none keeps the encoding APPEND, SETRANGE or INCRBYFLOAT gave it
         d.strings.clear()
         d.avg_ttl = 0
         d.expires_cursor = 0

@@ -1,5 +1,5 @@
-"""The buffer of a string value that APPEND grows: ``src/sds.c`` and the string objects of
-``src/object.c``, as far as ``MEMORY USAGE`` and ``used_memory`` can observe them.
+"""The buffer of a string value that APPEND (or SETRANGE) grows: ``src/sds.c`` and the string
+objects of ``src/object.c``, as far as ``MEMORY USAGE`` and ``used_memory`` can observe them.
 
 SET stores a short value in one allocation with its object (``embstr``) or as an integer;
 nothing of it can be appended to in place. The first APPEND to an existing key therefore
@@ -9,7 +9,9 @@ over 44 bytes are, is appended to where it is. ``sdscatlen`` then calls ``sdsMak
 which allocates *twice* the new length (plus 1 MiB instead, from 1 MiB up): the next appends
 of a growing string then fit without a copy. So a string built by APPEND can take up to twice
 what the same value stored by SET takes, and stays ``raw`` even when short or numeric. Only
-a new value (SET, INCR...) or a reload gives it back its compact form.
+a new value (SET, INCR...) or a reload gives it back its compact form. SETRANGE unshares and
+grows a string the same way (``sdsgrowzero`` calls ``sdsMakeRoomFor``); on a missing key it
+makes a ``raw`` buffer of exactly the length it writes.
 
 A buffer is ``(cap, usable)``: the SDS's ``alloc`` field (the bytes it can hold without
 growing) and the allocator's usable size of its allocation (what ``zmalloc`` counts).
