@@ -162,7 +162,7 @@ def server_and_quantum(binary: str, tmp_path_factory: pytest.TempPathFactory) ->
         srv.stop()
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(_WRITES, min_size=1, max_size=12))
 # one-byte values are shared objects: a record must go with its value, not with the object
