@@ -14,7 +14,8 @@ from __future__ import annotations
 from realredis import RedisServer, RespClient, cluster_node, own_all_slots
 
 from redissim.scenario import Scenario
-from redissim.server.cluster_redirect import cross_slot
+from redissim.server.cluster_redirect import CROSS, NO_KEYS, query_slot
+from redissim.server.cluster_slots import key_hash_slot
 from redissim.server.resp import ReplyError
 from redissim.sim.engine import simulate
 
@@ -138,9 +139,9 @@ def test_object_idletime_without_tracked_access_times_says_so():
 
 
 def test_cross_slot_is_about_slots_not_keys():
-    assert cross_slot([b"MGET", b"a", b"b"])                 # slots 15495 and 3300
-    assert not cross_slot([b"MGET", b"a", b"a"])             # the same key twice
-    assert not cross_slot([b"MGET", b"{x}1", b"{x}2", b"{x}"])  # one tag, one slot
-    assert not cross_slot([b"GET", b"a"])
-    assert not cross_slot([b"MGET"])                          # arity: refused before
-    assert not cross_slot([b"NOSUCH", b"a", b"b"])
+    assert query_slot([b"MGET", b"a", b"b"]) == CROSS                   # slots 15495 and 3300
+    assert query_slot([b"MGET", b"a", b"a"]) == key_hash_slot(b"a")     # the same key twice
+    assert query_slot([b"MGET", b"{x}1", b"{x}2", b"{x}"]) == key_hash_slot(b"x")  # one tag
+    assert query_slot([b"GET", b"a"]) == key_hash_slot(b"a")
+    assert query_slot([b"MGET"]) == NO_KEYS                             # arity: refused before
+    assert query_slot([b"NOSUCH", b"a", b"b"]) == NO_KEYS

@@ -27,7 +27,7 @@ from redissim.server.cluster_slots import key_hash_slot
 from redissim.server.commands import COMMANDS, arity_ok, lookup
 from redissim.server.resp import ReplyError
 
-__all__ = ["CROSSSLOT", "MULTI_KEY_COMMANDS", "FIRST_PORT", "cross_slot", "query_slot",
+__all__ = ["CROSSSLOT", "MULTI_KEY_COMMANDS", "FIRST_PORT", "NO_KEYS", "CROSS", "query_slot",
            "moved", "ClusterCheck"]
 
 #: clusterRedirectClient's reply for CLUSTER_REDIR_CROSS_SLOT
@@ -65,11 +65,6 @@ def query_slot(args: list[Any]) -> int:
         elif key != first and key_hash_slot(key) != slot:
             return CROSS
     return slot
-
-
-def cross_slot(args: list[Any]) -> bool:
-    """True when the keys of the command line ``args`` are not all in one hash slot."""
-    return query_slot(args) == CROSS
 
 
 def moved(slot: int, node: int) -> ReplyError:
