@@ -114,6 +114,21 @@ def _chain_add(index: list[Slot], b: int, key: bytes) -> None:
         slot.append(key)
 
 
+def _chain_find(chain: list[bytes], key: bytes) -> int:
+    """Where ``key`` is in a chain of two or more keys. The chain usually holds the very
+    object (a key's object is shared by both tables and the workload's key table), so
+    identity is tried over the whole chain first: comparing bytes would read every other
+    key's object, a cache miss each in a large keyspace."""
+    n = len(chain)
+    for i in range(n - 1, -1, -1):
+        if chain[i] is key:
+            return i
+    for i in range(n - 1, -1, -1):
+        if chain[i] == key:
+            return i
+    raise KeyError(key)  # not in its chain: the index is out of step with the dict
+
+
 def _chain_remove(index: list[Slot], b: int, key: bytes) -> None:
     """Take ``key`` out of bucket ``b``'s chain. The keys before it keep their places in
     the list (the expire cycle, walking a chain from its end, relies on that); a list
@@ -122,7 +137,7 @@ def _chain_remove(index: list[Slot], b: int, key: bytes) -> None:
     if slot is None or isinstance(slot, bytes):
         index[b] = None
     else:
-        slot.remove(key)
+        del slot[_chain_find(slot, key)]
         if len(slot) == 1:
             index[b] = slot[0]
 
@@ -215,8 +230,14 @@ class Table:
         if slot is None or isinstance(slot, bytes):
             index[b] = key
         else:
-            slot.remove(key)
-            slot.append(key)
+            # Shift the keys after it one place down and put it last, in place (list.remove
+            # + append would shrink and regrow the list).
+            last = len(slot) - 1
+            i = _chain_find(slot, key)
+            while i < last:
+                slot[i] = slot[i + 1]
+                i += 1
+            slot[last] = key
 
     def note_delete(self, key: bytes) -> None:
         """Called after ``key`` was removed from ``data`` (only when indexed)."""
