@@ -36,11 +36,20 @@ import sys
 import tempfile
 import time
 
+from redissim.profile import CostProfile, load_profile_data
 from redissim.scenario import Scenario
 from redissim.server.expiry import ActiveExpire
 from redissim.server.keyspace import Keyspace
 from redissim.sim.clock import EPOCH_MS
 from redissim.sim.engine import simulate
+
+
+def _active_expire(ks: Keyspace) -> ActiveExpire:
+    """The cycle at hz 10 with the default profile's costs (they set how many keys a cycle
+    handles before its time limit)."""
+    pe = CostProfile.model_validate(load_profile_data("default")).expire
+    return ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=pe.bucket_us,
+                        cost_sample_us=pe.sample_us, cost_expire_us=pe.expire_us)
 
 
 def scenario(n: int, ttl: bool, ttl_ms: int = 300) -> Scenario:
@@ -72,7 +81,7 @@ def keyspace_level(n: int, ttl: bool, seed: int = 1, ttl_ms: int = 300) -> dict[
     """
     rng = random.Random(seed)
     ks = Keyspace()
-    ae = ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=0.02, cost_sample_us=0.1, cost_expire_us=3.4)
+    ae = _active_expire(ks)
     per = 25
     px = b"%d" % ttl_ms
     ms_total = n // (4 * per)
@@ -220,7 +229,7 @@ def cycle_cost_per_expired_key(seed: int) -> float:
         now = EPOCH_MS + 1000 + ms
         for _ in range(100):
             ks.execute([b"SET", names[rng.randrange(50_000)], b"xxx", b"PX", b"300"], now)
-    ae = ActiveExpire(ks, hz=lambda: 10, cost_bucket_us=0.02, cost_sample_us=0.1, cost_expire_us=3.4)
+    ae = _active_expire(ks)
     ks.dbs[0].expires.chains()
     before = ks.stats.expired_keys
     t0 = time.thread_time()
