@@ -37,6 +37,9 @@ COMPILED: tuple[str, ...] = (
     "redissim.sim.workload",
     "redissim.server.cluster_slots",
     "redissim.sim.cluster",
+    "redissim.server.memory",
+    "redissim.server.eviction",
+    "redissim.server.maxmemory",
 )
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

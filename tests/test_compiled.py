@@ -32,16 +32,18 @@ def _run(args: list[str], pure: bool) -> subprocess.CompletedProcess:
 
 
 @needs_build
-@pytest.mark.parametrize("scenario", ["quickstart", "pipelining", "setex-expiry", "expiry-reclaim",
-                                      "atomic-counter"])
-def test_both_builds_give_identical_json(tmp_path: Path, scenario: str) -> None:
+@pytest.mark.parametrize("scenario, extra", [
+    ("quickstart", []), ("pipelining", []), ("setex-expiry", []), ("expiry-reclaim", []),
+    ("atomic-counter", []), ("eviction", ["--set", "workloads.0.duration=1s"])])
+def test_both_builds_give_identical_json(tmp_path: Path, scenario: str, extra: list[str]) -> None:
     """Closed-loop and pipelined clients, a scripted client, lazy and active expiry, increments
-    done by the application (GET, then SET): the same bytes whichever build runs (mypyc turns
-    an int stored in a float attribute into a float, for one, which JSON would show)."""
+    done by the application (GET, then SET), maxmemory eviction under three policies (about
+    a thousand keys each): the same bytes whichever build runs (mypyc turns an int stored in a
+    float attribute into a float, for one, which JSON would show)."""
     outs = []
     for pure in (False, True):
         out = tmp_path / f"{scenario}-{pure}.json"
-        r = _run([*PY, "run", scenario, "-q", "--json", str(out)], pure)
+        r = _run([*PY, "run", scenario, "-q", *extra, "--json", str(out)], pure)
         assert r.returncode == 0, r.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -531,28 +531,33 @@ def test_lazyfree_eviction_stops_when_background_frees_catch_up() -> None:
     assert r.status == ev.EVICT_OK and r.keys_evicted == 56 and r.bytes_freed == 560
 
 
+@dataclass
+class CheckedLazyServer(LazyServer):
+    """A LazyServer whose BIO thread catches up whenever the evictor checks the memory state
+    (after the entry check): ``_memory_to_free`` alone asks for ``not_counted_memory``, and
+    does so before it reads ``used_memory``. ``checks`` keeps the frees pending at each."""
+
+    checks: list[int] = field(default_factory=list)
+
+    def not_counted_memory(self) -> int:
+        self.checks.append(len(self.pending))
+        if len(self.checks) > 1:  # the first call is the entry check, before any eviction
+            self.pending.clear()
+        return super().not_counted_memory()
+
+
 def test_lazyfree_check_every_16_keys_sees_background_progress() -> None:
     # BIO progress observed only at the 16-key checks (never inside a deletion's window):
     # measured "freed" stays 0, and the check stops the loop once memory is under the limit.
-    s = LazyServer(bio_every=0)
+    s = CheckedLazyServer(bio_every=0)
     for k in range(100):
         s.set(k, 10, k)
     e = _evictor(ev.ALLKEYS_LRU, 500, lazyfree_lazy_eviction=True,
                  maxmemory_eviction_tenacity=100)
-    real_check = e._memory_to_free
-    checks = []
-
-    def check_after_bio(host: ev.EvictionHost) -> int:
-        checks.append(len(s.pending))
-        if len(checks) > 1:  # the first call is the entry check, before any eviction
-            s.pending.clear()
-        return real_check(host)
-
-    e._memory_to_free = check_after_bio  # type: ignore[method-assign]
     r = e.perform(s, 100.0)
     # Checks at 16, 32, 48 keys free them in the background; at 64 used = 360 <= 500.
     assert r.status == ev.EVICT_OK and r.keys_evicted == 64 and r.bytes_freed == 0
-    assert checks == [0, 16, 16, 16, 16]
+    assert s.checks == [0, 16, 16, 16, 16]
     # Without lazyfree-lazy-eviction the same host would evict every key.
     s2 = LazyServer(bio_every=0)
     for k in range(100):
