@@ -36,7 +36,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from calibrate_rdb import info  # noqa: E402
 from realredis import RedisServer, RespClient, find_redis_server  # noqa: E402
 
 POPULATE = 300_000
@@ -46,14 +48,8 @@ REQUESTS = 200_000
 SAMPLES = {"allkeys-random": 1, "allkeys-lru": 5}
 
 
-def _info(c: RespClient, section: str) -> dict[str, str]:
-    raw = c.command("INFO", section)
-    assert isinstance(raw, bytes)
-    return dict(line.split(":", 1) for line in raw.decode().split("\r\n") if ":" in line)
-
-
 def _cpu(c: RespClient) -> float:
-    cpu = _info(c, "cpu")
+    cpu = info(c, "cpu")
     return float(cpu["used_cpu_sys_main_thread"]) + float(cpu["used_cpu_user_main_thread"])
 
 
@@ -66,7 +62,7 @@ def one_run(binary: str, bench: str, policy: str) -> dict[str, float]:
             c = srv.client()
             c.command("DEBUG", "POPULATE", str(POPULATE), "key", "10")
             if policy != "none":
-                used = int(_info(c, "memory")["used_memory"])
+                used = int(info(c, "memory")["used_memory"])
                 c.command("CONFIG", "SET", "maxmemory-policy", policy)
                 c.command("CONFIG", "SET", "maxmemory", str(used))
             c.command("CONFIG", "RESETSTAT")
@@ -75,8 +71,8 @@ def one_run(binary: str, bench: str, policy: str) -> dict[str, float]:
                             "-r", "1000000000", "-c", "50", "-P", "16", "-d", "10", "-q"],
                            check=True, capture_output=True, timeout=300)
             cpu = _cpu(c) - before
-            stats = _info(c, "stats")
-            calls = int(_info(c, "commandstats")["cmdstat_set"].split(",")[0].split("=")[1])
+            stats = info(c, "stats")
+            calls = int(info(c, "commandstats")["cmdstat_set"].split(",")[0].split("=")[1])
             evicted = int(stats["evicted_keys"])
             keys = c.command("DBSIZE")
             c.close()

@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from calibrate_rdb import _nnls  # noqa: E402
+from calibrate_rdb import _nnls, info  # noqa: E402
 from realredis import RedisServer, RespClient, find_redis_server  # noqa: E402
 
 from redissim.server.expiry import ActiveExpire  # noqa: E402
@@ -57,12 +57,6 @@ DRAINED = {1: 0.8, 2: 0.6}
 #: the profile's expire.bucket-us (an estimate, see above)
 BUCKET_US = 0.02
 LONG_TTL_MS = 3_600_000
-
-
-def _info(c: RespClient, section: str) -> dict[str, str]:
-    raw = c.command("INFO", section)
-    assert isinstance(raw, bytes)
-    return dict(line.split(":", 1) for line in raw.decode().split("\r\n") if ":" in line)
 
 
 def _ttl_script(n: int, every: int) -> str:
@@ -92,7 +86,7 @@ def real_drain(c: RespClient, n: int, every: int) -> tuple[int, int, float]:
             raise RuntimeError(f"drain of {n} keys (1 in {every} expiring) took over 120 s")
         time.sleep(0.02)
     wall = time.monotonic() - t0
-    st = _info(c, "stats")
+    st = info(c, "stats")
     return int(st["expired_keys"]), int(st["expire_cycle_cpu_milliseconds"]), wall
 
 
