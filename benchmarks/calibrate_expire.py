@@ -17,8 +17,9 @@ The cost per bucket is not fitted but kept at the profile's estimate (BUCKET_US)
 key only change with N, and so does the cost of every memory access (a larger table misses the
 caches more often), which a least-squares fit then books to the buckets, at 0.4 us for an empty
 bucket read in sequence. With f = 1/4 the drain runs into the 10 % stale rule: the cycles stop
-after a few loops, each starts with cold caches after 100 ms asleep, and the CPU per expired key
-doubles (2.4-2.6 us measured at 120k and 200k keys); those drains are not in the fit.
+after a few loops, and the CPU per expired key doubles (2.4-2.6 us measured at 120k and 200k
+keys; cold caches at the start of each cycle, after 100 ms asleep, are a likely cause, not
+measured); those drains are not in the fit.
 
 Run by hand (about two minutes):
 
@@ -93,7 +94,9 @@ def real_drain(c: RespClient, n: int, every: int) -> tuple[int, int, float]:
 def model_counts(n: int, every: int, expired_target: int) -> tuple[int, int, int]:
     """(buckets, keys sampled, keys expired) the model's cycle walks to expire
     ``expired_target`` keys of the same keyspace. Three drains, each charging a unit cost to one
-    of the three, read the totals from the cycle's CPU time."""
+    of the three, read the totals from the cycle's CPU time. Each drain stops at the end of
+    the cycle that reaches the target, so the three pass it by different amounts: the bucket
+    and sample totals are scaled to the third drain's count of expired keys."""
     out = []
     for costs in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)):
         ks = Keyspace()
@@ -114,11 +117,10 @@ def model_counts(n: int, every: int, expired_target: int) -> tuple[int, int, int
             cycles += 1
             if cycles > 1_000_000:
                 raise RuntimeError("the model's cycle stopped expiring before the target")
-        out.append(round(ae.stat_expire_cycle_time_used * 1e6))
-        expired = ks.stats.expired_keys
-    buckets, sampled, expired_cost = out
+        out.append((round(ae.stat_expire_cycle_time_used * 1e6), ks.stats.expired_keys))
+    (buckets, b_expired), (sampled, s_expired), (expired_cost, expired) = out
     assert expired_cost == expired
-    return buckets, sampled, expired
+    return round(buckets * expired / b_expired), round(sampled * expired / s_expired), expired
 
 
 def main() -> None:
