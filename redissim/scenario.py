@@ -217,6 +217,11 @@ class Workload(_Base):
     #: redis-benchmark)
     client_cpu: Seconds = 0.0
     client_cpu_distribution: Literal["constant", "exponential"] = "constant"
+    #: the share of ``client-cpu`` spent on each reply after it arrives (reading and parsing
+    #: it: redis-benchmark's readHandler), the rest before the request is written (its
+    #: writeHandler). With a share, a reply waits for the client's thread like a request does,
+    #: and its latency ends when the thread gets to it; with 0 it is handled on arrival.
+    client_read_share: float = Field(default=0.0, ge=0, le=1)
     client_threads: int = Field(default=1, ge=1, le=10_000)
 
     @model_validator(mode="after")
@@ -247,6 +252,8 @@ class Workload(_Base):
             raise ValueError("client-cpu works with closed and read-modify-write workloads only")
         if self.client_cpu < 0:
             raise ValueError("client-cpu must not be negative")
+        if self.client_read_share and not self.client_cpu:
+            raise ValueError("client-read-share is a share of client-cpu: set client-cpu too")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
         if self.target != "redis" and self.type != "closed":

@@ -253,3 +253,59 @@ def test_lru_test_hit_ratio_matches_redis_cli(server):
     model = [100 * h / (h + m) for h, m in zip(s["hits"], s["misses"], strict=True) if h + m]
     assert len(model) >= 2
     assert model[1] == pytest.approx(sum(real) / len(real), abs=2.0), (model, lines)
+
+
+#: the share of redis-benchmark's CPU per request spent on the reply (its readHandler), the
+#: rest writing the request (writeHandler: send(2), whose loopback path runs the server
+#: side's TCP receive in softirq, and two epoll_ctl). perf on the development VM:
+#: 20.8 % readHandler, 69.0 % writeHandler, the rest the loop itself (calibrate_client.py).
+READ_SHARE = 0.23
+
+
+def _redis_benchmark(port: int, *args: str) -> tuple[dict[str, float], float, float]:
+    """One redis-benchmark run: its CSV line as numbers, its CPU (user + system, from
+    wait4) and its wall time."""
+    t = time.perf_counter()
+    p = subprocess.Popen(["redis-benchmark", "-p", str(port), "--csv", *args],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    out = p.stdout.read()  # (not communicate(): it would reap the process, and its rusage)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    wall = time.perf_counter() - t
+    assert status == 0, f"redis-benchmark exited with status {status}"
+    head, row = (line.replace('"', "").split(",") for line in out.strip().splitlines()[-2:])
+    return ({k: float(v) for k, v in zip(head[1:], row[1:], strict=True)},
+            ru.ru_utime + ru.ru_stime, wall)
+
+
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
+def test_redis_benchmark_client_loop_matches(server):
+    """redis-benchmark's defaults (50 clients, pipeline 1) are bound by its own single
+    thread, not by the server: given the CPU it spent per request here, the model's client
+    loop (client-cpu, client-read-share) gives its rate, and the share of each connection's
+    cycle that its latency covers (avg latency x rate / clients: about half, since a reply
+    waits for the other connections' requests and replies).
+    Measured on the development VM: 11.3-12.2 us of client CPU per request at 99 % of a
+    core; the share 0.52-0.53 real, 0.53-0.56 in the model."""
+    n = 40_000
+    real, cpu, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-c", "50")
+    per_request = cpu / n
+    assert cpu / wall > 0.8, f"redis-benchmark used {cpu / wall:.0%} of a core: not CPU-bound"
+    sc = Scenario.model_validate({"name": "rb", "seed": 3, "workloads": [{
+        "clients": 50, "requests": n, "value-size": 3, "commands": [{"cmd": "SET"}],
+        "keys": {"fixed": "key:__rand_int__"}, "client-cpu": per_request,
+        "client-read-share": READ_SHARE, "client-cpu-distribution": "exponential"}]})
+    cmd = simulate(sc).workloads[0].commands[0]
+    model_share = cmd.latency.mean * cmd.throughput_rps / 50
+    real_share = real["avg_latency_ms"] / 1e3 * real["rps"] / 50
+    detail = (f"real {real['rps']:.0f} rps avg {real['avg_latency_ms']} ms, "
+              f"{per_request * 1e6:.2f} us CPU per request; model {cmd.throughput_rps:.0f} rps "
+              f"avg {cmd.latency.mean * 1e3:.3f} ms")
+    assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.2), detail
+    assert model_share == pytest.approx(real_share, abs=0.08), detail
+    # without the reply's share on the client's thread the latency would be a fraction
+    sc0 = sc.model_copy(deep=True)
+    sc0.workloads[0].client_read_share = 0.0
+    cmd0 = simulate(sc0).workloads[0].commands[0]
+    assert cmd0.latency.mean * cmd0.throughput_rps / 50 < real_share / 2, detail

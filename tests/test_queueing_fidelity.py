@@ -102,3 +102,31 @@ def test_client_cpu_is_a_second_station_of_the_mva_network(n):
     wl0 = {**wl, "client-cpu": 0}
     res0 = simulate(scenario(wl0, "exponential", seed=n))
     assert res0.workloads[0].commands[0].throughput_rps > cmd.throughput_rps
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_client_reads_are_a_second_visit_to_the_client_station(n):
+    """With client-read-share 0.5 each request visits the client's thread twice: half its
+    CPU before the write, half when its reply comes (FCFS behind the other connections'
+    requests and replies). Both visits have the same exponential mean, so the network stays
+    product-form and exact MVA holds with the client's whole CPU as the station's demand.
+    The latency runs from the write to the moment the thread gets to the reply (where
+    redis-benchmark stamps it): the server's residence plus the read visit's queueing, which
+    by the arrival theorem is half the station's residence less the visit's own service."""
+    d, c, z = SERVICE_US * 1e-6, 6e-6, 20e-6
+    wl = {"type": "closed", "clients": n, "requests": 200_000, "think-time": z,
+          "think-distribution": "exponential", "client-cpu": c, "client-read-share": 0.5,
+          "client-cpu-distribution": "exponential", "commands": [{"cmd": "PING"}]}
+    res = simulate(scenario(wl, "exponential", seed=n))
+    cmd = res.workloads[0].commands[0]
+    theory = mva(n, [c, d], z)
+    assert cmd.throughput_rps == pytest.approx(theory["X"], rel=0.02)
+    latency = theory["R2"] + theory["R1"] / 2 - c / 2
+    assert cmd.latency.mean == pytest.approx(latency, rel=0.03)
+    # the same CPU spent before the write only gives the same throughput (the station's
+    # demand is the same) but a shorter latency: the reply is read on arrival
+    res0 = simulate(scenario({**wl, "client-read-share": 0}, "exponential", seed=n))
+    cmd0 = res0.workloads[0].commands[0]
+    assert cmd0.throughput_rps == pytest.approx(theory["X"], rel=0.02)
+    assert cmd0.latency.mean == pytest.approx(theory["R2"], rel=0.03)
+    assert cmd.latency.mean > cmd0.latency.mean

@@ -451,7 +451,12 @@ class Driver:
         wl = self.wl
         self.t_start = t
         #: when each client thread is next free (client-cpu), and a buffer of exponential draws
+        #: (of mean 1, scaled by the cost of the job)
         self.client_cpu = wl.client_cpu  # (read per request: a plain float, not the model's)
+        #: client-cpu split into the part before a request is written and the part spent on
+        #: its reply (client-read-share; 0: the reply is handled on arrival, off the threads)
+        self.write_cpu = wl.client_cpu * (1.0 - wl.client_read_share)
+        self.read_cpu = wl.client_cpu * wl.client_read_share
         self._cpu_free = [t] * wl.client_threads
         self._cpu_buf: list[float] = []
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
@@ -468,27 +473,41 @@ class Driver:
         env = self.loop.env
 
         def run(_e: Any) -> None:
-            then(self._client_cpu(t, n))
+            then(self._cpu_span(t, n, self.write_cpu)[1])
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
 
-    def _client_cpu(self, t: float, n: int) -> float:
-        """When ``n`` requests the client wants to write at ``t`` are written: after its
-        thread (the one free first of ``client-threads``) has spent ``client-cpu`` on each.
-        The threads serve the connections in the order their turns come (FIFO)."""
+    def _on_read_cpu(self, t: float, n: int, then: Callable[[float, float], None]) -> None:
+        """Hand the ``n`` replies that reach the client at ``t`` to one of its threads (with a
+        client-read-share): ``then(t_start, t_end)`` runs at ``t`` with the time the thread
+        gets to them (where redis-benchmark's readHandler stamps their latency) and the time
+        it is done with them (when the connection's next request is decided). The same FCFS
+        queue as the requests' (_on_cpu): replies and requests take turns on the threads."""
+        env = self.loop.env
+
+        def run(_e: Any) -> None:
+            start, end = self._cpu_span(t, n, self.read_cpu)
+            then(start, end)
+
+        env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+
+    def _cpu_span(self, t: float, n: int, unit: float) -> tuple[float, float]:
+        """When a thread (the one free first of ``client-threads``) starts and ends a job of
+        ``n`` items of ``unit`` CPU each (constant, or exponential with that mean) that
+        reaches it at ``t``. The threads serve the jobs in the order they come (FIFO)."""
         free = self._cpu_free
         i = free.index(min(free))
         start = t if t > free[i] else free[i]
         if self.wl.client_cpu_distribution == "constant":
-            cost = n * self.client_cpu
+            cost = n * unit
         else:
             cost = 0.0
             for _ in range(n):
                 if not self._cpu_buf:
-                    self._cpu_buf = self.rng.exponential(self.client_cpu, CHUNK).tolist()
-                cost += self._cpu_buf.pop()
+                    self._cpu_buf = self.rng.exponential(1.0, CHUNK).tolist()
+                cost += self._cpu_buf.pop() * unit
         free[i] = start + cost
-        return free[i]
+        return start, free[i]
 
     def _think(self) -> float:
         """The next think time: constant, or exponential with mean ``think-time``."""
@@ -602,6 +621,16 @@ class ClosedDriver(Driver):
             self.router.submit_records(conn, t, recs, nbytes)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        if self.read_cpu:
+            # the replies wait for the client's thread (client-read-share)
+            self._on_read_cpu(t_recv, len(sent),
+                              lambda start, end: self._replies(conn, sent, start, end))
+        else:
+            self._replies(conn, sent, t_recv, t_recv)
+
+    def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
+        """The replies as the client reads them at ``t_recv`` (their latency ends there); the
+        connection decides on its next requests at ``t_done``."""
         done_batch = None
         if self.router is not None:
             conn = self.router.home[conn]  # (the reply came on its connection to a master)
@@ -634,7 +663,7 @@ class ClosedDriver(Driver):
             self.t_last = t_recv
         if done_batch is not None:
             self.active -= 1
-            self._send(conn, t_recv + self._think() if self.thinks else t_recv)
+            self._send(conn, t_done + self._think() if self.thinks else t_done)
             if self.active == 0:
                 self._finish(self.t_last)
 
@@ -899,6 +928,16 @@ class ReadModifyWriteDriver(Driver):
         self._on_cpu(t, 1, write)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        if self.read_cpu:
+            # the replies wait for the client's thread (client-read-share)
+            self._on_read_cpu(t_recv, len(sent),
+                              lambda start, end: self._replies(conn, sent, start, end))
+        else:
+            self._replies(conn, sent, t_recv, t_recv)
+
+    def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
+        """As ClosedDriver._replies: read at ``t_recv``, the next command decided at
+        ``t_done``."""
         if self.router is not None:
             conn = self.router.home[conn]  # (the reply came on its connection to a master)
         for label, batch, _size, reply, args in sent:
@@ -914,7 +953,7 @@ class ReadModifyWriteDriver(Driver):
                         self.first_read[key] = value
                     line = [b"SET", key, b"%d" % (value + 1)]
                     self.issued += 1
-                    self._put(conn, t_recv, [(line, request_size(line), "SET")])
+                    self._put(conn, t_done, [(line, request_size(line), "SET")])
                     continue
                 self.failed += 1
             elif isinstance(reply, str):  # the status reply OK
@@ -922,10 +961,11 @@ class ReadModifyWriteDriver(Driver):
             else:
                 self.failed += 1
             self.active -= 1
-            self._get(conn, t_recv + self._think() if self.thinks else t_recv)
+            self._get(conn, t_done + self._think() if self.thinks else t_done)
         if self.active == 0 and not self.finished:
             # Every increment has its replies: the keys hold what this workload left. (Read
-            # now, when the server wrote the last reply; later workloads may change them.)
+            # now, when the server wrote the last reply, or with a client-read-share when it
+            # reached the client; later workloads may change them.)
             db = conn.session.db
             for key in self.first_read:
                 ks = self.loop.ks if self.router is None else self.router.keyspace_of(key)
