@@ -216,8 +216,12 @@ class Workload(_Base):
     #: network's figures already include it (the loopback preset's are measured with
     #: redis-benchmark)
     client_cpu: Seconds = 0.0
+    #: the client's CPU per batch of pipelined requests on top of ``client-cpu``: what one
+    #: write(2) and one read(2) with their event-loop calls cost, however many requests they
+    #: carry (redis-benchmark: 13 us a batch and 0.15 us a request, benchmarks/RESULTS.md)
+    client_cpu_per_batch: Seconds = 0.0
     client_cpu_distribution: Literal["constant", "exponential"] = "constant"
-    #: the share of ``client-cpu`` spent on each reply after it arrives (reading and parsing
+    #: the share of ``client-cpu`` (and of ``client-cpu-per-batch``) spent on each reply after it arrives (reading and parsing
     #: it: redis-benchmark's readHandler), the rest before the request is written (its
     #: writeHandler). With a share, a reply waits for the client's thread like a request does,
     #: and its latency ends when the thread gets to it; with 0 it is handled on arrival.
@@ -248,11 +252,12 @@ class Workload(_Base):
                 raise ValueError("sequence per-connection does not combine with fill-on-miss")
         if self.tally_replies and self.type != "closed":
             raise ValueError("tally-replies works with closed workloads only")
-        if self.client_cpu and self.type not in ("closed", "read-modify-write"):
+        if (self.client_cpu or self.client_cpu_per_batch) \
+                and self.type not in ("closed", "read-modify-write"):
             raise ValueError("client-cpu works with closed and read-modify-write workloads only")
-        if self.client_cpu < 0:
+        if self.client_cpu < 0 or self.client_cpu_per_batch < 0:
             raise ValueError("client-cpu must not be negative")
-        if self.client_read_share and not self.client_cpu:
+        if self.client_read_share and not (self.client_cpu or self.client_cpu_per_batch):
             raise ValueError("client-read-share is a share of client-cpu: set client-cpu too")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")

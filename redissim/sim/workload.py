@@ -452,11 +452,18 @@ class Driver:
         self.t_start = t
         #: when each client thread is next free (client-cpu), and a buffer of exponential draws
         #: (of mean 1, scaled by the cost of the job)
-        self.client_cpu = wl.client_cpu  # (read per request: a plain float, not the model's)
-        #: client-cpu split into the part before a request is written and the part spent on
-        #: its reply (client-read-share; 0: the reply is handled on arrival, off the threads)
-        self.write_cpu = wl.client_cpu * (1.0 - wl.client_read_share)
-        self.read_cpu = wl.client_cpu * wl.client_read_share
+        #: whether the client's CPU is modelled at all (read per request: a plain value, not
+        #: the model's)
+        self.client_cpu = wl.client_cpu + wl.client_cpu_per_batch
+        #: client-cpu (per request) and client-cpu-per-batch split into the part before a
+        #: batch is written and the part spent on its replies (client-read-share; 0: replies
+        #: are handled on arrival, off the threads)
+        share = wl.client_read_share
+        self.write_cpu = wl.client_cpu * (1.0 - share)
+        self.write_batch_cpu = wl.client_cpu_per_batch * (1.0 - share)
+        self.read_cpu = wl.client_cpu * share
+        self.read_batch_cpu = wl.client_cpu_per_batch * share
+        self.reads_on_cpu = share > 0
         self._cpu_free = [t] * wl.client_threads
         self._cpu_buf: list[float] = []
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
@@ -473,7 +480,7 @@ class Driver:
         env = self.loop.env
 
         def run(_e: Any) -> None:
-            then(self._cpu_span(t, n, self.write_cpu)[1])
+            then(self._cpu_span(t, n, self.write_cpu, self.write_batch_cpu)[1])
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
 
@@ -486,26 +493,32 @@ class Driver:
         env = self.loop.env
 
         def run(_e: Any) -> None:
-            start, end = self._cpu_span(t, n, self.read_cpu)
+            start, end = self._cpu_span(t, n, self.read_cpu, self.read_batch_cpu)
             then(start, end)
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
 
-    def _cpu_span(self, t: float, n: int, unit: float) -> tuple[float, float]:
-        """When a thread (the one free first of ``client-threads``) starts and ends a job of
-        ``n`` items of ``unit`` CPU each (constant, or exponential with that mean) that
-        reaches it at ``t``. The threads serve the jobs in the order they come (FIFO)."""
+    def _cpu_span(self, t: float, n: int, unit: float, fixed: float) -> tuple[float, float]:
+        """When a thread (the one free first of ``client-threads``) starts and ends a job that
+        reaches it at ``t``: ``fixed`` CPU for the job and ``unit`` for each of its ``n``
+        requests or replies (constant, or each exponential with that mean). The threads
+        serve the jobs in the order they come (FIFO)."""
         free = self._cpu_free
         i = free.index(min(free))
         start = t if t > free[i] else free[i]
         if self.wl.client_cpu_distribution == "constant":
-            cost = n * unit
+            cost = fixed + n * unit
         else:
             cost = 0.0
-            for _ in range(n):
+            if fixed:
                 if not self._cpu_buf:
                     self._cpu_buf = self.rng.exponential(1.0, CHUNK).tolist()
-                cost += self._cpu_buf.pop() * unit
+                cost = self._cpu_buf.pop() * fixed
+            if unit:
+                for _ in range(n):
+                    if not self._cpu_buf:
+                        self._cpu_buf = self.rng.exponential(1.0, CHUNK).tolist()
+                    cost += self._cpu_buf.pop() * unit
         free[i] = start + cost
         return start, free[i]
 
@@ -621,7 +634,7 @@ class ClosedDriver(Driver):
             self.router.submit_records(conn, t, recs, nbytes)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
-        if self.read_cpu:
+        if self.reads_on_cpu:
             # the replies wait for the client's thread (client-read-share)
             self._on_read_cpu(t_recv, len(sent),
                               lambda start, end: self._replies(conn, sent, start, end))
@@ -928,7 +941,7 @@ class ReadModifyWriteDriver(Driver):
         self._on_cpu(t, 1, write)
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
-        if self.read_cpu:
+        if self.reads_on_cpu:
             # the replies wait for the client's thread (client-read-share)
             self._on_read_cpu(t_recv, len(sent),
                               lambda start, end: self._replies(conn, sent, start, end))
