@@ -33,10 +33,13 @@ def _run(args: list[str], pure: bool) -> subprocess.CompletedProcess:
 
 @needs_build
 @pytest.mark.parametrize("scenario, extra", [
-    ("quickstart", []), ("pipelining", []), ("setex-expiry", []), ("expiry-reclaim", []),
+    ("quickstart", ["--set", "workloads.0.requests=50000", "--set", "workloads.1.requests=50000"]),
+    ("pipelining", ["--set", "workloads.0.requests=50000", "--set", "workloads.1.requests=50000"]),
+    ("setex-expiry", []), ("expiry-reclaim", []),
     ("atomic-counter", []), ("eviction", ["--set", "workloads.0.duration=1s"])])
 def test_both_builds_give_identical_json(tmp_path: Path, scenario: str, extra: list[str]) -> None:
-    """Closed-loop and pipelined clients, a scripted client, lazy and active expiry, increments
+    """Closed-loop and pipelined clients with their own CPU (requests and replies taking turns
+    on the client's thread), a scripted client, lazy and active expiry, increments
     done by the application (GET, then SET), maxmemory eviction under three policies (about
     a thousand keys each): the same bytes whichever build runs (mypyc turns an int stored in a
     float attribute into a float, for one, which JSON would show)."""
