@@ -98,6 +98,20 @@ class ClusterCosts(_Base):
     per_command_us: float = Field(ge=0)
 
 
+class DatasetCosts(_Base):
+    """How a key lookup's cost grows with the dataset (model.cpu-caches, server/cpu_caches.py):
+    a real server's GET fitted as base + l2-miss x (share of lookups missing the L2) +
+    llc-miss x (share missing the last-level cache), and the dataset size at which the
+    command costs above were measured."""
+
+    reference_bytes: float = Field(gt=0)
+    base_us: float = Field(ge=0)
+    l2_miss_us: float = Field(ge=0)
+    llc_miss_us: float = Field(ge=0)
+    l2_bytes: float = Field(gt=0)
+    llc_bytes: float = Field(gt=0)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
@@ -109,6 +123,8 @@ class CostProfile(_Base):
     #: (optional, for profiles written before the cluster model: then cluster mode costs
     #: nothing extra)
     cluster: ClusterCosts = Field(default_factory=lambda: ClusterCosts(per_command_us=0.0))
+    #: (optional: a profile without it cannot run with model.cpu-caches)
+    dataset: DatasetCosts | None = None
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:
@@ -128,8 +144,16 @@ def load_profile_data(name_or_path: str) -> dict:
         raise FileNotFoundError(
             f"cost profile {name_or_path!r} not found; built-in profiles: "
             + ", ".join(available_profiles()))
-    with path.open() as f:
-        data = yaml.safe_load(f)
+    try:
+        with path.open() as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:  # (a user's file: one line, not a traceback)
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ValueError(f"{path}:{where}: YAML syntax error: {problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a cost profile must be a mapping")
     return data

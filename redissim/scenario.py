@@ -118,6 +118,10 @@ class ModelConfig(_Base):
     #: steps: SET foo bar -> MEMORY USAGE 56); Debian's package links the system jemalloc,
     #: lg-quantum 4 (16-byte steps: 64). See server/memory.py.
     jemalloc_lg_quantum: Literal[3, 4] = 3
+    #: scale each key command's cost with the dataset's size, as the CPU's caches would
+    #: (server/cpu_caches.py; the profile's ``dataset`` figures). Off: the profile's costs,
+    #: measured with 100k keys, whatever the size.
+    cpu_caches: YesNo = False
 
 
 class NetworkConfig(_Base):
@@ -527,9 +531,14 @@ def build_profile(scenario: Scenario, source: str = "<scenario>") -> CostProfile
     for k, v in scenario.costs.items():
         set_path(data, k, v, f"{source}: costs.{k}")
     try:
-        return CostProfile.model_validate(data)
+        profile = CostProfile.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(format_validation_error(f"{source}: costs", e)) from None
+    if scenario.model.cpu_caches and profile.dataset is None:
+        raise ScenarioError(f"{source}: model.cpu-caches: cost profile {scenario.profile!r} "
+                            "has no dataset figures (a dataset: section, as in the default "
+                            "profile)")
+    return profile
 
 
 def load_scenario(name_or_path: str, overrides: list[str] | None = None,

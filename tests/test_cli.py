@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import redissim
 from redissim.scenario import builtin_scenarios
 
 PY = [sys.executable, "-m", "redissim"]
@@ -31,9 +32,12 @@ def tiny(tmp_path: Path, name: str) -> Path:
     for wl in data["workloads"]:
         shrink(wl)
     for v in data.get("variants", []):
-        for val in v.get("set", {}).values():
+        sets = v.get("set", {})
+        for path, val in sets.items():
             if isinstance(val, dict):
                 shrink(val)
+            elif path == "preload.keys" or path.endswith(".keys.space"):
+                sets[path] = min(val, 5000)
     if data.get("preload"):
         data["preload"]["keys"] = min(data["preload"]["keys"], 5000)
     data.get("metrics", {}).pop("trace-from", None)  # (the shrunk run ends long before)
@@ -117,6 +121,26 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, content, args, fragment):
     assert not out.exists()  # never a half-written output
     if content is not None:
         assert str(path) in lines[0]
+
+
+@pytest.mark.parametrize("profile,model,fragment", [
+    ("loop: [x\n", "", "YAML syntax error"),
+    (None, "model: {cpu-caches: yes}\n", "model.cpu-caches: cost profile"),
+])
+def test_a_bad_cost_profile_is_one_line_and_nonzero(tmp_path, profile, model, fragment):
+    prof = tmp_path / "prof.yaml"
+    if profile is None:  # the default profile without its dataset figures
+        data = yaml.safe_load((Path(redissim.__file__).parent / "profiles/default.yaml")
+                              .read_text())
+        del data["dataset"]
+        profile = yaml.safe_dump(data)
+    prof.write_text(profile)
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: t\nprofile: {prof}\n{model}workloads: [{{requests: 10}}]\n")
+    r = cli("run", str(path), "-q")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and str(path) in lines[0], r.stderr
 
 
 def test_validate_and_list():

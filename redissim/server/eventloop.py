@@ -205,6 +205,9 @@ class EventLoop:
         #: time when needed, and the next one to use (see _unit_exponential)
         self._exp_buf: list[float] = []
         self._exp_i = 0
+        #: what the CPU's caches make of a key command's cost at the dataset's current size
+        #: (model.cpu-caches, server/cpu_caches.py keeps it up); 1.0: the profile's costs
+        self.key_cost_factor = 1.0
 
         self.conns: list[Conn] = []
         #: connections not closed (INFO connected_clients)
@@ -623,6 +626,8 @@ class EventLoop:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
             elif self.exp_costs:
                 cost *= self._unit_exponential()
+            if self.key_cost_factor != 1.0 and fx.touched:
+                cost *= self.key_cost_factor
             if self.trace is not None:
                 key = args[1] if len(args) > 1 else b""
                 hit = reply is not None and not fx.error

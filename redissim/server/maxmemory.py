@@ -493,20 +493,27 @@ class MaxMemory:
         return "quicklist"
 
     # ------------------------------------------------------------------ INFO
-    def info_fields(self) -> dict[str, dict[str, object]]:
+    def _info_memory(self) -> mem.InfoMemory:
         used = self.measure()
         overhead_db = 0
         for db in self.ks.dbs:
             overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
                                            db.expires.size) + len(db.data) * self.entry_meta
-        clients = mem.client_buffers(0, self.loop.connected)
         aof = self.aof_buffer()
-        im = mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
-                             clients=clients, aof_buffer=aof, maxmemory=self.maxmemory,
-                             policy=self.policy, not_counted=aof)
+        return mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
+                               clients=mem.client_buffers(0, self.loop.connected),
+                               aof_buffer=aof, maxmemory=self.maxmemory, policy=self.policy,
+                               not_counted=aof)
+
+    def used_memory_dataset(self) -> int:
+        """INFO's used_memory_dataset now (measures every key when maxmemory is off)."""
+        return self._info_memory().used_memory_dataset
+
+    def info_fields(self) -> dict[str, dict[str, object]]:
+        im = self._info_memory()
         fields: dict[str, object] = dict(im.as_dict())
-        fields["used_memory_peak"] = max(self.peak, used)
-        fields["mem_clients_normal"] = clients
-        fields["mem_aof_buffer"] = aof
+        fields["used_memory_peak"] = max(self.peak, im.used_memory)
+        fields["mem_clients_normal"] = mem.client_buffers(0, self.loop.connected)
+        fields["mem_aof_buffer"] = im.mem_not_counted_for_evict
         stats = cast(dict[str, object], self.ev.stats.info(self._now))
         return {"memory": fields, "stats": stats}

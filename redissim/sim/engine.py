@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from redissim.profile import CostProfile
 from redissim.scenario import Scenario, build_profile
 from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS, ClusterCheck
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
+from redissim.server.cpu_caches import CacheScaling
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
 from redissim.server.faults import attach_faults
@@ -217,6 +219,10 @@ class ServerNode:
         if srv.maxmemory:  # (evictionTimeProc runs only after performEvictions ran out of time)
             self.loop.zero_timers.append(self.memory)
         self.loop.cron_hooks.insert(0, self.memory.cron)
+        if scenario.model.cpu_caches:
+            scaling = cpu_cache_scaling(self.loop, self.memory, self.profile)
+            scaling.cron(0.0)  # the preloaded dataset's, from the first command on
+            self.loop.cron_hooks.insert(1, scaling.cron)
         self.loop.info_providers.append(self.memory.info_fields)
         # a restarted process (faults.py) counts from zero
         self.loop.restart_hooks += [self.keyspace.stats.reset, self.expire.reset,
@@ -225,6 +231,15 @@ class ServerNode:
         self.persistence = attach_persistence(self)
         self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
         self.faults = attach_faults(self, self.persistence)
+
+
+def cpu_cache_scaling(loop: EventLoop, memory: MaxMemory, profile: CostProfile) -> CacheScaling:
+    """model.cpu-caches: the profile's dataset figures, scaling the loop's key commands."""
+    d = profile.dataset
+    assert d is not None, "build_profile refuses model.cpu-caches without dataset figures"
+    return CacheScaling(loop, memory, base_us=d.base_us, l2_miss_us=d.l2_miss_us,
+                        llc_miss_us=d.llc_miss_us, l2_bytes=d.l2_bytes, llc_bytes=d.llc_bytes,
+                        reference_bytes=d.reference_bytes)
 
 
 class Simulation:
