@@ -4,8 +4,10 @@ Models no one function of Redis but what every key command starts with: ``lookup
 ``dictFind`` (``src/db.c``, ``src/dict.c``) reads the bucket slot, the ``dictEntry``, the
 key's SDS and the value's ``robj``, a handful of cache lines at addresses no prefetcher can
 guess. While the dataset fits in the L2 and the last-level cache most of those reads are
-hits; as it grows past them more come from RAM, at ~100 ns each, and a GET that costs 0.2 us
-on 10k keys costs 0.75 us on 4M (benchmarks/calibrate_dataset.py).
+hits; as it grows past them more come from RAM, and a GET that costs 0.13 us on 10k keys
+costs 0.76 us on 3M (benchmarks/calibrate_dataset.py, keys written once in order; written in
+random order, overwritten several times, the same keys cost more and the curve is flatter:
+benchmarks/RESULTS.md).
 
 The profile's command costs were measured with 100k keys (``dataset.reference-bytes`` of
 data). With ``model.cpu-caches: yes`` every command that touches keys has its cost scaled by
