@@ -291,7 +291,9 @@ def test_redis_benchmark_client_loop_matches(server):
     n = 40_000
     real, cpu, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-c", "50")
     per_request = cpu / n
-    assert cpu / wall > 0.8, f"redis-benchmark used {cpu / wall:.0%} of a core: not CPU-bound"
+    if cpu / wall < 0.8:  # (something else holds a core: the comparison's premise fails)
+        pytest.skip(f"redis-benchmark got {cpu / wall:.0%} of a core, not the whole of one: "
+                    "this machine is too busy to compare its own loop")
     sc = Scenario.model_validate({"name": "rb", "seed": 3, "workloads": [{
         "clients": 50, "requests": n, "value-size": 3, "commands": [{"cmd": "SET"}],
         "keys": {"fixed": "key:__rand_int__"}, "client-cpu": per_request,
@@ -329,7 +331,9 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     n4 = 100_000
     real, used, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n4), "-r",
                                         "100000", "-P", "4")
-    assert used / wall > 0.8, f"redis-benchmark used {used / wall:.0%} of a core at -P 4"
+    if used / wall < 0.8:
+        pytest.skip(f"redis-benchmark got {used / wall:.0%} of a core at -P 4, not the whole "
+                    "of one: this machine is too busy to compare its own loop")
     sc = Scenario.model_validate({"name": "p4", "seed": 5, "workloads": [{
         "clients": 50, "pipeline": 4, "requests": n4, "commands": [{"cmd": "SET"}],
         "keys": {"space": 100_000}, "client-cpu": max(request, 0.0),
