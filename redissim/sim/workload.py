@@ -484,19 +484,25 @@ class Driver:
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
 
-    def _on_read_cpu(self, t: float, n: int, then: Callable[[float, float], None]) -> None:
-        """Hand the ``n`` replies that reach the client at ``t`` to one of its threads (with a
-        client-read-share): ``then(t_start, t_end)`` runs at ``t`` with the time the thread
-        gets to them (where redis-benchmark's readHandler stamps their latency) and the time
-        it is done with them (when the connection's next request is decided). The same FCFS
-        queue as the requests' (_on_cpu): replies and requests take turns on the threads."""
+    def _read_later(self, conn: Conn, sent: list[OutRecord], t: float) -> None:
+        """Hand the replies that reach the client at ``t`` to one of its threads (with a
+        client-read-share): at ``t`` the thread's FCFS queue, the same as the requests'
+        (_on_cpu), gives the time it gets to them (where redis-benchmark's readHandler
+        stamps their latency) and the time it is done with them (when the connection's next
+        request is decided), and _replies runs with both. (A method of its own: a closure
+        in on_replies would cost every call an allocation, compiled.)"""
         env = self.loop.env
 
         def run(_e: Any) -> None:
-            start, end = self._cpu_span(t, n, self.read_cpu, self.read_batch_cpu)
-            then(start, end)
+            start, end = self._cpu_span(t, len(sent), self.read_cpu, self.read_batch_cpu)
+            self._replies(conn, sent, start, end)
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+
+    def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
+        """Replies read at ``t_recv``, the next requests decided at ``t_done`` (the drivers
+        with client CPU define it)."""
+        raise NotImplementedError
 
     def _cpu_span(self, t: float, n: int, unit: float, fixed: float) -> tuple[float, float]:
         """When a thread (the one free first of ``client-threads``) starts and ends a job that
@@ -635,9 +641,7 @@ class ClosedDriver(Driver):
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         if self.reads_on_cpu:
-            # the replies wait for the client's thread (client-read-share)
-            self._on_read_cpu(t_recv, len(sent),
-                              lambda start, end: self._replies(conn, sent, start, end))
+            self._read_later(conn, sent, t_recv)
         else:
             self._replies(conn, sent, t_recv, t_recv)
 
@@ -942,9 +946,7 @@ class ReadModifyWriteDriver(Driver):
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         if self.reads_on_cpu:
-            # the replies wait for the client's thread (client-read-share)
-            self._on_read_cpu(t_recv, len(sent),
-                              lambda start, end: self._replies(conn, sent, start, end))
+            self._read_later(conn, sent, t_recv)
         else:
             self._replies(conn, sent, t_recv, t_recv)
 
