@@ -222,13 +222,15 @@ class Workload(_Base):
     client_cpu: Seconds = 0.0
     #: the client's CPU per batch of pipelined requests on top of ``client-cpu``: what one
     #: write(2) and one read(2) with their event-loop calls cost, however many requests they
-    #: carry (redis-benchmark: 13 us a batch and 0.15 us a request, benchmarks/RESULTS.md)
+    #: carry (redis-benchmark on the development VM: 11-15 us a batch and 0.14-0.33 us a
+    #: request, benchmarks/RESULTS.md)
     client_cpu_per_batch: Seconds = 0.0
     client_cpu_distribution: Literal["constant", "exponential"] = "constant"
-    #: the share of ``client-cpu`` (and of ``client-cpu-per-batch``) spent on each reply after it arrives (reading and parsing
-    #: it: redis-benchmark's readHandler), the rest before the request is written (its
-    #: writeHandler). With a share, a reply waits for the client's thread like a request does,
-    #: and its latency ends when the thread gets to it; with 0 it is handled on arrival.
+    #: the share of ``client-cpu`` and ``client-cpu-per-batch`` spent on the replies after they
+    #: arrive (reading and parsing them: redis-benchmark's readHandler), the rest before the
+    #: requests are written (its writeHandler). With a share, replies wait for the client's
+    #: thread as requests do, and their latency ends when the thread gets to them; with 0
+    #: they are handled on arrival.
     client_read_share: float = Field(default=0.0, ge=0, le=1)
     client_threads: int = Field(default=1, ge=1, le=10_000)
 

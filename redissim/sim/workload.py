@@ -450,8 +450,6 @@ class Driver:
         it stops (``duration``), how many requests it may send (``requests``, -1 = no cap)."""
         wl = self.wl
         self.t_start = t
-        #: when each client thread is next free (client-cpu), and a buffer of exponential draws
-        #: (of mean 1, scaled by the cost of the job)
         #: whether the client's CPU is modelled at all (read per request: a plain value, not
         #: the model's)
         self.client_cpu = wl.client_cpu + wl.client_cpu_per_batch
@@ -464,6 +462,8 @@ class Driver:
         self.read_cpu = wl.client_cpu * share
         self.read_batch_cpu = wl.client_cpu_per_batch * share
         self.reads_on_cpu = share > 0
+        #: when each client thread is next free, and a buffer of exponential draws (of mean 1,
+        #: scaled by the cost of the job)
         self._cpu_free = [t] * wl.client_threads
         self._cpu_buf: list[float] = []
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
@@ -483,6 +483,15 @@ class Driver:
             then(self._cpu_span(t, n, self.write_cpu, self.write_batch_cpu)[1])
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+
+    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
+        """Replies the server wrote, reaching the client at ``t_recv``: handled then, or
+        (client-read-share) once the client's thread gets to them. The drivers without
+        client CPU override it."""
+        if self.reads_on_cpu:
+            self._read_later(conn, sent, t_recv)
+        else:
+            self._replies(conn, sent, t_recv, t_recv)
 
     def _read_later(self, conn: Conn, sent: list[OutRecord], t: float) -> None:
         """Hand the replies that reach the client at ``t`` to one of its threads (with a
@@ -638,12 +647,6 @@ class ClosedDriver(Driver):
             self.loop.submit_records(conn, t, recs, nbytes)
         else:
             self.router.submit_records(conn, t, recs, nbytes)
-
-    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
-        if self.reads_on_cpu:
-            self._read_later(conn, sent, t_recv)
-        else:
-            self._replies(conn, sent, t_recv, t_recv)
 
     def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
         """The replies as the client reads them at ``t_recv`` (their latency ends there); the
@@ -943,12 +946,6 @@ class ReadModifyWriteDriver(Driver):
             self._submit(conn, t_write, cmds)
 
         self._on_cpu(t, 1, write)
-
-    def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
-        if self.reads_on_cpu:
-            self._read_later(conn, sent, t_recv)
-        else:
-            self._replies(conn, sent, t_recv, t_recv)
 
     def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
         """As ClosedDriver._replies: read at ``t_recv``, the next command decided at
