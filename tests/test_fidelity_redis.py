@@ -258,7 +258,8 @@ def test_lru_test_hit_ratio_matches_redis_cli(server):
 #: the share of redis-benchmark's CPU per request spent on the reply (its readHandler), the
 #: rest writing the request (writeHandler: send(2), whose loopback path runs the server
 #: side's TCP receive in softirq, and two epoll_ctl). perf on the development VM:
-#: 20.8 % readHandler, 69.0 % writeHandler, the rest the loop itself (calibrate_client.py).
+#: 20.8 % readHandler, 69.0 % writeHandler, the rest the loop itself; 0.21-0.26 of the two
+#: over six runs (calibrate_client.py).
 READ_SHARE = 0.23
 
 
@@ -286,8 +287,8 @@ def test_redis_benchmark_client_loop_matches(server):
     loop (client-cpu, client-read-share) gives its rate, and the share of each connection's
     cycle that its latency covers (avg latency x rate / clients: about half, since a reply
     waits for the other connections' requests and replies).
-    Measured on the development VM: 11.3-12.2 us of client CPU per request at 99 % of a
-    core; the share 0.52-0.53 real, 0.53-0.56 in the model."""
+    Measured on the development VM: 11.0-12.7 us of client CPU per request at 97-99 % of a
+    core; the share 0.52-0.54 real, 0.55-0.56 in the model, the rates within 2 %."""
     n = 40_000
     real, cpu, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-c", "50")
     per_request = cpu / n
@@ -319,8 +320,8 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     requests. Its CPU per request at -P 1 and -P 16 gives a cost per batch and one per
     request (client-cpu-per-batch, client-cpu); with them the model predicts the rate at
     -P 4, where the client is still the bottleneck.
-    Measured on the development VM: 13.1-14.6 us a batch and 0.14-0.15 us a request; -P 4
-    real 232k-301k rps, the model 264k-291k."""
+    Measured on the development VM: 11-15 us a batch and 0.14-0.33 us a request over three
+    calibrations; -P 4 real 232k-347k rps, the model 264k-323k."""
     cpu = {}
     for p, n in ((1, 40_000), (16, 200_000)):
         _, used, _wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r",
