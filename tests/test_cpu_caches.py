@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from realredis import RedisServer, find_redis_server  # noqa: E402
 
 DATASET = CostProfile.model_validate(load_profile_data("default")).dataset
+SMALL = ("preload.keys=10000", "workloads.0.keys.space=10000")
+LARGE = ("preload.keys=1000000", "workloads.0.keys.space=1000000")
 
 
 def scaling() -> CacheScaling:
@@ -47,20 +50,22 @@ def test_the_profile_costs_hold_at_the_reference_and_only_the_base_in_the_l2():
         DATASET.base_us + DATASET.l2_miss_us + DATASET.llc_miss_us, rel=1e-3)
 
 
-def _get_cost(variant_sets: list[str]) -> float:
+@functools.cache
+def _get_cost(*variant_sets: str) -> float:
+    """The model's CPU per GET in the dataset-size scenario with these --set overrides (the
+    same runs serve several tests)."""
     sc, _ = load_scenario("dataset-size", [*variant_sets, "workloads.0.requests=50000"])
     fields = dict(f.split("=") for f in simulate(sc).info["commandstats"]["cmdstat_get"].split(","))
     return float(fields["usec"]) / float(fields["calls"])
 
 
 def test_scenario_cost_per_get_grows_with_the_keys_and_not_without_the_switch():
-    small = _get_cost(["preload.keys=10000", "workloads.0.keys.space=10000"])
-    ref = _get_cost([])
-    large = _get_cost(["preload.keys=1000000", "workloads.0.keys.space=1000000"])
+    small = _get_cost(*SMALL)
+    ref = _get_cost()
+    large = _get_cost(*LARGE)
     assert small < ref < large
-    off = _get_cost(["preload.keys=1000000", "workloads.0.keys.space=1000000",
-                     "model.cpu-caches=no"])
-    assert off == pytest.approx(_get_cost(["model.cpu-caches=no"]))
+    assert _get_cost(*LARGE, "model.cpu-caches=no") == pytest.approx(
+        _get_cost("model.cpu-caches=no"))
 
 
 def _real_get_cost(srv: RedisServer, n: int) -> float:
@@ -97,6 +102,5 @@ def test_get_on_1m_keys_against_100k_as_a_real_server(tmp_path):
         real = _real_get_cost(srv, 1_000_000) / _real_get_cost(srv, 100_000)
     finally:
         srv.stop()
-    model = (_get_cost(["preload.keys=1000000", "workloads.0.keys.space=1000000"])
-             / _get_cost([]))
+    model = _get_cost(*LARGE) / _get_cost()
     assert model == pytest.approx(real, rel=0.3), (model, real)

@@ -123,10 +123,5 @@ def test_client_reads_are_a_second_visit_to_the_client_station(n):
     assert cmd.throughput_rps == pytest.approx(theory["X"], rel=0.02)
     latency = theory["R2"] + theory["R1"] / 2 - c / 2
     assert cmd.latency.mean == pytest.approx(latency, rel=0.03)
-    # the same CPU spent before the write only gives the same throughput (the station's
-    # demand is the same) but a shorter latency: the reply is read on arrival
-    res0 = simulate(scenario({**wl, "client-read-share": 0}, "exponential", seed=n))
-    cmd0 = res0.workloads[0].commands[0]
-    assert cmd0.throughput_rps == pytest.approx(theory["X"], rel=0.02)
-    assert cmd0.latency.mean == pytest.approx(theory["R2"], rel=0.03)
-    assert cmd.latency.mean > cmd0.latency.mean
+    # (the same CPU all before the write gives the same throughput and the latency R2: the
+    # test above)
