@@ -149,6 +149,8 @@ def main() -> None:
     bench = shutil.which("redis-benchmark")
     if binary is None or bench is None:
         raise SystemExit("needs redis-server and redis-benchmark (apt-get install redis-server)")
+    if args.perf and shutil.which("perf") is None:
+        raise SystemExit("--perf needs Linux perf (apt-get install linux-perf)")
     runs: dict[str, list[dict]] = {name: [] for name, _p, _r in RUNS}
     share = None
     with tempfile.TemporaryDirectory() as tmp:
