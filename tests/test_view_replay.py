@@ -114,6 +114,35 @@ def test_request_latency_is_recv_minus_send():
     assert all(math.isnan(v) for v in rp.latency_percentiles(1.0))
 
 
+def test_a_reply_waits_unread_until_the_clients_loop_gets_to_it():
+    """client-read-share: K_CLIENT_READ ends the latency (as the run's histograms count it)
+    and, between the reply's arrival and it, the reply is unread."""
+    ev = [
+        (0.0, tr.K_SEND, 1, 1), (1.0, tr.K_ARRIVE, 1, 1), (2.0, tr.K_READ, 1, 1),
+        (3.0, tr.K_WRITE, 1, 5), (4.5, tr.K_RECV, 1, 1), (6.0, tr.K_CLIENT_READ, 1, 1),
+    ]
+    rp = Replay(ViewInput(trace=_trace(ev)))
+    assert rp.latencies.tolist() == [6.0]
+    assert len(rp.waiting.active(4.0)) == 1 and len(rp.unread.active(4.0)) == 0
+    assert len(rp.waiting.active(5.0)) == 0 and len(rp.unread.active(5.0)) == 1
+    assert len(rp.unread.active(6.0)) == 0
+    assert rp.completed_count(5.9) == 0 and rp.completed_count(6.0) == 1
+
+
+def test_the_view_counts_latencies_as_the_run_does_with_a_client_loop():
+    from redissim.scenario import load_scenario
+    from redissim.sim.engine import simulate
+
+    sc, _ = load_scenario("quickstart", ["workloads.0.requests=3000",
+                                         "workloads.1.requests=3000"])
+    res = simulate(sc, trace=True)
+    rp = Replay(ViewInput.from_result(res))
+    run = [c.latency.mean for w in res.workloads for c in w.commands]
+    assert len(rp.latencies) == 6000
+    assert rp.latencies.mean() == pytest.approx(sum(run) / len(run), rel=1e-6)
+    assert any(rp.unread.active(t) for t in np.linspace(0.01, rp.end_t, 20))
+
+
 def test_keys_states_hits_and_lazy_expiry():
     ev = [
         (0.0, tr.K_TOUCH, -1, "a"),

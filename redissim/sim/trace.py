@@ -28,6 +28,8 @@ TraceEvent = tuple[float, str, int, Any]
 K_SEND = "send"          # client wrote a request batch onto the network
 K_ARRIVE = "arrive"      # the batch reached the server's socket (readable)
 K_RECV = "recv"          # the client received its replies; data = number of replies
+K_CLIENT_READ = "client_read"  # the client's thread gets to replies that had arrived
+#                                (client-read-share); data = number of replies
 # Event loop phases. data: None unless stated.
 K_ITER = "iter"          # an ae iteration starts (epoll_wait returned); data = ready clients
 K_READ = "read"          # read(2) of one client; data = commands parsed

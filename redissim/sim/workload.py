@@ -34,6 +34,7 @@ from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecor
 from redissim.server.keyspace import shared_word
 from redissim.server.resp import ReplyError, bulk_size, decimal_digits, request_size
 from redissim.sim.metrics import BUFFER, LatencyHistogram
+from redissim.sim.trace import K_CLIENT_READ
 
 CHUNK: Final = 8192
 KEY_TABLE_MAX: Final = 1 << 18
@@ -504,6 +505,9 @@ class Driver:
 
         def run(_e: Any) -> None:
             start, end = self._cpu_span(t, len(sent), self.read_cpu, self.read_batch_cpu)
+            trace = self.loop.trace
+            if trace is not None and self.router is None:  # (a cluster's masters trace apart)
+                trace.emit(start, K_CLIENT_READ, conn.id, len(sent))
             self._replies(conn, sent, start, end)
 
         env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)

@@ -133,6 +133,8 @@ class _Req:
     t_read: float = math.inf
     t_write: float = math.inf
     t_recv: float = math.inf
+    #: when the client's thread got to the replies (client-read-share; inf: on arrival)
+    t_seen: float = math.inf
 
 
 @dataclass
@@ -188,6 +190,7 @@ class Replay:
         wait_read: dict[int, deque[_Req]] = defaultdict(deque)
         wait_write: dict[int, deque[_Req]] = defaultdict(deque)
         wait_recv: dict[int, deque[_Req]] = defaultdict(deque)
+        wait_seen: dict[int, deque[_Req]] = defaultdict(deque)
         clients: dict[int, None] = {}
         for t, kind, c, data in events:
             if kind == tr.K_SEND:
@@ -214,6 +217,10 @@ class Replay:
                 if wait_recv[c]:
                     r = wait_recv[c].popleft()
                     r.t_recv = t
+                    wait_seen[c].append(r)
+            elif kind == tr.K_CLIENT_READ:
+                if wait_seen[c]:
+                    wait_seen[c].popleft().t_seen = t
         for c in self.vi.client_labels:
             clients.setdefault(c, None)
         self.clients: list[int] = sorted(clients)
@@ -226,7 +233,14 @@ class Replay:
             [(r.t_write, r.t_recv, r) for r in reqs if math.isfinite(r.t_write)]
         )
         self.waiting = IntervalIndex([(r.t_send, r.t_recv, r) for r in reqs])
-        done = sorted((r.t_recv, r.t_recv - r.t_send) for r in reqs if math.isfinite(r.t_recv))
+        #: replies in the client's socket that its busy thread has not got to yet
+        self.unread = IntervalIndex([(r.t_recv, r.t_seen, r) for r in reqs
+                                     if math.isfinite(r.t_seen)])
+        # A latency ends where the client's loop gets to the reply (as redis-benchmark
+        # stamps it, and the run's histograms count it), on arrival without a loop.
+        done = sorted((r.t_seen, r.t_seen - r.t_send) if math.isfinite(r.t_seen)
+                      else (r.t_recv, r.t_recv - r.t_send)
+                      for r in reqs if math.isfinite(r.t_recv))
         self.done_times = [d[0] for d in done]
         self.latencies = np.array([d[1] for d in done], dtype=float)
         lat = np.clip(self.latencies, 10.0**HIST_LO_EXP, 10.0**HIST_HI_EXP * 0.999)

@@ -144,6 +144,11 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
     for _s, _e, r in rp.waiting.active(t):
         row = rows.get(r.client, 0)  # type: ignore[attr-defined]
         waiting[row] = waiting.get(row, 0) + 1
+    # ... and which have replies in their socket that their own busy loop has not read yet
+    unread: dict[int, int] = {}
+    for _s, _e, r in rp.unread.active(t):
+        row = rows.get(r.client, 0)  # type: ignore[attr-defined]
+        unread[row] = unread.get(row, 0) + 1
     if not names:
         ctx.blit_text(surf, "no clients in this trace", body.topleft, 11, DIM)
     for i, (name, y) in enumerate(zip(names, ys, strict=False)):
@@ -157,6 +162,8 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
         ctx.blit_text(surf, name, (box.x + lay.px(10), box.y + lay.px(4)), 12, TEXT, "bold",
                       max_w=box.w - lay.px(14))
         status = f"waiting for {busy} repl{'y' if busy == 1 else 'ies'}" if busy else "working"
+        if unread.get(i):
+            status += f", {unread[i]} unread (its loop is busy)"
         ctx.blit_text(surf, status, (box.x + lay.px(10), box.bottom - lay.px(4)), 10,
                       REQUEST if busy else DIM, anchor="bottomleft")
 
