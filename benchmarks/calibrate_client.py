@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realredis import RedisServer, find_redis_server  # noqa: E402
+from realredis import find_redis_server, temp_server  # noqa: E402
 
 from redissim.scenario import load_scenario  # noqa: E402
 from redissim.sim.engine import simulate  # noqa: E402
@@ -153,25 +153,20 @@ def main() -> None:
         raise SystemExit("--perf needs Linux perf (apt-get install linux-perf)")
     runs: dict[str, list[dict]] = {name: [] for name, _p, _r in RUNS}
     share = None
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = RedisServer(binary, Path(tmp))
-        srv.start()
-        try:
-            for _ in range(args.repeat):
-                for name, pipeline, keyspace in RUNS:
-                    r = bench_run(bench, srv.port, args.requests, pipeline, keyspace)
-                    runs[name].append(r)
-                    s, g = r["tests"]["SET"], r["tests"]["GET"]
-                    print(f"{name:<10} {r['cpu_us_per_request']:5.2f} us CPU per request, "
-                          f"{r['core_share']:.0%} of a core; SET {s['rps']:,.0f} rps avg "
-                          f"{s['avg_latency_ms']:.3f} ms p99 {s['p99_latency_ms']:.3f}; GET "
-                          f"{g['rps']:,.0f} rps avg {g['avg_latency_ms']:.3f} p99 "
-                          f"{g['p99_latency_ms']:.3f}")
-            if args.perf:
-                share = read_share(bench, srv.port, args.requests)
-                print(f"perf samples {share['samples']}: read share {share['read_share']:.3f}")
-        finally:
-            srv.stop()
+    with temp_server(binary) as srv:
+        for _ in range(args.repeat):
+            for name, pipeline, keyspace in RUNS:
+                r = bench_run(bench, srv.port, args.requests, pipeline, keyspace)
+                runs[name].append(r)
+                s, g = r["tests"]["SET"], r["tests"]["GET"]
+                print(f"{name:<10} {r['cpu_us_per_request']:5.2f} us CPU per request, "
+                      f"{r['core_share']:.0%} of a core; SET {s['rps']:,.0f} rps avg "
+                      f"{s['avg_latency_ms']:.3f} ms p99 {s['p99_latency_ms']:.3f}; GET "
+                      f"{g['rps']:,.0f} rps avg {g['avg_latency_ms']:.3f} p99 "
+                      f"{g['p99_latency_ms']:.3f}")
+        if args.perf:
+            share = read_share(bench, srv.port, args.requests)
+            print(f"perf samples {share['samples']}: read share {share['read_share']:.3f}")
     # Per depth the median CPU per request, then the fit over the depths.
     medians = [{**rs[0], "cpu_us_per_request": statistics.median(
         r["cpu_us_per_request"] for r in rs)} for rs in runs.values()]

@@ -35,7 +35,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from calibrate_rdb import _nnls, info  # noqa: E402
-from realredis import RedisServer, RespClient, find_redis_server  # noqa: E402
+from realredis import RespClient, find_redis_server, temp_server  # noqa: E402
 
 SIZES = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000]
 
@@ -91,29 +90,24 @@ def main() -> None:
                          "(apt-get install redis-server)")
     l2, llc = cache_sizes()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = RedisServer(binary, Path(tmp))
-        srv.start()
-        try:
-            c = srv.client()
-            for n in SIZES:
-                c.command("FLUSHALL")
-                load(cli, srv.port, n)
-                assert c.command("DBSIZE") == n
-                dataset = int(info(c, "memory")["used_memory_dataset"])
-                runs = [call_cost(c, bench, srv.port, "get", n, args.requests)
-                        for _ in range(args.repeat)]
-                # (SET overwrites the same keys with the same 3 bytes: the dataset stays)
-                sets = [call_cost(c, bench, srv.port, "set", n, args.requests)
-                        for _ in range(args.repeat)]
-                rows.append({"keys": n, "dataset_bytes": dataset, "usec_per_call": runs,
-                             "set_usec_per_call": sets})
-                print(f"{n:>9,} keys, dataset {dataset / 2**20:7.1f} MiB: GET "
-                      + " / ".join(f"{u:.2f}" for u in runs) + ", SET "
-                      + " / ".join(f"{u:.2f}" for u in sets) + " us per call", flush=True)
-            c.close()
-        finally:
-            srv.stop()
+    with temp_server(binary) as srv:
+        c = srv.client()
+        for n in SIZES:
+            c.command("FLUSHALL")
+            load(cli, srv.port, n)
+            assert c.command("DBSIZE") == n
+            dataset = int(info(c, "memory")["used_memory_dataset"])
+            runs = [call_cost(c, bench, srv.port, "get", n, args.requests)
+                    for _ in range(args.repeat)]
+            # (SET overwrites the same keys with the same 3 bytes: the dataset stays)
+            sets = [call_cost(c, bench, srv.port, "set", n, args.requests)
+                    for _ in range(args.repeat)]
+            rows.append({"keys": n, "dataset_bytes": dataset, "usec_per_call": runs,
+                         "set_usec_per_call": sets})
+            print(f"{n:>9,} keys, dataset {dataset / 2**20:7.1f} MiB: GET "
+                  + " / ".join(f"{u:.2f}" for u in runs) + ", SET "
+                  + " / ".join(f"{u:.2f}" for u in sets) + " us per call", flush=True)
+        c.close()
     d = np.array([r["dataset_bytes"] for r in rows], dtype=float)
     y = np.array([min(r["usec_per_call"]) for r in rows])
     a = np.column_stack([np.ones_like(d), np.maximum(0, 1 - l2 / d), np.maximum(0, 1 - llc / d)])

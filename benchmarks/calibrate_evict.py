@@ -32,14 +32,13 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from calibrate_rdb import info  # noqa: E402
-from realredis import RedisServer, RespClient, find_redis_server  # noqa: E402
+from realredis import RespClient, find_redis_server, temp_server  # noqa: E402
 
 POPULATE = 300_000
 REQUESTS = 200_000
@@ -55,29 +54,24 @@ def _cpu(c: RespClient) -> float:
 
 def one_run(binary: str, bench: str, policy: str) -> dict[str, float]:
     """A fresh server, populated, then the SET benchmark: CPU per SET and evictions."""
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = RedisServer(binary, Path(tmp))
-        srv.start()
-        try:
-            c = srv.client()
-            c.command("DEBUG", "POPULATE", str(POPULATE), "key", "10")
-            if policy != "none":
-                used = int(info(c, "memory")["used_memory"])
-                c.command("CONFIG", "SET", "maxmemory-policy", policy)
-                c.command("CONFIG", "SET", "maxmemory", str(used))
-            c.command("CONFIG", "RESETSTAT")
-            before = _cpu(c)
-            subprocess.run([bench, "-p", str(srv.port), "-t", "set", "-n", str(REQUESTS),
-                            "-r", "1000000000", "-c", "50", "-P", "16", "-d", "10", "-q"],
-                           check=True, capture_output=True, timeout=300)
-            cpu = _cpu(c) - before
-            stats = info(c, "stats")
-            calls = int(info(c, "commandstats")["cmdstat_set"].split(",")[0].split("=")[1])
-            evicted = int(stats["evicted_keys"])
-            keys = c.command("DBSIZE")
-            c.close()
-        finally:
-            srv.stop()
+    with temp_server(binary) as srv:
+        c = srv.client()
+        c.command("DEBUG", "POPULATE", str(POPULATE), "key", "10")
+        if policy != "none":
+            used = int(info(c, "memory")["used_memory"])
+            c.command("CONFIG", "SET", "maxmemory-policy", policy)
+            c.command("CONFIG", "SET", "maxmemory", str(used))
+        c.command("CONFIG", "RESETSTAT")
+        before = _cpu(c)
+        subprocess.run([bench, "-p", str(srv.port), "-t", "set", "-n", str(REQUESTS),
+                        "-r", "1000000000", "-c", "50", "-P", "16", "-d", "10", "-q"],
+                       check=True, capture_output=True, timeout=300)
+        cpu = _cpu(c) - before
+        stats = info(c, "stats")
+        calls = int(info(c, "commandstats")["cmdstat_set"].split(",")[0].split("=")[1])
+        evicted = int(stats["evicted_keys"])
+        keys = c.command("DBSIZE")
+        c.close()
     return {"cpu_s": cpu, "calls": calls, "evicted": evicted, "us_per_set": 1e6 * cpu / calls,
             "dbsize": keys}  # type: ignore[dict-item]
 

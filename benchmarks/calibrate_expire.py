@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from calibrate_rdb import _nnls, info  # noqa: E402
-from realredis import RedisServer, RespClient, find_redis_server  # noqa: E402
+from realredis import RespClient, find_redis_server, temp_server  # noqa: E402
 
 from redissim.server.expiry import ActiveExpire  # noqa: E402
 from redissim.server.keyspace import Keyspace  # noqa: E402
@@ -132,29 +131,24 @@ def main() -> None:
     if binary is None:
         sys.exit("calibrate_expire: redis-server not found (install Debian's redis-server)")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = RedisServer(binary, Path(tmp))
-        srv.start()
-        try:
-            c = srv.client()
-            for n, every in CONFIGS:
-                runs = [real_drain(c, n, every) for _ in range(args.repeat)]
-                # the cheapest per expired key (each run stops at a slightly different count)
-                expired, cpu_ms, wall = min(runs, key=lambda r: r[1] / r[0])
-                buckets, sampled, m_expired = model_counts(n, every, expired)
-                row = {"keys": n, "expiring_every": every, "expired": expired,
-                       "cpu_ms": cpu_ms, "wall_s": round(wall, 3),
-                       "all_cpu_ms": [r[1] for r in runs],
-                       "model_buckets": buckets, "model_sampled": sampled,
-                       "model_expired": m_expired}
-                rows.append(row)
-                print(f"{n:>7,d} keys, 1 in {every} expiring: {expired:>7,d} expired in "
-                      f"{cpu_ms:>4d} ms of cycles ({1000 * cpu_ms / expired:.3f} us per key; "
-                      f"runs {row['all_cpu_ms']}); model walk {buckets:,d} buckets, "
-                      f"{sampled:,d} sampled", flush=True)
-            c.close()
-        finally:
-            srv.stop()
+    with temp_server(binary) as srv:
+        c = srv.client()
+        for n, every in CONFIGS:
+            runs = [real_drain(c, n, every) for _ in range(args.repeat)]
+            # the cheapest per expired key (each run stops at a slightly different count)
+            expired, cpu_ms, wall = min(runs, key=lambda r: r[1] / r[0])
+            buckets, sampled, m_expired = model_counts(n, every, expired)
+            row = {"keys": n, "expiring_every": every, "expired": expired,
+                   "cpu_ms": cpu_ms, "wall_s": round(wall, 3),
+                   "all_cpu_ms": [r[1] for r in runs],
+                   "model_buckets": buckets, "model_sampled": sampled,
+                   "model_expired": m_expired}
+            rows.append(row)
+            print(f"{n:>7,d} keys, 1 in {every} expiring: {expired:>7,d} expired in "
+                  f"{cpu_ms:>4d} ms of cycles ({1000 * cpu_ms / expired:.3f} us per key; "
+                  f"runs {row['all_cpu_ms']}); model walk {buckets:,d} buckets, "
+                  f"{sampled:,d} sampled", flush=True)
+        c.close()
     # The model's walk reached at least the real count: scale its totals to the real one.
     scale = [r["expired"] / r["model_expired"] for r in rows]
     buckets = np.array([r["model_buckets"] * s for r, s in zip(rows, scale, strict=True)])

@@ -18,14 +18,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from redissim.server.resp import ReplyError
 
 __all__ = ["RespClient", "RedisServer", "find_redis_server", "free_port", "cluster_node",
-           "own_all_slots"]
+           "own_all_slots", "temp_server"]
 
 
 def find_redis_server() -> str | None:
@@ -170,6 +172,18 @@ class RedisServer:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.proc = None
+
+
+@contextmanager
+def temp_server(binary: str) -> Iterator[RedisServer]:
+    """A started server in a temporary directory, stopped by its PID and the directory removed
+    on leaving the block."""
+    with tempfile.TemporaryDirectory() as d:
+        srv = RedisServer(binary, Path(d)).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 def cluster_node(binary: str, workdir: Path) -> RedisServer:
