@@ -41,13 +41,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realredis import find_redis_server, temp_server  # noqa: E402
+from realredis import find_redis_server, redis_benchmark, temp_server  # noqa: E402
 
 from redissim.scenario import load_scenario  # noqa: E402
 from redissim.sim.engine import simulate  # noqa: E402
@@ -59,22 +58,10 @@ READ_CALLS = {"redisBufferRead", "redisGetReply", "freeReplyObject"}
 def bench_run(bench: str, port: int, n: int, pipeline: int, keyspace: int) -> dict:
     """One ``redis-benchmark -t set,get -n n -P pipeline [-r keyspace] --csv``: per test its
     CSV figures, and the client's CPU per request and share of a core over the whole run."""
-    cmd = [bench, "-p", str(port), "-t", "set,get", "-n", str(n), "-P", str(pipeline), "--csv"]
+    args = ["-t", "set,get", "-n", str(n), "-P", str(pipeline)]
     if keyspace:
-        cmd += ["-r", str(keyspace)]
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert p.stdout is not None
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)  # (not communicate(): it would reap the rusage)
-    wall = time.perf_counter() - t
-    if status:
-        raise SystemExit(f"redis-benchmark exited with status {status}")
-    lines = [line.replace('"', "").split(",") for line in out.strip().splitlines()]
-    head = lines[0]
-    tests = {row[0]: {k: float(v) for k, v in zip(head[1:], row[1:], strict=True)}
-             for row in lines[1:]}
-    cpu = ru.ru_utime + ru.ru_stime
+        args += ["-r", str(keyspace)]
+    tests, cpu, wall = redis_benchmark(port, *args, bench=bench)
     return {"pipeline": pipeline, "keyspace": keyspace, "tests": tests, "cpu_s": cpu,
             "wall_s": wall, "cpu_us_per_request": cpu / (2 * n) * 1e6, "core_share": cpu / wall}
 

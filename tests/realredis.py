@@ -27,7 +27,7 @@ from pathlib import Path
 from redissim.server.resp import ReplyError
 
 __all__ = ["RespClient", "RedisServer", "find_redis_server", "free_port", "cluster_node",
-           "own_all_slots", "temp_server"]
+           "own_all_slots", "temp_server", "redis_benchmark"]
 
 
 def find_redis_server() -> str | None:
@@ -184,6 +184,28 @@ def temp_server(binary: str) -> Iterator[RedisServer]:
             yield srv
         finally:
             srv.stop()
+
+
+def redis_benchmark(port: int, *args: str, bench: str = "redis-benchmark"
+                    ) -> tuple[dict[str, dict[str, float]], float, float]:
+    """One ``redis-benchmark --csv`` run against 127.0.0.1:``port``: per test (``SET``...) its
+    CSV figures as numbers (rps, avg_latency_ms, ...), the client's CPU in seconds (user +
+    system, from wait4) and the run's wall time."""
+    t = time.perf_counter()
+    p = subprocess.Popen([bench, "-p", str(port), "--csv", *args], stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout is not None
+    out = p.stdout.read()  # (not communicate(): it would reap the process, and its rusage)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    wall = time.perf_counter() - t
+    if status:
+        raise RuntimeError(f"redis-benchmark exited with status {status}")
+    lines = [line.replace('"', "").split(",") for line in out.strip().splitlines()]
+    head = lines[0]
+    tests = {row[0]: {k: float(v) for k, v in zip(head[1:], row[1:], strict=True)}
+             for row in lines[1:]}
+    return tests, ru.ru_utime + ru.ru_stime, wall
 
 
 def cluster_node(binary: str, workdir: Path) -> RedisServer:

@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from realredis import RedisServer, find_redis_server  # noqa: E402
+from realredis import RedisServer, find_redis_server, redis_benchmark  # noqa: E402
 
 from redissim.scenario import Scenario, load_scenario  # noqa: E402
 from redissim.server.memory import memory_usage_key  # noqa: E402
@@ -263,23 +263,6 @@ def test_lru_test_hit_ratio_matches_redis_cli(server):
 READ_SHARE = 0.23
 
 
-def _redis_benchmark(port: int, *args: str) -> tuple[dict[str, float], float, float]:
-    """One redis-benchmark run: its CSV line as numbers, its CPU (user + system, from
-    wait4) and its wall time."""
-    t = time.perf_counter()
-    p = subprocess.Popen(["redis-benchmark", "-p", str(port), "--csv", *args],
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout is not None
-    out = p.stdout.read()  # (not communicate(): it would reap the process, and its rusage)
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = status
-    wall = time.perf_counter() - t
-    assert status == 0, f"redis-benchmark exited with status {status}"
-    head, row = (line.replace('"', "").split(",") for line in out.strip().splitlines()[-2:])
-    return ({k: float(v) for k, v in zip(head[1:], row[1:], strict=True)},
-            ru.ru_utime + ru.ru_stime, wall)
-
-
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
 def test_redis_benchmark_client_loop_matches(server):
     """redis-benchmark's defaults (50 clients, pipeline 1) are bound by its own single
@@ -290,7 +273,8 @@ def test_redis_benchmark_client_loop_matches(server):
     Measured on the development VM: 11.0-12.7 us of client CPU per request at 97-99 % of a
     core; the share 0.52-0.54 real, 0.55-0.56 in the model, the rates within 2 %."""
     n = 40_000
-    real, cpu, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-c", "50")
+    tests, cpu, wall = redis_benchmark(server.port, "-t", "set", "-n", str(n), "-c", "50")
+    real = tests["SET"]
     per_request = cpu / n
     if cpu / wall < 0.8:  # (something else holds a core: the comparison's premise fails)
         pytest.skip(f"redis-benchmark got {cpu / wall:.0%} of a core, not the whole of one: "
@@ -324,14 +308,15 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     calibrations; -P 4 real 232k-347k rps, the model 264k-323k."""
     cpu = {}
     for p, n in ((1, 40_000), (16, 200_000)):
-        _, used, _wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r",
-                                          "100000", "-P", str(p))
+        _, used, _wall = redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r",
+                                         "100000", "-P", str(p))
         cpu[p] = used / n
     batch = (cpu[1] - cpu[16]) / (1 - 1 / 16)
     request = cpu[1] - batch
     n4 = 100_000
-    real, used, wall = _redis_benchmark(server.port, "-t", "set", "-n", str(n4), "-r",
+    tests, used, wall = redis_benchmark(server.port, "-t", "set", "-n", str(n4), "-r",
                                         "100000", "-P", "4")
+    real = tests["SET"]
     if used / wall < 0.8:
         pytest.skip(f"redis-benchmark got {used / wall:.0%} of a core at -P 4, not the whole "
                     "of one: this machine is too busy to compare its own loop")
