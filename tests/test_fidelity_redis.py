@@ -306,17 +306,20 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     -P 4, where the client is still the bottleneck.
     Measured on the development VM: 11-15 us a batch and 0.14-0.33 us a request over three
     calibrations; -P 4 real 232k-347k rps, the model 264k-323k."""
-    cpu = {}
-    for p, n in ((1, 40_000), (16, 200_000)):
-        _, used, _wall = redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r",
-                                         "100000", "-P", str(p))
-        cpu[p] = used / n
+    def least(p: int, n: int) -> tuple[dict[str, float], float, float]:
+        """The less disturbed of two runs (other load on the machine only adds CPU): one
+        disturbed run moved the fit's -P 4 by a fifth, once in 17 tries here."""
+        runs = [redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r", "100000",
+                                "-P", str(p)) for _ in range(2)]
+        tests, used, wall = min(runs, key=lambda r: r[1])
+        return tests["SET"], used / n, wall
+
+    cpu = {p: least(p, n)[1] for p, n in ((1, 40_000), (16, 200_000))}
     batch = (cpu[1] - cpu[16]) / (1 - 1 / 16)
     request = cpu[1] - batch
     n4 = 100_000
-    tests, used, wall = redis_benchmark(server.port, "-t", "set", "-n", str(n4), "-r",
-                                        "100000", "-P", "4")
-    real = tests["SET"]
+    real, per_request4, wall = least(4, n4)
+    used = per_request4 * n4
     if used / wall < 0.8:
         pytest.skip(f"redis-benchmark got {used / wall:.0%} of a core at -P 4, not the whole "
                     "of one: this machine is too busy to compare its own loop")
@@ -327,7 +330,7 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
         "client-cpu-distribution": "exponential"}]})
     cmd = simulate(sc).workloads[0].commands[0]
     detail = (f"{batch * 1e6:.2f} us a batch + {request * 1e6:.3f} a request (-P 4 real: "
-              f"{used / n4 * 1e6:.2f} per request); real {real['rps']:.0f} rps avg "
+              f"{per_request4 * 1e6:.2f} per request); real {real['rps']:.0f} rps avg "
               f"{real['avg_latency_ms']} ms; model {cmd.throughput_rps:.0f} rps avg "
               f"{cmd.latency.mean * 1e3:.3f} ms")
     assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.2), detail
