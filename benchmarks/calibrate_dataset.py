@@ -11,7 +11,8 @@ For each size N: FLUSHALL, N keys ``key:<12 digits>`` (redis-benchmark's ``__ran
 format) of 3 bytes written through ``redis-cli --pipe``, then ``redis-benchmark -t get -r N
 -P 16`` (so every GET hits a uniformly random key), ``--repeat`` times; commandstats'
 ``usec_per_call`` (the time inside ``call()``), the least of the repeats, against INFO's
-``used_memory_dataset``. The same for SET (overwriting the keys with the same 3 bytes). Fitted on GET
+``used_memory_dataset``. The same for SET (overwriting the keys with the same 3 bytes) and for
+GETs of names none of the keys has (``nokey:<12 digits>``, every one a miss). Fitted on GET
 (least squares, coefficients >= 0):
 
     usec_per_call = base + l2_miss x max(0, 1 - L2 / dataset) + llc_miss x max(0, 1 - LLC / dataset)
@@ -69,12 +70,15 @@ def load(cli: str, port: int, n: int) -> None:
 
 
 def call_cost(c: RespClient, bench: str, port: int, test: str, n: int, requests: int) -> float:
-    """usec_per_call of redis-benchmark's ``test`` (get or set) over the N keys."""
+    """usec_per_call of redis-benchmark's ``test`` (get or set) over the N keys; test
+    ``get-miss``: GETs of ``nokey:<12 digits>``, names none of the N keys has."""
     c.command("CONFIG", "RESETSTAT")
-    subprocess.run([bench, "-p", str(port), "-t", test, "-r", str(n), "-n", str(requests),
-                    "-P", "16", "-q"], check=True, capture_output=True, timeout=600)
+    what = ["GET", "nokey:__rand_int__"] if test == "get-miss" else ["-t", test]
+    subprocess.run([bench, "-p", str(port), "-r", str(n), "-n", str(requests), "-P", "16", "-q",
+                    *what], check=True, capture_output=True, timeout=600)
     stats = info(c, "commandstats")
-    return float(stats[f"cmdstat_{test}"].split("usec_per_call=")[1].split(",")[0])
+    cmd = "get" if test == "get-miss" else test
+    return float(stats[f"cmdstat_{cmd}"].split("usec_per_call=")[1].split(",")[0])
 
 
 def main() -> None:
@@ -102,11 +106,14 @@ def main() -> None:
             # (SET overwrites the same keys with the same 3 bytes: the dataset stays)
             sets = [call_cost(c, bench, srv.port, "set", n, args.requests)
                     for _ in range(args.repeat)]
+            misses = [call_cost(c, bench, srv.port, "get-miss", n, args.requests)
+                      for _ in range(args.repeat)]
             rows.append({"keys": n, "dataset_bytes": dataset, "usec_per_call": runs,
-                         "set_usec_per_call": sets})
+                         "set_usec_per_call": sets, "miss_usec_per_call": misses})
             print(f"{n:>9,} keys, dataset {dataset / 2**20:7.1f} MiB: GET "
                   + " / ".join(f"{u:.2f}" for u in runs) + ", SET "
-                  + " / ".join(f"{u:.2f}" for u in sets) + " us per call", flush=True)
+                  + " / ".join(f"{u:.2f}" for u in sets) + ", GET of a missing key "
+                  + " / ".join(f"{u:.2f}" for u in misses) + " us per call", flush=True)
         c.close()
     d = np.array([r["dataset_bytes"] for r in rows], dtype=float)
     y = np.array([min(r["usec_per_call"]) for r in rows])
@@ -124,6 +131,14 @@ def main() -> None:
     scaled = sets[ref] * fit / fit[ref]
     print("SET, measured vs the GET fit's ratio applied to SET at 100k keys: " + ", ".join(
         f"{r['keys']:,}: {m:.2f} vs {f:.2f}" for r, m, f in zip(rows, sets, scaled, strict=True)))
+    # A GET that finds no key reads the bucket and the chain it would be in, not the entry's
+    # key, the robj or the value: the profile charges it its own cost (per-command-miss-us,
+    # the figure at 100k keys), scaled by the same ratio.
+    misses = np.array([min(r["miss_usec_per_call"]) for r in rows])
+    scaled = misses[ref] * fit / fit[ref]
+    print("GET of a missing key, measured vs the GET fit's ratio applied to it at 100k keys: "
+          + ", ".join(f"{r['keys']:,}: {m:.2f} vs {f:.2f} (a hit {h:.2f})" for r, m, f, h
+                      in zip(rows, misses, scaled, y, strict=True)))
     if args.out:
         args.out.write_text(json.dumps({
             "when": datetime.now(UTC).isoformat(timespec="seconds"),

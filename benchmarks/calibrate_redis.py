@@ -408,6 +408,8 @@ COMMAND_SUITE: list[tuple[str, dict[str, Any]]] = [
     ("ping", {"test": "ping_mbulk"}),
     ("set", {"test": "set"}),
     ("get", {"test": "get"}),
+    # a GET whose key does not exist (none of the prepopulated keys is named nokey:...)
+    ("get-miss", {"command": ["GET", "nokey:__rand_int__"]}),
     ("incr", {"command": ["INCR", "ctr:__rand_int__"]}),
     ("exists", {"command": ["EXISTS", "key:__rand_int__"]}),
     ("expire", {"command": ["EXPIRE", "key:__rand_int__", "100000"]}),
@@ -948,6 +950,8 @@ def proposed_profile(data: dict[str, Any], fit_key: str = "loop_fit_unpinned") -
             "rpop": c("rpop:rpop"),
         },  # fmt: skip
     }
+    if "get-miss:get" in cmd:
+        prof["commands_miss_usec"] = {"get": c("get-miss:get")}
     for m in ("mget", "mset"):
         if f"{m}1:{m}" in cmd and f"{m}10:{m}" in cmd:
             per_key = (cmd[f"{m}10:{m}"] - cmd[f"{m}1:{m}"]) / 9
@@ -1053,12 +1057,44 @@ def machine_info() -> dict[str, Any]:
             "redis_server": ver.strip(), "lscpu_head": lscpu.splitlines()[:20]}  # fmt: skip
 
 
+DEFAULT_OUT = "benchmarks/data/redis-calibration.json"
+
+
+def commands_only(runs: int, requests: int, out: str) -> int:
+    """The command suite alone, ``runs`` times on one unpinned server (a cost measured
+    later than the full calibration, such as a GET's miss, with the GET it is compared to
+    in the same runs)."""
+    data: dict[str, Any] = {
+        "generated_by": "benchmarks/calibrate_redis.py --commands-only",
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info(), "requests": requests, "command_suite_runs": [],
+    }
+    with running_server() as srv:
+        for _ in range(runs):
+            data["command_suite_runs"].append(command_suite(srv, False, None, requests))
+    least: dict[str, float] = {}
+    for suite in data["command_suite_runs"]:
+        for r in suite:
+            for name, st in r["commandstats"].items():
+                key = f"{r['label'].removeprefix('cmd ')}:{name}"
+                least[key] = min(least.get(key, st["usec_per_call"]), st["usec_per_call"])
+    data["least_usec_per_call"] = least
+    Path(out).write_text(json.dumps(data, indent=1, default=float) + "\n")
+    print("least usec_per_call over the runs: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in least.items()))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/data/redis-calibration.json")
+    ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--requests", type=int, default=200000, help="-n for the load matrix")
     ap.add_argument("--quick", action="store_true", help="fewer requests, unpinned only")
     ap.add_argument("--no-perf", action="store_true", help="do not use perf stat")
+    ap.add_argument("--commands-only", type=int, metavar="RUNS",
+                    help="only the per-command costs, RUNS times, to --out (default "
+                         "benchmarks/data/commands-calibration.json); prints each one's least")
     ap.add_argument("--rederive", metavar="JSON", help="recompute the derivation of a saved run")
     ap.add_argument(
         "--repeat", metavar="JSON", nargs="*", help="with --rederive: earlier runs to pool"
@@ -1084,6 +1120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     use_perf = not args.no_perf and perf_works()
     n = 40000 if args.quick else args.requests
+    if args.commands_only:
+        return commands_only(args.commands_only, n, args.out if args.out != DEFAULT_OUT
+                             else "benchmarks/data/commands-calibration.json")
     data: dict[str, Any] = {
         "generated_by": "benchmarks/calibrate_redis.py",
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -47,6 +47,10 @@ class CommandCosts(_Base):
 
     default_us: float = Field(ge=0)
     per_command_us: dict[str, float] = Field(default_factory=dict)
+    #: the cost of a command whose reply is nil because its key does not exist (GET of a
+    #: missing key): the lookup reads the bucket and its chain but no entry's key, robj or
+    #: value, so it is cheaper than a hit; a command not listed costs the same either way
+    per_command_miss_us: dict[str, float] = Field(default_factory=dict)
     per_element_us: float = Field(ge=0)
     keys_per_key_scanned_us: float = Field(ge=0)
     keys_per_key_returned_us: float = Field(ge=0)

@@ -24,7 +24,7 @@ def scenario(workload: dict, distribution: str, seed: int = 11) -> Scenario:
         "model": {"loop": "fcfs"},
         "network": {"rtt": 0, "bandwidth": "1000000gbit"},
         "costs": {"commands.default-us": SERVICE_US,
-                  "commands.per-command-us": {},
+                  "commands.per-command-us": {}, "commands.per-command-miss-us": {},
                   "commands.distribution": distribution},
         "workloads": [workload],
     })

@@ -87,14 +87,16 @@ class CommandEntry:
     hooks that run before it, the command, its cmdstat and its base cost. (A native class:
     compiled, its fields are read unboxed, a tuple's are not.)"""
 
-    __slots__ = ("hooks", "spec", "st", "cost", "kind")
+    __slots__ = ("hooks", "spec", "st", "cost", "miss_cost", "kind")
 
     def __init__(self, hooks: tuple[PreHook, ...], spec: Any, st: CommandStats, cost: float,
-                 kind: int):
+                 miss_cost: float, kind: int):
         self.hooks = hooks
         self.spec = spec
         self.st = st
         self.cost = cost
+        #: the cost when the reply is nil (the key was missing); < 0: the same as ``cost``
+        self.miss_cost = miss_cost
         #: the keyspace's fast path for the name (Keyspace.fast_kind)
         self.kind = kind
 
@@ -195,6 +197,7 @@ class EventLoop:
         cc = profile.commands
         self.c_default = cc.default_us * us
         self.c_cmd = {k: v * us for k, v in cc.per_command_us.items()}
+        self.c_miss = {k: v * us for k, v in cc.per_command_miss_us.items()}
         self.c_elem = cc.per_element_us * us
         self.c_keys_scanned = cc.keys_per_key_scanned_us * us
         self.c_keys_returned = cc.keys_per_key_returned_us * us
@@ -305,8 +308,10 @@ class EventLoop:
     def _entry_for(self, first: Any) -> CommandEntry:
         """The hooks, command spec, cmdstat and base cost of a spelling of a name."""
         spec = lookup_command(first) if type(first) in (bytes, str) else None
-        st, cost = self._stats_and_cost(spec.name if spec is not None else "")
-        entry = CommandEntry(self._hooks_for(first), spec, st, cost, self.ks.fast_kind(first))
+        name = spec.name if spec is not None else ""
+        st, cost = self._stats_and_cost(name)
+        entry = CommandEntry(self._hooks_for(first), spec, st, cost, self.c_miss.get(name, -1.0),
+                             self.ks.fast_kind(first))
         if len(self._pre) < 4096:  # remember the spelling, bounded
             self._pre[first] = entry
         return entry
@@ -323,6 +328,7 @@ class EventLoop:
         extra = us * 1e-6
         self.c_default += extra
         self.c_cmd = {k: v + extra for k, v in self.c_cmd.items()}
+        self.c_miss = {k: v + extra for k, v in self.c_miss.items()}
         self._pre.clear()  # (the entries cache each command's base cost)
 
     # ------------------------------------------------------------------ clients
@@ -622,6 +628,10 @@ class EventLoop:
             if fx.cmd is not spec:  # a spelling the command table reads otherwise
                 spec = fx.cmd
                 st, cost = self._stats_and_cost(spec.name if spec is not None else "")
+            elif reply is None and entry.miss_cost >= 0.0 and not fx.expired:
+                # GET of a missing key: cheaper than a hit (a key it found expired and
+                # deleted costs what a hit does: the delete is not the lookup's saving)
+                cost = entry.miss_cost
             if fx.keys_scanned or fx.buckets_visited or fx.elements > 1:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
             elif self.exp_costs:
