@@ -202,3 +202,29 @@ def test_simpy_keeps_its_clock_where_the_loop_moves_it():
     assert env.peek() == 2.5
     env.step()
     assert env.now == 2.5
+
+
+def test_a_get_that_misses_costs_the_profiles_miss_and_an_expired_key_a_hit():
+    """commands.per-command-miss-us: GETs of keys never written cost the profile's miss
+    (0.32 us), of keys written before a hit (0.66); keys found expired by the GET (and
+    deleted: active expiry off) cost a hit too, though the reply is nil."""
+    def get_cost(first: dict | None) -> tuple[float, dict]:
+        wl = [{"clients": 5, "requests": 2000, "start": 1.0, "commands": [{"cmd": "GET"}],
+               "keys": {"space": 1000, "distribution": "sequential"}}]
+        if first is not None:
+            wl.insert(0, first)
+        res = simulate(Scenario.model_validate({
+            "name": "miss", "server": {"active-expire": False}, "workloads": wl}))
+        fields = dict(f.split("=") for f in res.info["commandstats"]["cmdstat_get"].split(","))
+        return float(fields["usec"]) / float(fields["calls"]), res.info["stats"]
+
+    set_all = {"clients": 5, "requests": 1000, "commands": [{"cmd": "SET"}],
+               "keys": {"space": 1000, "distribution": "sequential"}}
+    missed, st = get_cost(None)
+    assert st["keyspace_misses"] == 2000 and missed == pytest.approx(0.32, abs=0.005)
+    hit, st = get_cost(set_all)
+    assert st["keyspace_hits"] == 2000 and hit == pytest.approx(0.66, abs=0.005)
+    # with a 1 ms TTL, the first 1,000 GETs find the keys expired, the next 1,000 miss
+    expired, st = get_cost({**set_all, "ttl": "1ms"})
+    assert st["expired_keys"] == 1000 and st["keyspace_misses"] == 2000
+    assert expired == pytest.approx((0.66 + 0.32) / 2, abs=0.005)
