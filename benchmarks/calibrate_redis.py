@@ -416,6 +416,7 @@ COMMAND_SUITE: list[tuple[str, dict[str, Any]]] = [
     ("ttl", {"command": ["TTL", "key:__rand_int__"]}),
     ("hset", {"command": ["HSET", "h:__rand_int__", "f", "v"]}),
     ("hget", {"command": ["HGET", "h:__rand_int__", "f"]}),
+    ("hget-miss", {"command": ["HGET", "noh:__rand_int__", "f"]}),
     ("lpush", {"test": "lpush"}),
     ("rpop", {"test": "rpop"}),
     ("mget1", {"command": ["MGET", "key:__rand_int__"]}),
@@ -950,8 +951,8 @@ def proposed_profile(data: dict[str, Any], fit_key: str = "loop_fit_unpinned") -
             "rpop": c("rpop:rpop"),
         },  # fmt: skip
     }
-    if "get-miss:get" in cmd:
-        prof["commands_miss_usec"] = {"get": c("get-miss:get")}
+    prof["commands_miss_usec"] = {name: c(f"{name}-miss:{name}") for name in ("get", "hget")
+                                  if f"{name}-miss:{name}" in cmd}
     for m in ("mget", "mset"):
         if f"{m}1:{m}" in cmd and f"{m}10:{m}" in cmd:
             per_key = (cmd[f"{m}10:{m}"] - cmd[f"{m}1:{m}"]) / 9
