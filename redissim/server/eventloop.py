@@ -111,11 +111,14 @@ class Conn:
     """A client connection as the server sees it (``client`` struct in server.h)."""
 
     __slots__ = ("id", "driver", "session", "inq", "inq_bytes", "ready", "out", "out_bytes",
-                 "pending_write", "label", "closed")
+                 "pending_write", "label", "closed", "recv_wakeup")
 
-    def __init__(self, cid: int, driver: Any, label: str):
+    def __init__(self, cid: int, driver: Any, label: str, recv_wakeup: float = 0.0):
         self.id = cid
         self.driver = driver
+        #: added to the replies' arrival: the client's wake-up when its CPU is not modelled
+        #: (assumed asleep waiting for them); 0 when its threads add it themselves if idle
+        self.recv_wakeup = recv_wakeup
         self.session = Session()
         #: arrived, unread commands: (args, nbytes, label, batch)
         self.inq: list[InRecord] = []
@@ -174,6 +177,8 @@ class EventLoop:
         self.ks = keyspace
         self.profile = profile
         self.link = link
+        #: a sleeping loop runs this long after the bytes that wake it arrive (Link.wakeup)
+        self.wakeup = link.wakeup
         self.config_hz = hz
         self.hz = hz
         self.dynamic_hz = dynamic_hz
@@ -335,7 +340,10 @@ class EventLoop:
     def connect(self, driver: Any, label: str, cid: int = -1) -> Conn:
         """A new client connection; ``cid`` its id (default: the next of this server's;
         a cluster's clients bound to one master are numbered across the masters)."""
-        conn = Conn(len(self.conns) if cid < 0 else cid, driver, label)
+        # A client that handles its replies on its modelled threads wakes itself (if idle);
+        # any other is taken to be asleep in its own epoll_wait when they arrive.
+        wake = 0.0 if getattr(driver, "reads_on_cpu", False) else self.link.wakeup
+        conn = Conn(len(self.conns) if cid < 0 else cid, driver, label, wake)
         self.conns.append(conn)
         self.connected += 1
         return conn
@@ -383,7 +391,7 @@ class EventLoop:
             # is doing then (the view sorts events by time)
             self.trace.emit(t_send, tr.K_SEND, conn.id, len(recs))
             self.trace.emit(t_arr, tr.K_ARRIVE, conn.id, len(recs))
-        if self._sleeping and t_arr < self._wake_at and self.process is not None:
+        if self._sleeping and t_arr + self.wakeup < self._wake_at and self.process is not None:
             self._sleeping = False
             self.process.interrupt()
 
@@ -452,10 +460,19 @@ class EventLoop:
             if timer.pending():
                 return t
         nxt = self.next_cron
-        if self._fifo_head < len(self._fifo) and self._fifo[self._fifo_head].t < nxt:
-            nxt = self._fifo[self._fifo_head].t
-        if self._arrivals and self._arrivals[0].t < nxt:
-            nxt = self._arrivals[0].t
+        # The next request: taken now if it is already there; if not, the loop sleeps in
+        # epoll_wait and runs again its wake-up after the request's bytes arrive.
+        first = nxt
+        if self._fifo_head < len(self._fifo) and self._fifo[self._fifo_head].t < first:
+            first = self._fifo[self._fifo_head].t
+        if self._arrivals and self._arrivals[0].t < first:
+            first = self._arrivals[0].t
+        if first <= t:
+            return t
+        if first < nxt:
+            nxt = first + self.wakeup
+            if nxt > self.next_cron:
+                nxt = self.next_cron
         return nxt if nxt > t else t
 
     def _pop_arrival(self, t: float) -> Arrival | None:
@@ -767,7 +784,7 @@ class EventLoop:
         self.total_net_output_bytes += nbytes
         self.served += n
         # Direction.transmit, inlined
-        t_recv = t + nbytes / self.link.down.bandwidth + self.link.down.one_way
+        t_recv = t + nbytes / self.link.down.bandwidth + self.link.down.one_way + conn.recv_wakeup
         if self.trace is not None:
             self.trace.emit(t, tr.K_WRITE, conn.id, nbytes)
             self.trace.emit(t_recv, tr.K_RECV, conn.id, n)
@@ -897,7 +914,8 @@ class EventLoop:
                 conn.out_bytes = 0
                 self.served += len(recs)
                 failed += len(recs)
-                conn.driver.on_replies(conn, recs, self.link.down.transmit(t, 0))
+                conn.driver.on_replies(conn, recs,
+                                       self.link.down.transmit(t, 0) + conn.recv_wakeup)
             conn.pending_write = False
         self._write_list = []
         self._write_later = []

@@ -79,10 +79,12 @@ class AppDriver(Driver):
         link = self.loop.link
         pg = self.pg
         assert pg is not None  # start() refuses a postgres target without a postgres server
-        yield self.env.timeout(link.up.transmit(0.0, 64))
+        # (both ends taken to be asleep in their own waits when the bytes arrive: a backend
+        # process per connection, and this client, whose CPU is not modelled)
+        yield self.env.timeout(link.up.transmit(0.0, 64) + link.wakeup)
         qr = yield self.env.process(pg.query(conn_id, kind, key % pg.table.rows,
                                              self.wl.prepared))
-        yield self.env.timeout(link.down.transmit(0.0, 64 + 16))
+        yield self.env.timeout(link.down.transmit(0.0, 64 + 16) + link.wakeup)
         self.counts["pg_queries"] += 1
         return qr
 

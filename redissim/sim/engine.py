@@ -251,7 +251,7 @@ class Simulation:
         self.env = simpy.Environment(initial_time=0.0)  # seconds, a float from the start
         self.profile = build_profile(scenario)
         net = scenario.network
-        self.link = Link.preset(net.preset, net.rtt, net.bandwidth)
+        self.link = Link.preset(net.preset, net.rtt, net.bandwidth, net.wakeup)
         self.trace = (Trace(limit=scenario.metrics.trace_limit, start=scenario.metrics.trace_from)
                       if trace else None)
         # One redis-server, or a cluster's masters (each its own process: sim/cluster.py)

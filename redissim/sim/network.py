@@ -7,14 +7,21 @@ serialisation never overlaps; contention *between* connections for the same NIC 
 NIC, but a loopback round trip still costs two scheduler wake-ups: Redis's pipelining page and
 ``redis-cli --latency`` show tens of microseconds, which the preset carries.
 
-Presets (round-trip time, bandwidth) and their sources:
+Presets (round-trip time, bandwidth, wake-up) and their sources:
 * ``loopback``: 45 us RTT from the calibration in ``benchmarks/RESULTS.md``
   (benchmarks/calibrate_redis.py: one-way 22.7 us median at -c 1 -P 1 including the client's
-  own processing, the server's 5.5 us wake-up charged separately by the loop), 40 Gbit/s
-  (a memory copy; never the bottleneck in practice).
-* ``lan``: 200 us RTT for a 1 Gbit/s LAN, redis.io "Diagnosing latency issues"; 10 Gbit/s.
+  own processing, the server's 5.5 us wake-up CPU charged separately by the loop), 40 Gbit/s
+  (a memory copy; never the bottleneck in practice). Of each 22.5 us one way, 20 us is the
+  wake-up of the receiver asleep in epoll_wait: on loopback the bytes are in the receiver's
+  socket as soon as the sender's send(2) returns (the TCP receive runs in its softirq), and
+  what one client measures is two processes waking each other. A receiver still busy when
+  the bytes arrive does not pay it: with 10 redis-benchmark clients the real average latency
+  is 0.067-0.087 ms, which the model gave as 0.092 with the whole 45 us on every request and
+  gives as 0.075 with the wake-up only for a sleeping receiver (benchmarks/RESULTS.md).
+* ``lan``: 200 us RTT for a 1 Gbit/s LAN, redis.io "Diagnosing latency issues"; 10 Gbit/s;
+  no wake-up split (a documented figure, not measured here).
 * ``cross-az``: ~1 ms RTT between cloud availability zones (AWS documents "single-digit ms",
-  typically 0.5-1.5 ms); 5 Gbit/s.
+  typically 0.5-1.5 ms); 5 Gbit/s; no wake-up split.
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ from dataclasses import dataclass
 
 from redissim.units import parse_bandwidth, parse_time
 
-#: name -> (round-trip time in seconds, bandwidth in bytes per second)
-PRESETS: dict[str, tuple[float, float]] = {
-    "loopback": (parse_time("45us"), parse_bandwidth("40gbit")),
-    "lan": (parse_time("200us"), parse_bandwidth("10gbit")),
-    "cross-az": (parse_time("1ms"), parse_bandwidth("5gbit")),
+#: name -> (round-trip time in seconds, bandwidth in bytes per second, wake-up in seconds)
+PRESETS: dict[str, tuple[float, float, float]] = {
+    "loopback": (parse_time("45us"), parse_bandwidth("40gbit"), parse_time("20us")),
+    "lan": (parse_time("200us"), parse_bandwidth("10gbit"), 0.0),
+    "cross-az": (parse_time("1ms"), parse_bandwidth("5gbit"), 0.0),
 }
 
 
@@ -44,15 +51,27 @@ class Direction:
 
 
 class Link:
-    """A full-duplex client<->server network: ``up`` carries requests, ``down`` replies."""
+    """A full-duplex client<->server network: ``up`` carries requests, ``down`` replies.
 
-    def __init__(self, rtt: float, bandwidth: float):
+    ``rtt`` is the round trip between two processes that each sleep until the other's
+    message arrives. Of each one-way trip, ``wakeup`` is the receiver's: the time a thread
+    blocked in epoll_wait takes to run again (the scheduler, and on a VM the halted vCPU)
+    once the bytes are in its socket. The directions carry the rest; the receivers add the
+    wake-up themselves when they were asleep (the server's loop, a client thread modelled
+    with its CPU), or always (clients whose CPU is not modelled, PostgreSQL)."""
+
+    def __init__(self, rtt: float, bandwidth: float, wakeup: float = 0.0):
         self.rtt = rtt
         self.bandwidth = bandwidth
-        self.up = Direction(rtt / 2.0, bandwidth)
-        self.down = Direction(rtt / 2.0, bandwidth)
+        self.wakeup = wakeup
+        self.up = Direction(rtt / 2.0 - wakeup, bandwidth)
+        self.down = Direction(rtt / 2.0 - wakeup, bandwidth)
 
     @classmethod
-    def preset(cls, name: str, rtt: float | None = None, bandwidth: float | None = None) -> Link:
-        base_rtt, base_bw = PRESETS[name]
-        return cls(base_rtt if rtt is None else rtt, base_bw if bandwidth is None else bandwidth)
+    def preset(cls, name: str, rtt: float | None = None, bandwidth: float | None = None,
+               wakeup: float | None = None) -> Link:
+        base_rtt, base_bw, base_wakeup = PRESETS[name]
+        if wakeup is None:
+            wakeup = base_wakeup if rtt is None else 0.0
+        return cls(base_rtt if rtt is None else rtt, base_bw if bandwidth is None else bandwidth,
+                   wakeup)

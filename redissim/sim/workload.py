@@ -463,6 +463,10 @@ class Driver:
         self.read_cpu = wl.client_cpu * share
         self.read_batch_cpu = wl.client_cpu_per_batch * share
         self.reads_on_cpu = share > 0
+        #: a thread idle when a job reaches it sleeps in epoll_wait: it starts the job this
+        #: long after (Link.wakeup). Only for clients that handle replies on their threads:
+        #: for the others the replies' arrival already carries it (Conn.recv_wakeup).
+        self._wakeup = self.loop.link.wakeup if self.reads_on_cpu else 0.0
         #: when each client thread is next free, and a buffer of exponential draws (of mean 1,
         #: scaled by the cost of the job)
         self._cpu_free = [t] * wl.client_threads
@@ -521,10 +525,11 @@ class Driver:
         """When a thread (the one free first of ``client-threads``) starts and ends a job that
         reaches it at ``t``: ``fixed`` CPU for the job and ``unit`` for each of its ``n``
         requests or replies (constant, or each exponential with that mean). The threads
-        serve the jobs in the order they come (FIFO)."""
+        serve the jobs in the order they come (FIFO); one that was idle starts after its
+        wake-up."""
         free = self._cpu_free
         i = free.index(min(free))
-        start = t if t > free[i] else free[i]
+        start = t + self._wakeup if t > free[i] else free[i]
         if self.wl.client_cpu_distribution == "constant":
             cost = fixed + n * unit
         else:
