@@ -228,3 +228,18 @@ def test_a_get_that_misses_costs_the_profiles_miss_and_an_expired_key_a_hit():
     expired, st = get_cost({**set_all, "ttl": "1ms"})
     assert st["expired_keys"] == 1000 and st["keyspace_misses"] == 2000
     assert expired == pytest.approx((0.66 + 0.32) / 2, abs=0.005)
+
+
+def test_the_wakeup_splits_the_round_trip_and_only_sleepers_pay_it():
+    """network.wakeup: one client (both ends asleep at every trip) sees the same latency
+    whatever the split of the round trip; with 10 clients the server is often still busy when
+    a request arrives, and the latency is lower with the wake-up split off than without."""
+    def mean_us(clients: int, net: dict) -> float:
+        sc = Scenario.model_validate({"name": "w", "network": net, "workloads": [{
+            "clients": clients, "requests": 4000, "commands": [{"cmd": "GET"}],
+            "keys": {"space": 100}}]})
+        return simulate(sc).workloads[0].commands[0].latency.mean * 1e6
+
+    assert mean_us(1, {}) == pytest.approx(mean_us(1, {"wakeup": 0}), abs=0.01)
+    assert mean_us(1, {"rtt": "45us", "wakeup": "20us"}) == pytest.approx(mean_us(1, {}))
+    assert mean_us(10, {}) < mean_us(10, {"wakeup": 0})

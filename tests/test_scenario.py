@@ -40,6 +40,8 @@ network: {preset: lan, rtt: 250us}
     ("server: {hzz: 10}", "server.hzz: unknown field"),
     ("network: {preset: moon}", "network.preset: allowed: 'loopback', 'lan' or 'cross-az'"),
     ("network: {rtt: 5 fortnights}", "network.rtt: '5 fortnights': unknown time unit"),
+    ("network: {rtt: 20us, wakeup: 15us}",
+     "network: wakeup (15 us) is part of each one-way trip: at most half the rtt (10 us)"),
     ("seed: abc", "seed: Input should be a valid integer"),
 ])
 def test_bad_fields_name_file_field_and_allowed(tmp_path, extra, fragment):
