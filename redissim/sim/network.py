@@ -16,8 +16,9 @@ Presets (round-trip time, bandwidth, wake-up) and their sources:
   socket as soon as the sender's send(2) returns (the TCP receive runs in its softirq), and
   what one client measures is two processes waking each other. A receiver still busy when
   the bytes arrive does not pay it: with 10 redis-benchmark clients the real average latency
-  is 0.067-0.087 ms, which the model gave as 0.092 with the whole 45 us on every request and
-  gives as 0.075 with the wake-up only for a sleeping receiver (benchmarks/RESULTS.md).
+  is 0.061-0.087 ms, which the model gave as 0.092 with the whole 45 us on every request and
+  gives as 0.075 with the wake-up only for a sleeping receiver (benchmarks/RESULTS.md). The
+  20 us is a modelling choice that keeps one client's round trip, not a measurement.
 * ``lan``: 200 us RTT for a 1 Gbit/s LAN, redis.io "Diagnosing latency issues"; 10 Gbit/s;
   no wake-up split (a documented figure, not measured here).
 * ``cross-az``: ~1 ms RTT between cloud availability zones (AWS documents "single-digit ms",
