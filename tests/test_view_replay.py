@@ -386,3 +386,30 @@ def test_refusals_are_shown_handled_and_mget_hits_follow_its_first_key():
     assert [x[3] for x in execs[1:]] == [True, False, False]
     rp = Replay(ViewInput.from_result(res))
     assert rp.hit_ratio(1.0) == (1, 1)  # (hits, misses): the refusal is neither
+
+
+def test_the_loop_shows_it_is_being_woken_while_a_request_waits():
+    """One client: every request reaches a sleeping server, which runs network.wakeup (20 us)
+    after its bytes arrive. In that window the loop panel says it is being woken; while it
+    sleeps with nothing in, it does not."""
+    import os
+
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    import pygame
+
+    from redissim.scenario import Scenario
+    from redissim.sim.engine import simulate
+    from redissim.view.scene import Scene
+
+    sc = Scenario.model_validate({"name": "one", "workloads": [{
+        "clients": 1, "requests": 20, "commands": [{"cmd": "GET"}]}]})
+    vi = ViewInput.from_result(simulate(sc, trace=True))
+    rp = Replay(vi)
+    r = rp.requests[5]
+    # (read: after the wake-up, the iteration's and the wake-up's CPU and the read itself)
+    assert r.t_read - r.t_arrive > 20e-6
+    scene = Scene(vi)
+    surf = pygame.Surface(scene.size)
+    assert rp.phase_at(r.t_arrive + 10e-6)[0] == "epoll_wait"
+    assert scene.render(surf, r.t_arrive + 10e-6, speed=1e-3)["loop_waking"] == 1
+    assert scene.render(surf, r.t_arrive - 1e-6, speed=1e-3)["loop_waking"] == 0

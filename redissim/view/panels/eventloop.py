@@ -136,8 +136,18 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
                  "read": "reading a socket",
                  "serverCron": "timer: serverCron",
                  "beforeSleep": "writing replies"}.get(phase, phase)
+        # A request is in while the thread still sleeps: it is being woken up (network.wakeup:
+        # a thread blocked in epoll_wait runs some microseconds after its socket fills).
+        arrived = rp.sock_queue.active(t) if phase == "epoll_wait" else []
+        ctx.stats["loop_waking"] = 1 if arrived else 0
+        if arrived:
+            label = "waking up"
         ctx.blit_text(surf, label, (cx, cy + lay.px(4)), 12, PHASE_COLORS.get(phase, TEXT),
                       anchor="center", max_w=lay.px(140))
+        if arrived:
+            since = t - min(s for s, _e, _r in arrived)
+            ctx.blit_text(surf, f"a request in for {fmt_time(since)}", (cx, cy + lay.px(20)), 10,
+                          DIM, anchor="center", max_w=lay.px(140))
         if phase in ("read", "beforeSleep") and pclient in rows:
             ctx.blit_text(surf, names[rows[pclient]], (cx, cy + lay.px(20)), 10, DIM,
                           anchor="center", max_w=lay.px(140))
