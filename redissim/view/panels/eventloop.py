@@ -100,6 +100,7 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
                       (20, 20, 20) if on else lerp(col, (255, 255, 255), 0.2),
                       "bold" if on else "sans", anchor="center")
     ctx.stats["loop_phase"] = PHASES_ALL.index(phase)
+    ctx.stats["loop_waking"] = 0  # (set below while a request waits for the loop to wake)
 
     # Centre of the ring: what the single thread is doing right now.
     names, rows = client_rows(ctx)
@@ -139,9 +140,9 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
         # A request is in while the thread still sleeps: it is being woken up (network.wakeup:
         # a thread blocked in epoll_wait runs some microseconds after its socket fills).
         arrived = rp.sock_queue.active(t) if phase == "epoll_wait" else []
-        ctx.stats["loop_waking"] = 1 if arrived else 0
         if arrived:
             label = "waking up"
+            ctx.stats["loop_waking"] = 1
         ctx.blit_text(surf, label, (cx, cy + lay.px(4)), 12, PHASE_COLORS.get(phase, TEXT),
                       anchor="center", max_w=lay.px(140))
         if arrived:
