@@ -903,6 +903,18 @@ def derive(data: dict[str, Any]) -> dict[str, Any]:
     return der
 
 
+def least_usec_per_call(suites: Sequence[Sequence[dict[str, Any]]]) -> dict[str, float]:
+    """"label:command" -> the least usec_per_call over runs of the command suite."""
+    least: dict[str, float] = {}
+    for suite in suites:
+        for r in suite:
+            label = r["label"].removeprefix("cmd ")
+            for name, st in r["commandstats"].items():
+                key = f"{label}:{name}"
+                least[key] = min(least.get(key, st["usec_per_call"]), st["usec_per_call"])
+    return least
+
+
 def proposed_profile(data: dict[str, Any], fit_key: str = "loop_fit_unpinned") -> dict[str, Any]:
     """The figures for redissim/profiles/default.yaml, from the derived block."""
     der = data["derived"]
@@ -915,13 +927,7 @@ def proposed_profile(data: dict[str, Any], fit_key: str = "loop_fit_unpinned") -
     # wall-clock time inside call() (monotonic clock), so on a shared box it also holds the
     # time the server thread was preempted by other work; preemption only ever adds.
     runs_all = [data] + reps
-    per_run: dict[str, list[float]] = {}
-    for run in runs_all:
-        for r in run.get("command_suite", []):
-            label = r["label"].removeprefix("cmd ")
-            for name, st in r["commandstats"].items():
-                per_run.setdefault(f"{label}:{name}", []).append(st["usec_per_call"])
-    cmd = {k: min(v) for k, v in per_run.items()}
+    cmd = least_usec_per_call([run.get("command_suite", []) for run in runs_all])
 
     def c(label: str) -> float:
         return float(cmd[label])
@@ -1073,12 +1079,7 @@ def commands_only(runs: int, requests: int, out: str) -> int:
     with running_server() as srv:
         for _ in range(runs):
             data["command_suite_runs"].append(command_suite(srv, False, None, requests))
-    least: dict[str, float] = {}
-    for suite in data["command_suite_runs"]:
-        for r in suite:
-            for name, st in r["commandstats"].items():
-                key = f"{r['label'].removeprefix('cmd ')}:{name}"
-                least[key] = min(least.get(key, st["usec_per_call"]), st["usec_per_call"])
+    least = least_usec_per_call(data["command_suite_runs"])
     data["least_usec_per_call"] = least
     Path(out).write_text(json.dumps(data, indent=1, default=float) + "\n")
     print("least usec_per_call over the runs: "
