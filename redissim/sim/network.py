@@ -11,8 +11,8 @@ Presets (round-trip time, bandwidth, wake-up) and their sources:
 * ``loopback``: 45 us RTT from the calibration in ``benchmarks/RESULTS.md``
   (benchmarks/calibrate_redis.py: one-way 22.7 us median at -c 1 -P 1 including the client's
   own processing, the server's 5.5 us wake-up CPU charged separately by the loop), 40 Gbit/s
-  (a memory copy; never the bottleneck in practice). Of each 22.5 us one way, 20 us is the
-  wake-up of the receiver asleep in epoll_wait: on loopback the bytes are in the receiver's
+  (a memory copy; never the bottleneck in practice). Of each 22.5 us one way, 20 us is taken
+  to be the wake-up of the receiver asleep in epoll_wait: on loopback the bytes are in the receiver's
   socket as soon as the sender's send(2) returns (the TCP receive runs in its softirq), and
   what one client measures is two processes waking each other. A receiver still busy when
   the bytes arrive does not pay it: with 10 redis-benchmark clients the real average latency
