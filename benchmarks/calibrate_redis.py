@@ -1088,6 +1088,85 @@ def commands_only(runs: int, requests: int, out: str) -> int:
     return 0
 
 
+#: pipeline depths of --pipeline-sweep: from 2 (a read per two commands) to 64 (a read per 64)
+SWEEP_PIPELINES = (2, 4, 8, 16, 32, 64)
+
+
+def fit_per_command(runs: list[dict[str, Any]], iteration_us: float,
+                    wakeup_us: float) -> dict[str, Any]:
+    """Split the main thread's CPU outside ``call()`` into a cost per read (the read(2) and
+    write(2) of a batch, with the reply's copy) and a cost per command (what the server does
+    for each command outside ``call()``: processMultibulkBuffer's parse into argv objects,
+    processCommand's lookup and checks, resetClient's freeing of argv).
+
+    Over runs that differ only in the pipeline depth, reads per command fall as 1/P while the
+    commands stay one per command, so a straight line through (reads per command, CPU outside
+    call per command) has the per-read cost as its slope and the per-command cost as its
+    intercept. The loop's iterations and wake-ups, few per command once P >= 2 at 50 clients,
+    are taken off first at the profile's costs (``iteration_us``, ``wakeup_us``).
+    """
+    xs, ys = [], []
+    for r in runs:
+        d, p = r["delta"], r["perf"]
+        n = d["total_commands_processed"]
+        loop = (p.get("epoll_wait", 0) * iteration_us + p.get("context-switches", 0) * wakeup_us)
+        xs.append(d["total_reads_processed"] / n)
+        ys.append((d["cpu_main_us"] - exec_usec(r) - loop) / n)
+    slope, intercept = np.polyfit(np.array(xs), np.array(ys), 1)
+    pred = [slope * x + intercept for x in xs]
+    return {
+        "per_read_us": float(slope), "per_command_us": float(intercept),
+        "points": [{"label": r["label"], "reads_per_command": x, "outside_call_us": y,
+                    "fitted_us": f} for r, x, y, f in zip(runs, xs, ys, pred, strict=True)],
+    }
+
+
+def pipeline_sweep(runs: int, requests: int, out: str) -> int:
+    """SET and GET at -c 50 -r 100000 over the pipeline depths of SWEEP_PIPELINES, ``runs``
+    times on one unpinned server, with perf's counts: the per-command cost outside
+    ``call()`` (fit_per_command) with the profile's loop costs."""
+    from redissim.profile import load_profile_data
+
+    loop = load_profile_data("default")["loop"]
+    data: dict[str, Any] = {
+        "generated_by": "benchmarks/calibrate_redis.py --pipeline-sweep",
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info(), "requests": requests, "runs": [],
+    }
+    use_perf = perf_works()
+    if not use_perf:
+        print("--pipeline-sweep needs perf (the loop's iterations are counted with it)",
+              file=sys.stderr)
+        return 2
+    with running_server() as srv:
+        run_redis_benchmark(srv.port, test="set", clients=50, pipeline=16, requests=400000,
+                            keyspace=100000)  # the GETs find their keys
+        for i in range(runs):
+            for pipeline in SWEEP_PIPELINES:
+                for test in ("set", "get"):
+                    label = f"sweep{i} {test} c50 P{pipeline} r100000"
+                    run = measured_run(srv, True, label, test=test, clients=50,
+                                       pipeline=pipeline, requests=requests, keyspace=100000)
+                    d = run["delta"]
+                    n = d["total_commands_processed"]
+                    print(f"  {label:30s} rps={run['bench']['rps']:>9.0f} cpu/cmd="
+                          f"{d['cpu_main_us'] / n:.3f} exec/cmd={exec_usec(run) / n:.3f} "
+                          f"reads/cmd={d['total_reads_processed'] / n:.4f}", flush=True)
+                    data["runs"].append(run)
+    iteration_us, wakeup_us = loop["iteration-us"], loop["wakeup-us"]
+    data["fit"] = {test: fit_per_command([r for r in data["runs"]
+                                          if r["params"]["test"] == test],
+                                         iteration_us, wakeup_us)
+                   for test in ("set", "get")}
+    data["fit"]["both"] = fit_per_command(data["runs"], iteration_us, wakeup_us)
+    Path(out).write_text(json.dumps(data, indent=1, default=float) + "\n")
+    for k, f in data["fit"].items():
+        print(f"{k}: {f['per_command_us']:.3f} us per command outside call(), "
+              f"{f['per_read_us']:.2f} us per read")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -1097,6 +1176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--commands-only", type=int, metavar="RUNS",
                     help="only the per-command costs, RUNS times, to --out (default "
                          "benchmarks/data/commands-calibration.json); prints each one's least")
+    ap.add_argument("--pipeline-sweep", type=int, metavar="RUNS",
+                    help="only SET/GET at -c 50 over pipeline depths 2-64, RUNS times, to "
+                         "--out (default benchmarks/data/pipeline-sweep.json): the per-command "
+                         "cost outside call() against the per-read one")
     ap.add_argument("--rederive", metavar="JSON", help="recompute the derivation of a saved run")
     ap.add_argument(
         "--repeat", metavar="JSON", nargs="*", help="with --rederive: earlier runs to pool"
@@ -1122,6 +1205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     use_perf = not args.no_perf and perf_works()
     n = 40000 if args.quick else args.requests
+    if args.pipeline_sweep:
+        return pipeline_sweep(args.pipeline_sweep, n, args.out if args.out != DEFAULT_OUT
+                              else "benchmarks/data/pipeline-sweep.json")
     if args.commands_only:
         return commands_only(args.commands_only, n, args.out if args.out != DEFAULT_OUT
                              else "benchmarks/data/commands-calibration.json")

@@ -33,6 +33,10 @@ class LoopCosts(_Base):
     wakeup_us: float = Field(0.0, ge=0)
     read_us: float = Field(ge=0)
     read_per_kb_us: float = Field(ge=0)
+    #: per command, outside ``call()``: parsing it into argv objects
+    #: (``processMultibulkBuffer``), ``processCommand``'s lookup and checks, and freeing the
+    #: argv after it ran (``resetClient``); paid by every command of a pipelined read
+    parse_us: float = Field(0.0, ge=0)
     write_us: float = Field(ge=0)
     write_per_kb_us: float = Field(ge=0)
     cron_us: float = Field(ge=0)

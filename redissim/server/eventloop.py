@@ -194,6 +194,7 @@ class EventLoop:
         self._slept = False
         self.c_read = 0.0 if zero else lc.read_us * us
         self.c_read_byte = 0.0 if zero else lc.read_per_kb_us * us / 1024
+        self.c_parse = 0.0 if zero else lc.parse_us * us
         self.c_write = 0.0 if zero else lc.write_us * us
         self.c_write_byte = 0.0 if zero else lc.write_per_kb_us * us / 1024
         self.c_cron = 0.0 if zero else lc.cron_us * us
@@ -580,11 +581,13 @@ class EventLoop:
             self.total_net_input_bytes += nbytes
             if trace is not None:
                 trace.emit(t, tr.K_READ, conn.id, 1 if batch_cmds is None else len(batch_cmds))
+            # processInputBuffer: each command is parsed, then run, then the next parsed
+            c_parse = self.c_parse
             if batch_cmds is None:
-                t = self._call(conn, args, label, batch, t)
+                t = self._call(conn, args, label, batch, t + c_parse)
             else:
                 for args, _size, label, batch in batch_cmds:
-                    t = self._call(conn, args, label, batch, t)
+                    t = self._call(conn, args, label, batch, t + c_parse)
             if not conn.pending_write and conn.out:
                 conn.pending_write = True
                 self._write_list.append(conn)
