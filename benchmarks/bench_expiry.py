@@ -131,13 +131,19 @@ def _variant_code(n: int, ttl: bool, ttl_ms: int) -> str:
             f"simulate(scenario({n}, {ttl}, {ttl_ms}))")
 
 
+#: the counted child's environment: numpy's OpenBLAS otherwise starts a thread per core at
+#: import, whose spinning valgrind counts too (8 M instructions more in one of two otherwise
+#: alike runs: noise as large as a tenth of what the TTLs add)
+_ONE_BLAS_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+
+
 def instructions(n: int, ttl: bool, ttl_ms: int) -> int:
     """Instructions (callgrind's Ir) of a whole process that simulates the variant once."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                         sys.executable, "-c", _variant_code(n, ttl, ttl_ms)], check=True,
-                       capture_output=True)
+                       capture_output=True, env=_ONE_BLAS_THREAD)
         with open(out) as f:
             for line in f:
                 if line.startswith(("summary:", "totals:")):
@@ -164,7 +170,8 @@ def cache_events(n: int, ttl: bool, ttl_ms: int) -> dict[str, int]:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--D1={L1D}",
                         f"--LL={L2}", f"--cachegrind-out-file={out}", sys.executable, "-c",
-                        _variant_code(n, ttl, ttl_ms)], check=True, capture_output=True)
+                        _variant_code(n, ttl, ttl_ms)], check=True, capture_output=True,
+                       env=_ONE_BLAS_THREAD)
         with open(out) as f:
             lines = f.read().splitlines()
     events = next(line.split()[1:] for line in lines if line.startswith("events:"))
