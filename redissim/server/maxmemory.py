@@ -26,6 +26,7 @@ field set at creation.
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -131,6 +132,9 @@ class MaxMemory:
                             - mem.jemalloc_size(mem.DICT_ENTRY_SIZE, lg_quantum))
         if cluster:
             self.startup += mem.CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15
+        self.functions = mem.FUNCTIONS_CACHES_DEBIAN_7_0_15
+        #: what used_memory holds before any key or client: startup and the function library
+        self._base = self.startup + self.functions
         #: set by the persistence model while a fork child runs (no LRU updates then)
         self.child_active = False
         #: bytes waiting in aof_buf (the persistence model replaces this)
@@ -242,7 +246,7 @@ class MaxMemory:
 
     def used_memory(self) -> int:
         clients = mem.client_buffers(0, self.loop.connected)
-        return self.startup + self.keys_total + self._buckets() + clients + self.aof_buffer()
+        return self._base + self.keys_total + self._buckets() + clients + self.aof_buffer()
 
     def measure(self) -> int:
         """used_memory now, exact even when maxmemory is off (then every key is measured
@@ -399,8 +403,10 @@ class MaxMemory:
                               f"{sub.decode()}' command", rejected=True)
         if sub == b"purge":
             return "OK"  # (jemalloc's purge of dirty pages: nothing the model keeps)
+        if name == b"memory" and sub == b"stats":
+            return self._memory_stats()
         if len(args) < 3:
-            # MEMORY STATS / DOCTOR / MALLOC-STATS, the HELP texts: not modelled
+            # MEMORY DOCTOR / MALLOC-STATS, the HELP texts: not modelled
             return ReplyError(f"ERR {upper} {sub.decode().upper()} is not modelled by "
                               "redissim")
         key = args[2] if isinstance(args[2], bytes) else args[2].encode()
@@ -478,6 +484,47 @@ class MaxMemory:
             return self.ev.object_idletime_s(lru)
         return None
 
+    def _memory_stats(self) -> list[Any]:
+        """MEMORY STATS (object.c: memoryCommand over getMemoryOverheadData), as RESP2
+        sends its map: names and values in turn, a database's own map nested, the two
+        percentages as bulk strings (addReplyDouble of a C ``float``).
+
+        The ten figures after ``dataset.percentage``'s and ``peak.percentage``'s --
+        ``allocator.*``, ``allocator-fragmentation.*``, ``allocator-rss.*``,
+        ``rss-overhead.*`` and ``fragmentation*`` -- are jemalloc's and the kernel's view
+        of the same memory (pages the allocator holds, resident pages): the model keeps no
+        allocator pages nor RSS, so it leaves them out rather than make them up.
+        """
+        im = self._info_memory()
+        used = im.used_memory
+        peak = max(self.peak, used)
+        out: list[Any] = [
+            b"peak.allocated", peak, b"total.allocated", used,
+            b"startup.allocated", self.startup, b"replication.backlog", 0,
+            b"clients.slaves", 0, b"clients.normal", mem.client_buffers(0, self.loop.connected),
+            b"cluster.links", 0, b"aof.buffer", self.aof_buffer(), b"lua.caches", 0,
+            b"functions.caches", self.functions,
+        ]
+        keys = 0
+        for db in self.ks.dbs:
+            n = len(db.data)
+            if n == 0:
+                continue  # (as Redis: only databases that hold keys)
+            keys += n
+            out += [b"db.%d" % db.id, [
+                b"overhead.hashtable.main", mem.db_overhead(n, db.main.size, 0, 0),
+                b"overhead.hashtable.expires", mem.db_overhead(0, 0, len(db.exp),
+                                                               db.expires.size),
+                b"overhead.hashtable.slot-to-keys", n * self.entry_meta]]
+        # The shares are of the memory used above startup (1 if none), in float arithmetic
+        net = used - self.startup if used > self.startup else 1
+        dataset = im.used_memory_dataset
+        out += [b"overhead.total", im.used_memory_overhead, b"keys.count", keys,
+                b"keys.bytes-per-key", net // keys if keys else 0, b"dataset.bytes", dataset,
+                b"dataset.percentage", _c_float_percent(dataset, net),
+                b"peak.percentage", _c_float_percent(used, peak)]
+        return out
+
     @staticmethod
     def _encoding(val: Any) -> str:
         """OBJECT ENCODING (strEncoding): a string as SET stores it (``int`` -- shared or
@@ -502,7 +549,7 @@ class MaxMemory:
         aof = self.aof_buffer()
         return mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
                                clients=mem.client_buffers(0, self.loop.connected),
-                               aof_buffer=aof, maxmemory=self.maxmemory, policy=self.policy,
+                               aof_buffer=aof, functions=self.functions, maxmemory=self.maxmemory, policy=self.policy,
                                not_counted=aof)
 
     def used_memory_dataset(self) -> int:
@@ -517,3 +564,14 @@ class MaxMemory:
         fields["mem_aof_buffer"] = im.mem_not_counted_for_evict
         stats = cast(dict[str, object], self.ev.stats.info(self._now))
         return {"memory": fields, "stats": stats}
+
+
+def _c_float_percent(part: int, whole: int) -> bytes:
+    """``(float)part * 100 / whole`` in C's single precision, printed as addReplyDouble
+    prints a double in RESP2 (``%.17g``): MEMORY STATS's percentages, digit for digit."""
+    f32 = struct.Struct("f")
+
+    def single(x: float) -> float:
+        return f32.unpack(f32.pack(x))[0]
+
+    return b"%.17g" % single(single(single(float(part)) * 100.0) / single(float(whole)))

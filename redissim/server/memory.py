@@ -63,6 +63,10 @@ UPSTREAM_LG_QUANTUM: int = 3
 #: 16 databases, no clients. A measured figure for that build only; other builds differ by a
 #: few tens of KB.
 EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15: int = 876_272
+#: ``functions.caches`` of MEMORY STATS (functionsMemoryOverhead, functions.c): the empty
+#: function library's dicts, allocated after used_memory_startup is taken, so they are in
+#: used_memory and used_memory_overhead on top of it. Debian 7.0.15, two fresh servers: 200.
+FUNCTIONS_CACHES_DEBIAN_7_0_15: int = 200
 
 #: Cluster mode (cluster-enabled yes), measured on the same build by
 #: benchmarks/calibrate_cluster.py: used_memory_startup 1,600,360 against 876,328 (the
@@ -351,13 +355,15 @@ def info_memory(
     clients: int = 0,
     replication: int = 0,
     aof_buffer: int = 0,
+    functions: int = 0,
     maxmemory: int = 0,
     policy: str = "noeviction",
     not_counted: int = 0,
 ) -> InfoMemory:
     """Assemble INFO memory fields. ``used_memory_overhead`` is startup + client, replication
-    and AOF buffers + the per-db overheads (getMemoryOverheadData's sum)."""
-    overhead = startup + clients + replication + aof_buffer + db_overheads
+    and AOF buffers + the function library + the per-db overheads (getMemoryOverheadData's
+    sum)."""
+    overhead = startup + clients + replication + aof_buffer + functions + db_overheads
     return InfoMemory(used_memory, overhead, startup, maxmemory, policy, not_counted)
 
 

@@ -80,6 +80,7 @@ from redissim.server.listpack import hash_is_listpack, listpack, loaded_hash, qu
 from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
+    FUNCTIONS_CACHES_DEBIAN_7_0_15,
     bucket_array_alloc,
     key_alloc_sizes,
     table_size_for,
@@ -571,7 +572,7 @@ class Persistence(CommandObserver):
         m = self.memory
         if m is not None:
             return int(m.measure())
-        total = EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15
+        total = EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15 + FUNCTIONS_CACHES_DEBIAN_7_0_15
         for d in self.ks.dbs:
             n = len(d.data)
             if not n:

@@ -1018,8 +1018,9 @@ DRIVERS: dict[str, type[Driver]] = {
 }
 
 
-#: longest array reply a script keeps in full (KEYS * on 1M keys would not fit a report)
-MAX_KEPT_ELEMENTS = 20
+#: longest array reply a script keeps in full: a map such as MEMORY STATS's (34 elements
+#: with one database) whole, KEYS * on 1M keys cut short (it would not fit a report)
+MAX_KEPT_ELEMENTS = 64
 
 
 def _jsonable(reply: Any) -> Any:
