@@ -412,8 +412,10 @@ COMMAND_SUITE: list[tuple[str, dict[str, Any]]] = [
     ("get-miss", {"command": ["GET", "nokey:__rand_int__"]}),
     ("incr", {"command": ["INCR", "ctr:__rand_int__"]}),
     ("exists", {"command": ["EXISTS", "key:__rand_int__"]}),
+    ("exists-miss", {"command": ["EXISTS", "nokey:__rand_int__"]}),
     ("expire", {"command": ["EXPIRE", "key:__rand_int__", "100000"]}),
     ("ttl", {"command": ["TTL", "key:__rand_int__"]}),
+    ("ttl-miss", {"command": ["TTL", "nokey:__rand_int__"]}),
     ("hset", {"command": ["HSET", "h:__rand_int__", "f", "v"]}),
     ("hget", {"command": ["HGET", "h:__rand_int__", "f"]}),
     ("hget-miss", {"command": ["HGET", "noh:__rand_int__", "f"]}),
@@ -424,6 +426,7 @@ COMMAND_SUITE: list[tuple[str, dict[str, Any]]] = [
     ("mset1", {"command": ["MSET", "key:__rand_int__", "xxx"]}),
     ("mset10", {"command": ["MSET"] + ["key:__rand_int__", "xxx"] * 10}),
     ("del", {"command": ["DEL", "key:__rand_int__"]}),
+    ("del-miss", {"command": ["DEL", "nokey:__rand_int__"]}),
 ]
 
 
@@ -957,7 +960,8 @@ def proposed_profile(data: dict[str, Any], fit_key: str = "loop_fit_unpinned") -
             "rpop": c("rpop:rpop"),
         },  # fmt: skip
     }
-    prof["commands_miss_usec"] = {name: c(f"{name}-miss:{name}") for name in ("get", "hget")
+    prof["commands_miss_usec"] = {name: c(f"{name}-miss:{name}")
+                                  for name in ("get", "hget", "exists", "ttl", "del")
                                   if f"{name}-miss:{name}" in cmd}
     for m in ("mget", "mset"):
         if f"{m}1:{m}" in cmd and f"{m}10:{m}" in cmd:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from redissim.server.commands import MISS_REPLIES
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -51,12 +53,22 @@ class CommandCosts(_Base):
 
     default_us: float = Field(ge=0)
     per_command_us: dict[str, float] = Field(default_factory=dict)
-    #: the cost of a command whose reply is nil because its key does not exist (GET of a
-    #: missing key): the lookup reads the bucket and its chain but no entry's key, robj or
-    #: value, so it is cheaper than a hit; a command not listed costs the same either way
+    #: the cost of a command whose key does not exist (GET or HGET answering nil, EXISTS or
+    #: DEL 0, TTL -2: ``commands.MISS_REPLIES``): the lookup reads the bucket and its chain
+    #: but no entry's key, robj or value, so it is cheaper than a hit; a command not listed
+    #: costs the same either way
     per_command_miss_us: dict[str, float] = Field(default_factory=dict)
     per_element_us: float = Field(ge=0)
     keys_per_key_scanned_us: float = Field(ge=0)
+
+    @field_validator("per_command_miss_us")
+    @classmethod
+    def _known_misses(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(MISS_REPLIES))
+        if unknown:
+            raise ValueError(f"no miss is told apart for {', '.join(unknown)}; allowed: "
+                             f"{', '.join(sorted(MISS_REPLIES))}")
+        return v
     keys_per_key_returned_us: float = Field(ge=0)
     scan_per_bucket_us: float = Field(ge=0)
     scan_per_key_us: float = Field(ge=0)

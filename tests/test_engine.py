@@ -230,6 +230,31 @@ def test_a_get_that_misses_costs_the_profiles_miss_and_an_expired_key_a_hit():
     assert expired == pytest.approx((0.66 + 0.32) / 2, abs=0.005)
 
 
+@pytest.mark.parametrize("cmd,writer,hit_us,miss_us", [
+    ("EXISTS", "SET", 0.67, 0.46), ("TTL", "SET", 0.62, 0.35), ("DEL", "SET", 0.80, 0.36),
+    ("HGET", "HSET", 0.66, 0.28)])
+def test_commands_that_miss_cost_the_profiles_miss(cmd: str, writer: str, hit_us: float,
+                                                   miss_us: float) -> None:
+    """EXISTS and DEL answering 0, TTL -2, HGET nil: a key that does not exist costs the
+    profile's per-command-miss-us; the same command on keys written first (EXISTS 1, TTL -1,
+    DEL 1, HGET a value) its per-command-us."""
+    def cost(write_first: bool) -> float:
+        keys = {"space": 1000, "distribution": "sequential"}
+        wl = [{"clients": 5, "requests": 1000, "start": 1.0, "commands": [{"cmd": cmd}],
+               "keys": keys}]
+        if write_first:
+            wl.insert(0, {"clients": 5, "requests": 1000, "commands": [{"cmd": writer}],
+                          "keys": keys})
+        res = simulate(Scenario.model_validate({"name": "miss", "workloads": wl}))
+        fields = dict(f.split("=") for f in
+                      res.info["commandstats"][f"cmdstat_{cmd.lower()}"].split(","))
+        assert fields["calls"] == "1000"
+        return float(fields["usec"]) / 1000
+
+    assert cost(False) == pytest.approx(miss_us, abs=0.005)
+    assert cost(True) == pytest.approx(hit_us, abs=0.005)
+
+
 def test_the_wakeup_splits_the_round_trip_and_only_sleepers_pay_it():
     """network.wakeup: one client (both ends asleep at every trip) sees the same latency
     whatever the split of the round trip; with 10 clients the server is often still busy when

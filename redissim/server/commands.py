@@ -183,3 +183,12 @@ def arity_ok(spec: CommandSpec, argc: int) -> bool:
     """``processCommand``'s arity rule: exact for positive arity, minimum for negative."""
     arity = spec.arity
     return argc == arity if arity > 0 else argc >= -arity
+
+
+#: What a command answers when its key does not exist, for the commands whose miss the cost
+#: profile may price apart (``commands.per-command-miss-us``): nil, or a small integer. The
+#: event loop tells a miss by identity, one pointer comparison on the per-command path: None,
+#: and the integers -5..256 CPython keeps one object of, are the very objects every producer
+#: of the reply returns.
+MISS_REPLIES: dict[str, object] = {"get": None, "hget": None, "exists": 0, "del": 0,
+                                   "unlink": 0, "ttl": -2, "pttl": -2}

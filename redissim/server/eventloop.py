@@ -36,8 +36,8 @@ import simpy
 from mypy_extensions import mypyc_attr
 
 from redissim.profile import CostProfile
+from redissim.server.commands import MISS_REPLIES, stat_name
 from redissim.server.commands import lookup as lookup_command
-from redissim.server.commands import stat_name
 from redissim.server.keyspace import Keyspace, Session
 from redissim.server.resp import NIL_BULK, ReplyError, reply_size
 from redissim.sim import trace as tr
@@ -87,19 +87,24 @@ class CommandEntry:
     hooks that run before it, the command, its cmdstat and its base cost. (A native class:
     compiled, its fields are read unboxed, a tuple's are not.)"""
 
-    __slots__ = ("hooks", "spec", "st", "cost", "miss_cost", "kind")
+    __slots__ = ("hooks", "spec", "st", "cost", "miss_cost", "miss_reply", "kind")
 
     def __init__(self, hooks: tuple[PreHook, ...], spec: Any, st: CommandStats, cost: float,
-                 miss_cost: float, kind: int):
+                 miss_cost: float, miss_reply: object, kind: int):
         self.hooks = hooks
         self.spec = spec
         self.st = st
         self.cost = cost
-        #: the cost when the reply is nil (the key was missing); < 0: the same as ``cost``
+        #: the cost when the key was missing; < 0: the same as ``cost``
         self.miss_cost = miss_cost
+        #: the very object the command replies when its key is missing (MISS_REPLIES)
+        self.miss_reply = miss_reply
         #: the keyspace's fast path for the name (Keyspace.fast_kind)
         self.kind = kind
 
+
+#: (a reply no command gives: the miss reply of commands without one)
+_NEVER: Final = object()
 
 #: a reply queued on a connection: (label, the request's batch, reply bytes, reply, args)
 OutRecord = tuple[str, "Batch", int, Any, list]
@@ -317,7 +322,7 @@ class EventLoop:
         name = spec.name if spec is not None else ""
         st, cost = self._stats_and_cost(name)
         entry = CommandEntry(self._hooks_for(first), spec, st, cost, self.c_miss.get(name, -1.0),
-                             self.ks.fast_kind(first))
+                             MISS_REPLIES.get(name, _NEVER), self.ks.fast_kind(first))
         if len(self._pre) < 4096:  # remember the spelling, bounded
             self._pre[first] = entry
         return entry
@@ -648,9 +653,10 @@ class EventLoop:
             if fx.cmd is not spec:  # a spelling the command table reads otherwise
                 spec = fx.cmd
                 st, cost = self._stats_and_cost(spec.name if spec is not None else "")
-            elif reply is None and entry.miss_cost >= 0.0 and not fx.expired:
-                # GET of a missing key: cheaper than a hit (a key it found expired and
-                # deleted costs what a hit does: the delete is not the lookup's saving)
+            elif reply is entry.miss_reply and entry.miss_cost >= 0.0 and not fx.expired:
+                # GET, EXISTS, TTL, DEL... of a missing key: cheaper than a hit (a key it
+                # found expired and deleted costs what a hit does: the delete is not the
+                # lookup's saving)
                 cost = entry.miss_cost
             if fx.keys_scanned or fx.buckets_visited or fx.elements > 1:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
