@@ -280,11 +280,11 @@ def _usec_per_get(server: RedisServer, key: str) -> float:
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
 def test_a_get_that_misses_costs_what_it_costs_a_real_server(server):
     """A GET of a key that does not exist reads a bucket and a chain but no entry, robj or
-    value: on a real server it costs about half of a hit (least of three runs each, 100k keys
-    written by redis-benchmark as for the profile: 0.56-0.64 in four rounds on the
+    value: on a real server it costs a little over half of a hit (least of three runs each,
+    100k keys written by redis-benchmark as for the profile: 0.56-0.64 in four rounds on the
     development VM, 0.70 once with other work beside it). The model charges the profile's
-    per-command-miss-us, 0.485 of its GET (the least miss against the least hit of the
-    calibration runs); charged the hit's cost it said 1.0."""
+    per-command-miss-us, 0.58 of its GET (the median of sixteen calibration runs' ratios);
+    charged the hit's cost it said 1.0."""
     c = server.client()
     c.command("FLUSHALL")
     c.close()
