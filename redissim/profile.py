@@ -60,6 +60,10 @@ class CommandCosts(_Base):
     per_command_miss_us: dict[str, float] = Field(default_factory=dict)
     per_element_us: float = Field(ge=0)
     keys_per_key_scanned_us: float = Field(ge=0)
+    keys_per_key_returned_us: float = Field(ge=0)
+    scan_per_bucket_us: float = Field(ge=0)
+    scan_per_key_us: float = Field(ge=0)
+    distribution: Literal["constant", "exponential"] = "constant"
 
     @field_validator("per_command_miss_us")
     @classmethod
@@ -69,10 +73,6 @@ class CommandCosts(_Base):
             raise ValueError(f"no miss is told apart for {', '.join(unknown)}; allowed: "
                              f"{', '.join(sorted(MISS_REPLIES))}")
         return v
-    keys_per_key_returned_us: float = Field(ge=0)
-    scan_per_bucket_us: float = Field(ge=0)
-    scan_per_key_us: float = Field(ge=0)
-    distribution: Literal["constant", "exponential"] = "constant"
 
 
 class ExpireCosts(_Base):

@@ -414,11 +414,13 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     -P 4, where the client is still the bottleneck.
     Measured on the development VM: 11-15 us a batch and 0.14-0.33 us a request over three
     calibrations; -P 4 real 232k-347k rps, the model 264k-323k."""
-    def least(p: int, n: int) -> tuple[dict[str, float], float, float]:
-        """The less disturbed of two runs (other load on the machine only adds CPU): one
-        disturbed run moved the fit's -P 4 by a fifth, once in 17 tries here."""
+    def least(p: int, n: int, tries: int = 2) -> tuple[dict[str, float], float, float]:
+        """The least disturbed of ``tries`` runs (other load on the machine only adds CPU):
+        one disturbed run moved the fit's -P 4 by a fifth, once in 17 tries here; and a
+        -P 4 run whose client spent 9 % more per request than the fit made the real rate a
+        fifth lower, once in seven (so -P 4 takes the best of three)."""
         runs = [redis_benchmark(server.port, "-t", "set", "-n", str(n), "-r", "100000",
-                                "-P", str(p)) for _ in range(2)]
+                                "-P", str(p)) for _ in range(tries)]
         tests, used, wall = min(runs, key=lambda r: r[1])
         return tests["SET"], used / n, wall
 
@@ -426,7 +428,7 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     batch = (cpu[1] - cpu[16]) / (1 - 1 / 16)
     request = cpu[1] - batch
     n4 = 100_000
-    real, per_request4, wall = least(4, n4)
+    real, per_request4, wall = least(4, n4, tries=3)
     used = per_request4 * n4
     if used / wall < 0.8:
         pytest.skip(f"redis-benchmark got {used / wall:.0%} of a core at -P 4, not the whole "

@@ -489,7 +489,7 @@ class MaxMemory:
         sends its map: names and values in turn, a database's own map nested, the two
         percentages as bulk strings (addReplyDouble of a C ``float``).
 
-        The ten figures after ``dataset.percentage``'s and ``peak.percentage``'s --
+        The eleven figures Redis sends after the two percentages --
         ``allocator.*``, ``allocator-fragmentation.*``, ``allocator-rss.*``,
         ``rss-overhead.*`` and ``fragmentation*`` -- are jemalloc's and the kernel's view
         of the same memory (pages the allocator holds, resident pages): the model keeps no
@@ -549,8 +549,8 @@ class MaxMemory:
         aof = self.aof_buffer()
         return mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
                                clients=mem.client_buffers(0, self.loop.connected),
-                               aof_buffer=aof, functions=self.functions, maxmemory=self.maxmemory, policy=self.policy,
-                               not_counted=aof)
+                               aof_buffer=aof, functions=self.functions,
+                               maxmemory=self.maxmemory, policy=self.policy, not_counted=aof)
 
     def used_memory_dataset(self) -> int:
         """INFO's used_memory_dataset now (measures every key when maxmemory is off)."""
@@ -566,12 +566,16 @@ class MaxMemory:
         return {"memory": fields, "stats": stats}
 
 
+_F32 = struct.Struct("f")
+
+
+def _single(x: float) -> float:
+    """``x`` rounded to C's ``float`` (IEEE single precision)."""
+    return float(_F32.unpack(_F32.pack(x))[0])
+
+
 def _c_float_percent(part: int, whole: int) -> bytes:
-    """``(float)part * 100 / whole`` in C's single precision, printed as addReplyDouble
-    prints a double in RESP2 (``%.17g``): MEMORY STATS's percentages, digit for digit."""
-    f32 = struct.Struct("f")
-
-    def single(x: float) -> float:
-        return f32.unpack(f32.pack(x))[0]
-
-    return b"%.17g" % single(single(single(float(part)) * 100.0) / single(float(whole)))
+    """``(float)part * 100 / whole`` in C's single precision (each operation rounded to a
+    float, as C does with a float operand), printed as addReplyDouble prints a double in
+    RESP2 (``%.17g``): MEMORY STATS's percentages, digit for digit."""
+    return b"%.17g" % _single(_single(_single(float(part)) * 100.0) / _single(float(whole)))
