@@ -370,11 +370,7 @@ def test_redis_benchmark_client_loop_matches(server):
     detail = (f"real {real['rps']:.0f} rps avg {real['avg_latency_ms']} ms, "
               f"{per_request * 1e6:.2f} us CPU per request; model {cmd.throughput_rps:.0f} rps "
               f"avg {cmd.latency.mean * 1e3:.3f} ms")
-    # Within a quarter: since the server is charged its per-command work outside call()
-    # (loop.parse-us) it is near its own limit at -P 4 too, and with two stations near
-    # saturation the rate answers to both; the model gave 0.80-1.01 of the real rate in
-    # seven tries on the development VM (a fifth was the tolerance before).
-    assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.25), detail
+    assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.2), detail
     assert model_share == pytest.approx(real_share, abs=0.08), detail
     # without the reply's share on the client's thread the latency would be a fraction
     sc0 = sc.model_copy(deep=True)
@@ -415,7 +411,7 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     """Most of redis-benchmark's CPU is system calls made once per batch of pipelined
     requests. Its CPU per request at -P 1 and -P 16 gives a cost per batch and one per
     request (client-cpu-per-batch, client-cpu); with them the model predicts the rate at
-    -P 4, where the client is still the bottleneck.
+    -P 4, where the client is still the bottleneck, the server close behind.
     Measured on the development VM: 11-15 us a batch and 0.07-0.33 us a request over three
     calibrations and this test's runs; -P 4 real 232k-379k rps, the model 264k-338k."""
     def least(p: int, n: int, tries: int = 2) -> tuple[dict[str, float], float, float]:
@@ -447,7 +443,12 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
               f"{per_request4 * 1e6:.2f} per request); real {real['rps']:.0f} rps avg "
               f"{real['avg_latency_ms']} ms; model {cmd.throughput_rps:.0f} rps avg "
               f"{cmd.latency.mean * 1e3:.3f} ms")
-    assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.2), detail
+    # Within a quarter: since the server is charged its per-command work outside call()
+    # (loop.parse-us) it is near its own limit at -P 4 too, and with two stations near
+    # saturation the rate answers to both; the model gave 0.80-1.01 of the real rate in
+    # seven tries on the development VM (a fifth was the tolerance before).
+    assert cmd.throughput_rps == pytest.approx(real["rps"], rel=0.25), detail
     # (The latency is not compared: at -P 4 the real server is busy most of the time too, and
     # its queueing depends on its speed on this machine, not only on the client's loop. The
-    # model's latency came out 15-30 % lower: 0.37-0.41 ms against 0.44-0.58.)
+    # model's latency came out 15-30 % lower, 0.37-0.41 ms against 0.44-0.58, before
+    # loop.parse-us; 0.39-0.45 after, against 0.31-0.58 in that session's real runs.)
