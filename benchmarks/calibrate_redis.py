@@ -410,8 +410,9 @@ COMMAND_SUITE: list[tuple[str, dict[str, Any]]] = [
     ("get", {"test": "get"}),
     # a GET whose key does not exist (none of the prepopulated keys is named nokey:...)
     ("get-miss", {"command": ["GET", "nokey:__rand_int__"]}),
-    # (next to the GETs it is compared with: later commands run on keys with TTLs and beside
-    # hashes, and measure 10-70 % dearer against the first GET than on their own)
+    # (next to the GET it is compared with: later commands run on keys EXPIRE gave TTLs and
+    # beside 100k hashes, where HGET and TTL measured 1.4-1.7 times what they cost against a
+    # GET on their own, benchmarks/RESULTS.md)
     ("del-miss", {"command": ["DEL", "nokey:__rand_int__"]}),
     ("incr", {"command": ["INCR", "ctr:__rand_int__"]}),
     ("exists", {"command": ["EXISTS", "key:__rand_int__"]}),
