@@ -460,7 +460,8 @@ def test_cluster_mode_memory_against_real_servers(tmp_path):
             startup = int(c.command("INFO", "memory").decode().split(
                 "used_memory_startup:")[1].split()[0])
             c.command("DEBUG", "POPULATE", "1000", "key", "10")
-            real[cluster] = (startup, c.command("MEMORY", "USAGE", "key:5"))
+            real[cluster] = (startup, c.command("MEMORY", "USAGE", "key:5"),
+                             _db0(c.command("MEMORY", "STATS")))
             c.close()
         finally:
             server.stop()
@@ -468,14 +469,29 @@ def test_cluster_mode_memory_against_real_servers(tmp_path):
     assert real[True][0] - real[False][0] == pytest.approx(mem.CLUSTER_STARTUP_EXTRA_DEBIAN_7_0_15,
                                                            abs=1024)
 
-    def model(cluster: bool) -> int:
+    def model(cluster: bool) -> tuple[int, dict[str, int]]:
         doc = {"name": "m", "model": {"jemalloc-lg-quantum": 4},
                "preload": {"keys": 1000, "prefix": "key", "value-size": 10},
-               "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "MEMORY USAGE key:5"}]}]}
+               "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "MEMORY USAGE key:5"},
+                                                          {"at": 0, "cmd": "MEMORY STATS"}]}]}
         if cluster:
             doc["cluster"] = {"masters": 1}
-        return simulate(Scenario.model_validate(doc)).workloads[0].records[0]["reply"]
-    assert (model(False), model(True)) == (real[False][1], real[True][1]) == (64, 80)
+        records = simulate(Scenario.model_validate(doc)).workloads[0].records
+        return records[0]["reply"], _db0(records[1]["reply"])
+    (usage, db0), (usage_c, db0_c) = model(False), model(True)
+    assert (usage, usage_c) == (real[False][1], real[True][1]) == (64, 80)
+    # MEMORY STATS's tables: cluster mode adds each key's 16 B of slot-to-keys metadata
+    assert (db0, db0_c) == (real[False][2], real[True][2])
+    assert db0_c["overhead.hashtable.slot-to-keys"] == 16_000
+
+
+def _db0(stats: list) -> dict[str, int]:
+    """MEMORY STATS's db.0 map (a real server's bytes, or a script's recorded text)."""
+    def text(x: object) -> str:
+        return x.decode() if isinstance(x, bytes) else str(x)
+
+    flat = stats[stats.index(next(x for x in stats if text(x) == "db.0")) + 1]
+    return {text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
 
 def test_client_routing_is_redis_benchmark_cluster():
