@@ -283,7 +283,7 @@ def test_a_get_that_misses_costs_what_it_costs_a_real_server(server):
     value: on a real server it costs a little over half of a hit (least of three runs each,
     100k keys written by redis-benchmark as for the profile: 0.56-0.64 in four rounds on the
     development VM, 0.70 once with other work beside it). The model charges the profile's
-    per-command-miss-us, 0.58 of its GET (the median of sixteen calibration runs' ratios);
+    per-command-miss-us, 0.58 of its GET (the median of twenty calibration runs' ratios);
     charged the hit's cost it said 1.0."""
     c = server.client()
     c.command("FLUSHALL")
@@ -312,13 +312,14 @@ def _main_thread_cpu_us(c) -> float:
 
 
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
-def test_deep_pipelines_spend_a_third_outside_call_like_redis(server):
+def test_deep_pipelines_spend_what_redis_spends_outside_call(server):
     """At -P 64 a read(2) and a write(2) serve 64 commands, yet the real server still
     spends a large share of its CPU outside call(): each command is parsed into argv
     objects, looked up and checked, and its argv freed (loop.parse-us). The share is a
     ratio of two CPU times of the same run, so this machine's speed cancels. Development
-    VM: 0.35-0.55 of the main thread's CPU (GET, -c 50, -r 100000); the model 0.46, and
-    0.13 before it charged the per-command work (one read and write a batch only)."""
+    VM: 0.39-0.48 of the main thread's CPU (GET, -c 50, -r 100000, the least disturbed of
+    two runs, four times); the model 0.47, and 0.14 before it charged the per-command work
+    (one read and one write a batch only)."""
     c = server.client()
     c.command("FLUSHALL")
     redis_benchmark(server.port, "-t", "set", "-r", "100000", "-n", "400000", "-P", "16")
