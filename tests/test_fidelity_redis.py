@@ -317,9 +317,9 @@ def test_deep_pipelines_spend_what_redis_spends_outside_call(server):
     spends a large share of its CPU outside call(): each command is parsed into argv
     objects, looked up and checked, and its argv freed (loop.parse-us). The share is a
     ratio of two CPU times of the same run, so this machine's speed cancels. Development
-    VM: 0.39-0.48 of the main thread's CPU (GET, -c 50, -r 100000, the least disturbed of
-    two runs, four times); the model 0.47, and 0.14 before it charged the per-command work
-    (one read and one write a batch only)."""
+    VM: 0.39-0.48 of the main thread's CPU in single runs (GET, -c 50, -r 100000), 0.39 and
+    0.44 as the least disturbed of two; the model 0.47, and 0.14 before it charged the
+    per-command work (one read and one write a batch only)."""
     c = server.client()
     c.command("FLUSHALL")
     redis_benchmark(server.port, "-t", "set", "-r", "100000", "-n", "400000", "-P", "16")
