@@ -14,6 +14,7 @@ its PID at the end.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,10 +41,24 @@ def find_redis_server() -> str | None:
     )
 
 
+#: ports free_port draws from: below Linux's ephemeral range (32768-60999 by default), so that
+#: no outgoing connection -- the test's clients, or cluster nodes connecting to each other --
+#: can take a port between free_port's check and the server's bind (a cluster node once
+#: failed to start so: "Failed listening on port 49277 (cluster)")
+_PORTS = range(20_000, 32_000)
+_port_rng = random.Random()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range."""
+    while True:
+        port = _port_rng.choice(_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def _encode_command(args: Sequence[bytes | str]) -> bytes:
