@@ -551,6 +551,7 @@ class EventLoop:
             self._write_later = []
             for conn in later:
                 t = self._write(conn, t)
+        c_parse = self.c_parse
         for conn in ready:
             conn.ready = False
             inq = conn.inq
@@ -587,7 +588,6 @@ class EventLoop:
             if trace is not None:
                 trace.emit(t, tr.K_READ, conn.id, 1 if batch_cmds is None else len(batch_cmds))
             # processInputBuffer: each command is parsed, then run, then the next parsed
-            c_parse = self.c_parse
             if batch_cmds is None:
                 t = self._call(conn, args, label, batch, t + c_parse)
             else:

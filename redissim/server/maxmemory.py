@@ -245,8 +245,19 @@ class MaxMemory:
         return total
 
     def used_memory(self) -> int:
-        clients = mem.client_buffers(0, self.loop.connected)
-        return self._base + self.keys_total + self._buckets() + clients + self.aof_buffer()
+        return (self._base + self.keys_total + self._buckets() + self._clients_memory()
+                + self.aof_buffer())
+
+    def _clients_memory(self) -> int:
+        """The connected clients' buffers (clients.normal, mem_clients_normal)."""
+        return mem.client_buffers(0, self.loop.connected)
+
+    def _db_overheads(self, db: Db) -> tuple[int, int, int]:
+        """getMemoryOverheadData's figures of one database: its main table (entries, robjs,
+        buckets), its expires table, and cluster mode's slot-to-keys metadata."""
+        n = len(db.data)
+        return (mem.db_overhead(n, db.main.size, 0, 0),
+                mem.db_overhead(0, 0, len(db.exp), db.expires.size), n * self.entry_meta)
 
     def measure(self) -> int:
         """used_memory now, exact even when maxmemory is off (then every key is measured
@@ -501,21 +512,19 @@ class MaxMemory:
         out: list[Any] = [
             b"peak.allocated", peak, b"total.allocated", used,
             b"startup.allocated", self.startup, b"replication.backlog", 0,
-            b"clients.slaves", 0, b"clients.normal", mem.client_buffers(0, self.loop.connected),
+            b"clients.slaves", 0, b"clients.normal", self._clients_memory(),
             b"cluster.links", 0, b"aof.buffer", self.aof_buffer(), b"lua.caches", 0,
             b"functions.caches", self.functions,
         ]
         keys = 0
         for db in self.ks.dbs:
-            n = len(db.data)
-            if n == 0:
+            if not db.data:
                 continue  # (as Redis: only databases that hold keys)
-            keys += n
+            keys += len(db.data)
+            main, expires, slot_to_keys = self._db_overheads(db)
             out += [b"db.%d" % db.id, [
-                b"overhead.hashtable.main", mem.db_overhead(n, db.main.size, 0, 0),
-                b"overhead.hashtable.expires", mem.db_overhead(0, 0, len(db.exp),
-                                                               db.expires.size),
-                b"overhead.hashtable.slot-to-keys", n * self.entry_meta]]
+                b"overhead.hashtable.main", main, b"overhead.hashtable.expires", expires,
+                b"overhead.hashtable.slot-to-keys", slot_to_keys]]
         # The shares are of the memory used above startup (1 if none), in float arithmetic
         net = used - self.startup if used > self.startup else 1
         dataset = im.used_memory_dataset
@@ -542,13 +551,10 @@ class MaxMemory:
     # ------------------------------------------------------------------ INFO
     def _info_memory(self) -> mem.InfoMemory:
         used = self.measure()
-        overhead_db = 0
-        for db in self.ks.dbs:
-            overhead_db += mem.db_overhead(len(db.data), db.main.size, len(db.exp),
-                                           db.expires.size) + len(db.data) * self.entry_meta
+        overhead_db = sum(sum(self._db_overheads(db)) for db in self.ks.dbs)
         aof = self.aof_buffer()
         return mem.info_memory(used_memory=used, startup=self.startup, db_overheads=overhead_db,
-                               clients=mem.client_buffers(0, self.loop.connected),
+                               clients=self._clients_memory(),
                                aof_buffer=aof, functions=self.functions,
                                maxmemory=self.maxmemory, policy=self.policy, not_counted=aof)
 
@@ -560,7 +566,7 @@ class MaxMemory:
         im = self._info_memory()
         fields: dict[str, object] = dict(im.as_dict())
         fields["used_memory_peak"] = max(self.peak, im.used_memory)
-        fields["mem_clients_normal"] = mem.client_buffers(0, self.loop.connected)
+        fields["mem_clients_normal"] = self._clients_memory()
         fields["mem_aof_buffer"] = im.mem_not_counted_for_evict
         stats = cast(dict[str, object], self.ev.stats.info(self._now))
         return {"memory": fields, "stats": stats}
