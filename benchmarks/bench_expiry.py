@@ -56,9 +56,9 @@ def _active_expire(ks: Keyspace) -> ActiveExpire:
                         cost_sample_us=pe.sample_us, cost_expire_us=pe.expire_us)
 
 
-def scenario(n: int, ttl: bool, ttl_ms: int = 300) -> Scenario:
+def scenario(n: int, ttl: bool, ttl_ms: int = 300, space: int = 50_000) -> Scenario:
     half = n // 4
-    keys = {"distribution": "uniform", "space": 50_000}
+    keys = {"distribution": "uniform", "space": space}
     set_ttl = {"clients": 25, "requests": half, "commands": [{"cmd": "SET"}],
                "keys": {**keys, "prefix": "ttl:"}}
     if ttl:
@@ -75,7 +75,8 @@ def scenario(n: int, ttl: bool, ttl_ms: int = 300) -> Scenario:
     return Scenario.model_validate({"name": f"expiry-{ttl}", "workloads": wl})
 
 
-def keyspace_level(n: int, ttl: bool, seed: int = 1, ttl_ms: int = 300) -> dict[str, float]:
+def keyspace_level(n: int, ttl: bool, seed: int = 1, ttl_ms: int = 300,
+                   space: int = 50_000) -> dict[str, float]:
     """CPU seconds per command class for the benchmark's mix run straight on a Keyspace.
 
     Per simulated ms: 50 SETs of ``ttl:`` keys (with ``PX ttl_ms`` when ``ttl``) and 50 of
@@ -96,7 +97,7 @@ def keyspace_level(n: int, ttl: bool, seed: int = 1, ttl_ms: int = 300) -> dict[
         now = EPOCH_MS + 1000 + ms
         first_half = ms < ms_total // 2
         for prefix, cls in ((b"ttl:", "set_ttl"), (b"plain:", "set_plain")):
-            keys = [prefix + b"%d" % rng.randrange(50_000) for _ in range(2 * per)]
+            keys = [prefix + b"%d" % rng.randrange(space) for _ in range(2 * per)]
             if first_half:
                 if cls == "set_ttl" and ttl:
                     lines = [[b"SET", k, b"xxx", b"PX", px] for k in keys]
@@ -124,11 +125,11 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
-def _variant_code(n: int, ttl: bool, ttl_ms: int) -> str:
+def _variant_code(n: int, ttl: bool, ttl_ms: int, space: int) -> str:
     """A ``python -c`` program that simulates the variant once."""
     return (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"from bench_expiry import scenario; from redissim.sim.engine import simulate; "
-            f"simulate(scenario({n}, {ttl}, {ttl_ms}))")
+            f"simulate(scenario({n}, {ttl}, {ttl_ms}, {space}))")
 
 
 #: the counted child's environment: numpy's OpenBLAS otherwise starts a thread per core at
@@ -137,12 +138,12 @@ def _variant_code(n: int, ttl: bool, ttl_ms: int) -> str:
 _ONE_BLAS_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
-def instructions(n: int, ttl: bool, ttl_ms: int) -> int:
+def instructions(n: int, ttl: bool, ttl_ms: int, space: int) -> int:
     """Instructions (callgrind's Ir) of a whole process that simulates the variant once."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms)], check=True,
+                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms, space)], check=True,
                        capture_output=True, env=_ONE_BLAS_THREAD)
         with open(out) as f:
             for line in f:
@@ -163,14 +164,14 @@ L2_MISS_CYCLES = 40
 CYCLES_PER_INSTRUCTION = 0.4
 
 
-def cache_events(n: int, ttl: bool, ttl_ms: int) -> dict[str, int]:
+def cache_events(n: int, ttl: bool, ttl_ms: int, space: int) -> dict[str, int]:
     """Instructions, L1d misses and L2 misses (cachegrind's Ir, D1mr + D1mw, DLmr + DLmw)
     of a whole process that simulates the variant once."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--D1={L1D}",
                         f"--LL={L2}", f"--cachegrind-out-file={out}", sys.executable, "-c",
-                        _variant_code(n, ttl, ttl_ms)], check=True, capture_output=True,
+                        _variant_code(n, ttl, ttl_ms, space)], check=True, capture_output=True,
                        env=_ONE_BLAS_THREAD)
         with open(out) as f:
             lines = f.read().splitlines()
@@ -180,14 +181,14 @@ def cache_events(n: int, ttl: bool, ttl_ms: int) -> dict[str, int]:
     return {"ir": v["Ir"], "l1": v["D1mr"] + v["D1mw"], "l2": v["DLmr"] + v["DLmw"]}
 
 
-def cache_main(n: int, ttl_ms: int) -> None:
+def cache_main(n: int, ttl_ms: int, space: int) -> None:
     """Each variant's run less a 400-request run (imports and set-up), through a simulated
     L1d and L2, and the slowdown a cycle estimate under assumed latencies gives."""
     if shutil.which("valgrind") is None:
         sys.exit("--cache-sim needs valgrind (apt-get install valgrind)")
     ev: dict[bool, dict[str, int]] = {}
     for ttl in (False, True):
-        full, base = cache_events(n, ttl, ttl_ms), cache_events(400, ttl, ttl_ms)
+        full, base = cache_events(n, ttl, ttl_ms, space), cache_events(400, ttl, ttl_ms, space)
         ev[ttl] = {k: full[k] - base[k] for k in full}
     for k, name in (("ir", "instructions"), ("l1", "L1d misses"), ("l2", "L2 misses")):
         print(f"{name:>12}: no TTLs {ev[False][k]:>14,}, {ttl_ms} ms TTLs {ev[True][k]:>14,} "
@@ -202,10 +203,10 @@ def cache_main(n: int, ttl_ms: int) -> None:
           f"machinery costs {100 * (1 - cycles(ev[False]) / cycles(ev[True])):.1f}% of the speed")
 
 
-def count_main(n: int, ttl_ms: int) -> None:
+def count_main(n: int, ttl_ms: int, space: int) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
-    ir = {ttl: instructions(n, ttl, ttl_ms) - instructions(400, ttl, ttl_ms)
+    ir = {ttl: instructions(n, ttl, ttl_ms, space) - instructions(400, ttl, ttl_ms, space)
           for ttl in (False, True)}
     print(f"instructions, {n:,} requests less 400: no TTLs {ir[False]:,}, "
           f"{ttl_ms} ms TTLs {ir[True]:,} (+{100 * (ir[True] / ir[False] - 1):.1f} %)")
@@ -218,16 +219,19 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400_000)
     ap.add_argument("--repeat", type=int, default=11, help="pairs of runs")
     ap.add_argument("--ttl-ms", type=int, default=300)
+    ap.add_argument("--space", type=int, default=50_000,
+                    help="keys per prefix (ttl: and plain:); 50k makes the tables outgrow "
+                         "the L2, 500 keeps them in it")
     ap.add_argument("--instructions", action="store_true",
                     help="count instructions with callgrind instead of timing")
     ap.add_argument("--cache-sim", action="store_true",
                     help="count instructions and simulated L1d/L2 misses with cachegrind")
     args = ap.parse_args()
     if args.instructions:
-        count_main(args.requests, args.ttl_ms)
+        count_main(args.requests, args.ttl_ms, args.space)
         return
     if args.cache_sim:
-        cache_main(args.requests, args.ttl_ms)
+        cache_main(args.requests, args.ttl_ms, args.space)
         return
     # The two variants run in pairs, back to back, in alternating order (no TTLs first, then
     # TTLs first, ...), so that a drift of the host's speed weighs on both alike. Reported:
@@ -242,7 +246,7 @@ def main() -> None:
         cpu: dict[bool, float] = {}
         wall: dict[bool, float] = {}
         for ttl in ((False, True) if i % 2 == 0 else (True, False)):
-            sc = scenario(args.requests, ttl, args.ttl_ms)
+            sc = scenario(args.requests, ttl, args.ttl_ms, args.space)
             t, c = time.perf_counter(), time.thread_time()
             res = simulate(sc)
             cpu[ttl] = time.thread_time() - c
@@ -272,7 +276,7 @@ def main() -> None:
     for ttl in (False, True):
         best: dict[str, float] = {}
         for _ in range(args.repeat):
-            r = keyspace_level(n, ttl, ttl_ms=args.ttl_ms)
+            r = keyspace_level(n, ttl, ttl_ms=args.ttl_ms, space=args.space)
             for k, v in r.items():
                 best[k] = min(best.get(k, v), v)
         nset = n // 4  # commands per class: SETs of each prefix, GETs of both
