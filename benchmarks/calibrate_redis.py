@@ -158,6 +158,13 @@ def counters(client: RespClient) -> dict[str, float]:
         float(d["used_cpu_sys_main_thread"]) + float(d["used_cpu_user_main_thread"])
     )
     out["cpu_process_us"] = 1e6 * (float(d["used_cpu_sys"]) + float(d["used_cpu_user"]))
+    # The kernel's share of it (system time: the syscalls and what the scheduler does on the
+    # thread's behalf), and the reaped children's (a BGSAVE's), for --cpu-split.
+    out["cpu_main_sys_us"] = 1e6 * float(d["used_cpu_sys_main_thread"])
+    out["cpu_children_sys_us"] = 1e6 * float(d["used_cpu_sys_children"])
+    out["cpu_children_us"] = 1e6 * (
+        float(d["used_cpu_sys_children"]) + float(d["used_cpu_user_children"])
+    )
     return out
 
 
@@ -1202,6 +1209,178 @@ def pipeline_sweep(runs: int, requests: int, out: str) -> int:
     return 0
 
 
+#: (clients, pipeline) of --cpu-split: one client (an iteration and a wake-up per command),
+#: then 50 clients with a read per command down to a read per 64
+SPLIT_LOADS = ((1, 1), (50, 1), (50, 4), (50, 16), (50, 64))
+#: DEBUG POPULATE datasets (keys, value size) whose BGSAVE child --cpu-split measures
+SPLIT_DATASETS = ((1_000_000, 3), (200_000, 1000))
+
+
+def fit_sys_share(runs: list[dict[str, Any]], loop: dict[str, float]) -> dict[str, Any]:
+    """The kernel's share of each kind of work the profile charges the main thread for: a
+    read (its read(2) and the write(2) of its replies), a command (``call()`` and the work
+    around it), and the loop's own work (its iterations and wake-ups).
+
+    First, over the runs of 50 clients (where the loop's own work is a small part, and in
+    step with the reads), the thread's system time and its user time per command are each
+    fitted as a cost per read plus a cost per command (non-negative least squares). Then,
+    over the runs of one client (an iteration and a wake-up per command), what those two
+    leave of each is the loop's. A kind's share is its system cost over its system plus
+    user cost: ratios from the same runs, which hold on a day when the host makes every
+    syscall dearer and so moves the costs themselves."""
+    many = [r for r in runs if r["params"]["clients"] > 1]
+    one = [r for r in runs if r["params"]["clients"] == 1]
+
+    def per_cmd(r: dict[str, Any]) -> tuple[float, float, float]:
+        d = r["delta"]
+        n = d["total_commands_processed"]
+        return (d["total_reads_processed"] / n, d["cpu_main_sys_us"] / n,
+                (d["cpu_main_us"] - d["cpu_main_sys_us"]) / n)
+
+    pts = [per_cmd(r) for r in many]
+    a = np.array([[x, 1.0] for x, _, _ in pts])
+    s_read, s_cmd = (float(v) for v in nnls_small(a, np.array([s for _, s, _ in pts])))
+    u_read, u_cmd = (float(v) for v in nnls_small(a, np.array([u for _, _, u in pts])))
+    s_loop = u_loop = 0.0
+    for r in one:
+        reads, s, u = per_cmd(r)
+        s_loop += s - s_read * reads - s_cmd
+        u_loop += u - u_read * reads - u_cmd
+    s_loop, u_loop = s_loop / max(1, len(one)), u_loop / max(1, len(one))
+
+    def share(sv: float, uv: float) -> float:
+        return sv / (sv + uv) if sv + uv > 0 else 0.0
+
+    return {
+        "sys_us": {"read": s_read, "command": s_cmd, "loop_one_client": s_loop},
+        "user_us": {"read": u_read, "command": u_cmd, "loop_one_client": u_loop},
+        "sys_share": {"read": share(s_read, u_read), "command": share(s_cmd, u_cmd),
+                      "loop": share(s_loop, u_loop)},
+        "profile_us": {"read": loop["read-us"] + loop["write-us"],
+                       "loop_one_client": loop["iteration-us"] + loop["wakeup-us"]},
+        "points": [{"label": r["label"], "reads_per_command": x, "sys_us": sv, "user_us": uv,
+                    "fitted_sys_us": s_read * x + s_cmd, "fitted_user_us": u_read * x + u_cmd}
+                   for r, (x, sv, uv) in zip(many, pts, strict=True)],
+    }
+
+
+def bgsave_child_cpu(srv: RedisServer, keys: int, size: int) -> dict[str, Any]:
+    """One BGSAVE of ``keys`` DEBUG POPULATE keys of ``size`` bytes: the child's CPU and its
+    system share (INFO used_cpu_*_children, counted once the child is reaped)."""
+    c = srv.client()
+    c.call("FLUSHALL")
+    c.call("DEBUG", "POPULATE", str(keys), "key", str(size))
+    before = counters(c)
+    c.call("BGSAVE")
+    while True:
+        time.sleep(0.05)
+        p = info(c, "persistence")
+        if p["rdb_bgsave_in_progress"] == "0" and p["rdb_last_bgsave_status"] == "ok":
+            break
+    time.sleep(0.2)  # serverCron reaps the child (checkChildrenDone) within a tick
+    after = counters(c)
+    cpu = after["cpu_children_us"] - before["cpu_children_us"]
+    sys_us = after["cpu_children_sys_us"] - before["cpu_children_sys_us"]
+    # the parent meanwhile: the fork, the polling above, serverCron and reaping the child
+    fork_us = float(info(c, "stats")["latest_fork_usec"])
+    c.call("FLUSHALL")
+    c.close()
+    return {"keys": keys, "size": size, "child_cpu_us": cpu, "child_sys_us": sys_us,
+            "sys_share": sys_us / cpu if cpu else 0.0, "fork_us": fork_us,
+            "parent_cpu_us": after["cpu_main_us"] - before["cpu_main_us"],
+            "parent_sys_us": after["cpu_main_sys_us"] - before["cpu_main_sys_us"]}
+
+
+def idle_cron_split(srv: RedisServer, seconds: float) -> dict[str, Any]:
+    """An idle server's main-thread system and user time per second at hz 10 and hz 100
+    (1M keys of DEBUG POPULATE, as for the profile's cron costs): serverCron's work, with
+    its wake-ups. (Split into a cost per tick and one per 100 ms, the two shares came out
+    0.33-0.61 and 0.33-0.84 in three runs: only their pooled share is used.)"""
+    c = srv.client()
+    c.call("FLUSHALL")
+    c.call("DEBUG", "POPULATE", "1000000")
+    per_s: dict[str, list[float]] = {}
+    for hz in (10, 100):
+        c.call("CONFIG", "SET", "hz", str(hz))
+        time.sleep(1.0)
+        a = info(c, "cpu")
+        time.sleep(seconds)
+        b = info(c, "cpu")
+        per_s[str(hz)] = [(float(b[k]) - float(a[k])) / seconds * 1e6 for k in
+                          ("used_cpu_sys_main_thread", "used_cpu_user_main_thread")]
+    c.call("CONFIG", "SET", "hz", "10")
+    c.call("FLUSHALL")
+    c.close()
+    return {"seconds": seconds, "sys_user_us_per_s": per_s}
+
+
+def split_summary(data: dict[str, Any], loop: dict[str, float]) -> None:
+    """--cpu-split's figures from its raw runs, into ``data`` (and printed): the fit of
+    fit_sys_share, the median system share of the BGSAVE children, and serverCron's system
+    share pooled over the idle windows."""
+    data["fit"] = f = fit_sys_share(data["runs"], loop)
+    for k, key in (("read", "read"), ("command", "command"), ("loop", "loop_one_client")):
+        print(f"{k}: system {f['sys_us'][key]:.3f} us + user {f['user_us'][key]:.3f} us, "
+              f"system share {f['sys_share'][k]:.3f}")
+    shares = [b["sys_share"] for b in data["bgsave"]]
+    data["child_sys_share"] = statistics.median(shares)
+    print(f"BGSAVE child's system share: median {data['child_sys_share']:.3f} "
+          f"({min(shares):.3f}-{max(shares):.3f})")
+    windows = [v for ic in data["idle_cron"] for v in ic["sys_user_us_per_s"].values()]
+    cron_sys, cron_user = sum(v[0] for v in windows), sum(v[1] for v in windows)
+    data["cron_sys_share"] = cron_sys / (cron_sys + cron_user)
+    print(f"idle serverCron: system share {data['cron_sys_share']:.3f} pooled over "
+          f"{len(windows)} windows at hz 10 and 100 ("
+          + ", ".join(f"{v[0] / (v[0] + v[1]):.2f}" for v in windows) + ")")
+
+
+def cpu_split(runs: int, requests: int, out: str) -> int:
+    """How the main thread's CPU divides between the kernel and the process (INFO
+    used_cpu_sys_main_thread against used_cpu_user_main_thread): SET and GET over
+    SPLIT_LOADS, ``runs`` times on one unpinned server, with perf's counts, fitted by
+    fit_sys_share; and the system share of a BGSAVE child's CPU over SPLIT_DATASETS."""
+    from redissim.profile import load_profile_data
+
+    loop = load_profile_data("default")["loop"]
+    if not perf_works():
+        print("--cpu-split needs perf (the loop's iterations are counted with it)",
+              file=sys.stderr)
+        return 2
+    data: dict[str, Any] = {
+        "generated_by": "benchmarks/calibrate_redis.py --cpu-split",
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info(), "requests": requests, "runs": [], "bgsave": [],
+    }
+    with running_server() as srv:
+        run_redis_benchmark(srv.port, test="set", clients=50, pipeline=16, requests=400000,
+                            keyspace=100000)  # the GETs find their keys
+        for i in range(runs):
+            for clients, pipeline in SPLIT_LOADS:
+                for test in ("set", "get"):
+                    label = f"split{i} {test} c{clients} P{pipeline} r100000"
+                    # one client does a tenth of the others' rate: fewer requests
+                    n = requests // 4 if clients == 1 else requests
+                    run = measured_run(srv, True, label, test=test, clients=clients,
+                                       pipeline=pipeline, requests=n, keyspace=100000)
+                    d = run["delta"]
+                    cmds = d["total_commands_processed"]
+                    print(f"  {label:30s} rps={run['bench']['rps']:>9.0f} cpu/cmd="
+                          f"{d['cpu_main_us'] / cmds:.3f} sys/cmd={d['cpu_main_sys_us'] / cmds:.3f}"
+                          f" (share {d['cpu_main_sys_us'] / d['cpu_main_us']:.3f})", flush=True)
+                    data["runs"].append(run)
+        for _ in range(runs):
+            for keys, size in SPLIT_DATASETS:
+                b = bgsave_child_cpu(srv, keys, size)
+                print(f"  bgsave {keys} x {size} B: child {b['child_cpu_us'] / 1e3:.0f} ms, "
+                      f"system share {b['sys_share']:.3f}", flush=True)
+                data["bgsave"].append(b)
+        data["idle_cron"] = [idle_cron_split(srv, 8.0) for _ in range(runs)]
+    split_summary(data, loop)
+    Path(out).write_text(json.dumps(data, indent=1, default=float) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -1215,6 +1394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="only SET/GET at -c 50 over pipeline depths 2-64, RUNS times, to "
                          "--out (default benchmarks/data/pipeline-sweep.json): the per-command "
                          "cost outside call() against the per-read one")
+    ap.add_argument("--cpu-split", type=int, metavar="RUNS",
+                    help="only SET/GET at -c 1 and -c 50 over pipeline depths 1-64 and BGSAVEs, "
+                         "RUNS times, to --out (default benchmarks/data/cpu-split.json): the "
+                         "kernel's share of the main thread's and the child's CPU")
     ap.add_argument("--rederive", metavar="JSON", help="recompute the derivation of a saved run")
     ap.add_argument(
         "--repeat", metavar="JSON", nargs="*", help="with --rederive: earlier runs to pool"
@@ -1243,6 +1426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pipeline_sweep:
         return pipeline_sweep(args.pipeline_sweep, n, args.out if args.out != DEFAULT_OUT
                               else "benchmarks/data/pipeline-sweep.json")
+    if args.cpu_split:
+        return cpu_split(args.cpu_split, n, args.out if args.out != DEFAULT_OUT
+                         else "benchmarks/data/cpu-split.json")
     if args.commands_only:
         return commands_only(args.commands_only, n, args.out if args.out != DEFAULT_OUT
                              else "benchmarks/data/commands-calibration.json")

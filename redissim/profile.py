@@ -132,6 +132,24 @@ class DatasetCosts(_Base):
     llc_bytes: float = Field(gt=0)
 
 
+class KernelShare(_Base):
+    """How much of each cost is the kernel's (system time, INFO ``used_cpu_sys*``) rather
+    than the process's own (user time): fractions, read only by INFO's CPU section. A
+    command's own work (``call()``, its parse, expiry and eviction inside it) is user time:
+    a real server's system time per command, fitted apart from its reads, is nil. A fork's
+    stall is system time: the parent waits inside fork(2) while the kernel copies its page
+    tables. (A profile without this section counts everything as user time.)"""
+
+    #: read(2) and write(2) of the clients' sockets and of the AOF, and their bytes
+    syscalls: float = Field(0.0, ge=0, le=1)
+    #: an iteration of the loop and a wake-up from a blocking epoll_wait
+    loop: float = Field(0.0, ge=0, le=1)
+    #: serverCron's own work (cron-us, cron-100ms-us, cron-per-client-us)
+    cron: float = Field(0.0, ge=0, le=1)
+    #: a BGSAVE or AOF-rewrite child's CPU, and SAVE's serialising on the main thread
+    child: float = Field(0.0, ge=0, le=1)
+
+
 class CostProfile(_Base):
     name: str
     description: str = ""
@@ -145,6 +163,7 @@ class CostProfile(_Base):
     cluster: ClusterCosts = Field(default_factory=lambda: ClusterCosts(per_command_us=0.0))
     #: (optional: a profile without it cannot run with model.cpu-caches)
     dataset: DatasetCosts | None = None
+    kernel_share: KernelShare = Field(default_factory=KernelShare)
     sources: dict[str, str] = Field(default_factory=dict)
 
     def command_us(self, name: str) -> float:

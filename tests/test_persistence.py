@@ -42,6 +42,8 @@ class FakeLoop:
         self.before_sleep_hooks: list = []
         self.reply_hooks: list = []
         self.info_providers: list = []
+        self.cpu_accounts: list = []
+        self.restart_hooks: list = []
 
     def add_before_command(self, hook, names=None) -> None:
         self.before_command.append(hook)

@@ -154,6 +154,12 @@ class Arrival:
         return self.t < other.t or (self.t == other.t and self.seq < other.seq)
 
 
+def _timeval(seconds: float) -> str:
+    """A ``struct timeval`` as INFO prints it (``%ld.%06ld``): whole microseconds."""
+    us = int(seconds * 1e6)
+    return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+
 class EventLoop:
     """The single-threaded server: keyspace + ae loop + counters (INFO stats)."""
 
@@ -171,6 +177,10 @@ class EventLoop:
     eventloop_duration_max: float
     eventloop_cmd_per_cycle_max: int
     eventloop_duration_cron_sum: float
+    #: wake-ups from a blocking epoll_wait, and the system time of serverCron's own work
+    #: (for INFO's CPU section)
+    wakeups: int
+    cron_sys: float
     _inst_samples: list[tuple[float, float]]
     _inst_last: tuple[float, int] | None
     instantaneous_ops_per_sec: int
@@ -205,6 +215,11 @@ class EventLoop:
         self.c_cron = 0.0 if zero else lc.cron_us * us
         self.c_cron_100ms = 0.0 if zero else lc.cron_100ms_us * us
         self.c_cron_client = 0.0 if zero else lc.cron_per_client_us * us
+        #: the kernel's shares of the costs (INFO's CPU section; cpu_fields)
+        self.kshare = profile.kernel_share
+        self.c_cron_sys = self.c_cron * self.kshare.cron
+        self.c_cron_client_sys = self.c_cron_client * self.kshare.cron
+        self.c_cron_100ms_sys = self.c_cron_100ms * self.kshare.cron
         cc = profile.commands
         self.c_default = cc.default_us * us
         self.c_cmd = {k: v * us for k, v in cc.per_command_us.items()}
@@ -272,6 +287,8 @@ class EventLoop:
         self.info_providers: list[Callable[[], dict[str, dict[str, object]]]] = []
         #: called when a restarted process starts: the mechanisms zero their INFO counters
         self.restart_hooks: list[Callable[[], None]] = []
+        #: the time other mechanisms charged this process's loop, by kind (see cpu_fields)
+        self.cpu_accounts: list[Callable[[], dict[str, float]]] = []
         self.restarts = 0
 
         # INFO stats (names as in Redis 7.0/7.2 INFO; declared in the class body): from zero
@@ -544,6 +561,7 @@ class EventLoop:
         if self._slept:
             t += self.c_wakeup  # the thread was descheduled in epoll_wait
             self._slept = False
+            self.wakeups += 1
         ncmds = self.total_commands_processed
         # Sockets that became writable for replies left over from the last beforeSleep.
         if self._write_later:
@@ -821,10 +839,12 @@ class EventLoop:
         if period_ms >= 100 or self.cronloops % max(1, 100 // period_ms) == 0:
             self._track_instantaneous(t)
             t += self.c_cron_100ms
+            self.cron_sys += self.c_cron_100ms_sys
         # clientsCron visits max(clients/hz, min(clients, 5)) clients per tick.
         n = self.connected
         visited = max(n // self.hz, min(n, 5))
         t += self.c_cron + visited * self.c_cron_client
+        self.cron_sys += self.c_cron_sys + visited * self.c_cron_client_sys
         for hook in self.cron_hooks:
             t = hook(t)
         self.cronloops += 1
@@ -888,6 +908,7 @@ class EventLoop:
                 cmds[f"cmdstat_{name}"] = (f"calls={st.calls},usec={usec},"
                                            f"usec_per_call={per:.2f},rejected_calls="
                                            f"{st.rejected_calls},failed_calls={st.failed_calls}")
+        fields["cpu"] = self.cpu_fields()
         fields["commandstats"] = cmds
         fields["errorstats"] = {f"errorstat_{code}": f"count={n}"
                                 for code, n in sorted(self.errorstats.items())}
@@ -895,6 +916,41 @@ class EventLoop:
             for section, more in provider().items():
                 fields.setdefault(section, {}).update(more)
         return fields
+
+    def cpu_fields(self) -> dict[str, object]:
+        """INFO's CPU section: ``getrusage`` of the process, of its reaped children and of the
+        main thread (``genRedisInfoString``, server.c), in seconds to the microsecond.
+
+        The main thread's CPU is the time its loop was busy since this process started, less
+        the waits on the disk inside it (an fsync under ``appendfsync always``, SAVE's
+        writes). It is split by the profile's kernel shares: the syscalls' share of the
+        read(2) and write(2) costs (clients' and AOF's), the loop's share of its iterations
+        and wake-ups, serverCron's shares, the whole of a fork's stall, the child's share
+        of SAVE's serialising; the rest (the commands, their parse, expiry, eviction) is
+        user time. The process has no other thread that the model gives CPU to, so its
+        figures are the main thread's. Not counted: a restarted process's loading."""
+        ks = self.kshare
+        acct = {"wait": 0.0, "fork": 0.0, "syscalls": 0.0, "child_work": 0.0, "children": 0.0}
+        for provider in self.cpu_accounts:
+            for kind, seconds in provider().items():
+                acct[kind] += seconds
+        main = max(0.0, self.eventloop_duration_sum - acct["wait"])
+        io = (self.total_reads_processed * self.c_read
+              + self.total_net_input_bytes * self.c_read_byte
+              + self.total_writes_processed * self.c_write
+              + self.total_net_output_bytes * self.c_write_byte + acct["syscalls"])
+        loop = self.eventloop_cycles * self.c_iter + self.wakeups * self.c_wakeup
+        system = (ks.syscalls * io + ks.loop * loop + self.cron_sys + acct["fork"]
+                  + ks.child * acct["child_work"])
+        system = min(system, main)
+        user = main - system
+        child_sys = ks.child * acct["children"]
+        child_user = acct["children"] - child_sys
+        return {"used_cpu_sys": _timeval(system), "used_cpu_user": _timeval(user),
+                "used_cpu_sys_children": _timeval(child_sys),
+                "used_cpu_user_children": _timeval(child_user),
+                "used_cpu_sys_main_thread": _timeval(system),
+                "used_cpu_user_main_thread": _timeval(user)}
 
     # ------------------------------------------------------------------ crash / restart
     # Added for redissim/server/faults.py (persistence and crashes, issue 6). A killed
@@ -959,6 +1015,8 @@ class EventLoop:
         self.eventloop_duration_max = 0.0
         self.eventloop_cmd_per_cycle_max = 0
         self.eventloop_duration_cron_sum = 0.0
+        self.wakeups = 0
+        self.cron_sys = 0.0
         for st in self.cmdstats.values():
             st.calls = 0
             st.usec = 0.0

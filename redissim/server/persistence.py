@@ -414,6 +414,13 @@ class Persistence(CommandObserver):
     """AOF + RDB state of one server (the ``server.aof_*``, ``server.rdb_*``, ``lastsave``,
     ``dirty`` fields of ``struct redisServer``) and the loop hooks that drive it."""
 
+    # set by _reset_cpu
+    cpu_wait: float
+    cpu_fork: float
+    cpu_aof_write: float
+    cpu_save_work: float
+    cpu_children: float
+
     def __init__(self, env: simpy.Environment, loop: Any, keyspace: Keyspace, config: Any,
                  device: StorageDevice, *, costs: PersistenceCosts | None = None,
                  rng: np.random.Generator | None = None, trace: tr.Trace | None = None,
@@ -465,6 +472,7 @@ class Persistence(CommandObserver):
         self.latest_fork_usec = 0
         self.total_forks = 0
         self.stat_fork_time = 0.0
+        self._reset_cpu()
         #: (t_fork, stall seconds, used_memory) of every fork, for tests and reports
         self.forks: list[tuple[float, float, int]] = []
         #: (t_start, kind, reason) of every save/rewrite started, for tests
@@ -662,6 +670,22 @@ class Persistence(CommandObserver):
             self._mark(self._durable_marks, t, seq, self.env.now)
             self._advance_shadow()
 
+    # ================================================================== CPU accounts
+    def _reset_cpu(self) -> None:
+        """This process's time on the loop's clock by kind, for INFO's CPU section (the
+        loop's cpu_fields): waits on the disk (not CPU), forks' stalls, the AOF's write(2)s,
+        SAVE's serialising; and the CPU of the children reaped. A restarted process starts
+        them from zero."""
+        self.cpu_wait = 0.0
+        self.cpu_fork = 0.0
+        self.cpu_aof_write = 0.0
+        self.cpu_save_work = 0.0
+        self.cpu_children = 0.0
+
+    def cpu_account(self) -> dict[str, float]:
+        return {"wait": self.cpu_wait, "fork": self.cpu_fork, "syscalls": self.cpu_aof_write,
+                "child_work": self.cpu_save_work, "children": self.cpu_children}
+
     # ================================================================== hooks
     def attach_light(self) -> None:
         """Only answer BGSAVE/SAVE/BGREWRITEAOF/LASTSAVE (one set lookup per command); the
@@ -700,6 +724,8 @@ class Persistence(CommandObserver):
         if self.track:
             loop.reply_hooks.append(self.on_replies)
         loop.info_providers.append(self.info_fields)
+        loop.cpu_accounts.append(self.cpu_account)
+        loop.restart_hooks.append(self._reset_cpu)
 
     # The two statuses behind MISCONF: setting either plugs the check in or out.
     @property
@@ -780,6 +806,8 @@ class Persistence(CommandObserver):
             return t, None  # getFlushCommandFlags' syntax error: the command stops there
         cpu = self.rdb_save_work_empty()
         _start, end = self._disk_op(t + cpu, RDB_EMPTY_BYTES, True)
+        self.cpu_save_work += cpu
+        self.cpu_wait += end - (t + cpu)
         return end, None
 
     def rdb_save_work_empty(self) -> float:
@@ -852,13 +880,18 @@ class Persistence(CommandObserver):
         while done < nbytes:
             chunk = min(REDIS_AUTOSYNC_BYTES, nbytes - done)
             t += cpu * chunk / nbytes  # the main thread serialises this chunk, then fsyncs
+            self.cpu_save_work += cpu * chunk / nbytes
+            t_io = t
             start, t = self._disk_op(t, chunk, True)
+            self.cpu_wait += t - t_io
             if self.disk_failing(start, t):
                 ok = False
                 break
             done += chunk
         if ok:
+            t_io = t
             start, t = self._disk_op(t, 0, True)
+            self.cpu_wait += t - t_io
             ok = not self.disk_failing(start, t)
         if not ok:
             self.lastbgsave_status_ok = False
@@ -1015,6 +1048,7 @@ class Persistence(CommandObserver):
         self.latest_fork_usec = int(stall * 1e6)
         self.total_forks += 1
         self.stat_fork_time += stall
+        self.cpu_fork += stall
         self.forks.append((t_fork, stall, used))
         if self.trace is not None:
             self.trace.emit(t_fork, tr.K_FORK, -1, stall)
@@ -1084,6 +1118,9 @@ class Persistence(CommandObserver):
         self.child = None
         self.child_active = False
         self.ks.set_resize_allowed(True)
+        # reaped: its CPU joins RUSAGE_CHILDREN (a child stopped by a disk error did part)
+        done = child.written / child.nbytes if child.nbytes else 1.0
+        self.cpu_children += child.cpu_s * min(1.0, done)
         cow = len(child.cow_pages) * PAGE_SIZE
         if child.kind == RDB:
             self.rdb_last_cow_size = cow
@@ -1177,7 +1214,9 @@ class Persistence(CommandObserver):
             self.aof_delayed_fsync += 1
         # write(2) into the page cache: CPU for the syscall and the copy.
         n = self.aof_buf_len
-        t += self.c_write + n * self.c_write_byte
+        cost = self.c_write + n * self.c_write_byte
+        t += cost
+        self.cpu_aof_write += cost
         self.aof_writes += 1
         self.aof_flush_postponed_start = 0
         self.aof_current_size += n
@@ -1203,6 +1242,7 @@ class Persistence(CommandObserver):
                 self.trace.emit(t, tr.K_FSYNC_START, -1, nbytes)
                 self.trace.emit(end, tr.K_FSYNC_END, -1, nbytes)
             self.aof_fsyncs += 1
+            self.cpu_wait += end - t
             if self.disk_failing(start, end):
                 # Redis exits(1) on an fsync error under always: a process crash.
                 self.fsync_error_exit = end
