@@ -31,6 +31,8 @@ INFO_SHOWN = {
               "total_error_replies"),
     "server": ("hz",),
     "memory": ("used_memory", "used_memory_dataset"),
+    # the kernel's part of the main thread's CPU and the process's own
+    "cpu": ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"),
 }
 CSV_HEADER = ["test", "rps", "avg_latency_ms", "min_latency_ms", "p50_latency_ms",
               "p95_latency_ms", "p99_latency_ms", "max_latency_ms"]
@@ -435,7 +437,9 @@ def benchmark_text(res: Result) -> str:
     for sec, fields in INFO_SHOWN.items():
         for f in fields:
             if f in res.info.get(sec, {}):
-                out.append(f"{f}:{res.info[sec][f]}")
+                v = res.info[sec][f]
+                # (a timeval, printed as INFO prints it: the parsed float drops trailing 0s)
+                out.append(f"{f}:{v:.6f}" if sec == "cpu" else f"{f}:{v}")
     for k, v in res.info.get("errorstats", {}).items():
         out.append(f"{k}:{v}")
     ks = res.info.get("keyspace", {})
