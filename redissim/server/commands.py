@@ -156,12 +156,14 @@ def lookup(name: bytes | str) -> CommandSpec | None:
     return COMMANDS.get(name.lower())
 
 
-#: Redis 7's container commands answered by the memory model (server/maxmemory.py) and the
-#: arity of each subcommand (``src/commands/memory-*.json``, ``object-*.json``). A container
-#: itself has arity -2; its subcommands count in INFO commandstats as ``memory|usage``.
+#: Redis 7's container commands answered by the memory model (server/maxmemory.py) and by
+#: server/config.py, and the arity of each subcommand (``src/commands/memory-*.json``,
+#: ``object-*.json``, ``config-*.json``). A container itself has arity -2; its subcommands
+#: count in INFO commandstats as ``memory|usage``.
 SUBCOMMANDS: dict[str, dict[str, int]] = {
     "memory": {"usage": -3, "stats": 2, "doctor": 2, "malloc-stats": 2, "purge": 2, "help": 2},
     "object": {"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3, "help": 2},
+    "config": {"get": -3, "set": -4, "resetstat": 2, "rewrite": 2, "help": 2},
 }
 
 

@@ -22,6 +22,7 @@ from redissim.profile import CostProfile
 from redissim.scenario import Scenario, build_profile
 from redissim.server.cluster_redirect import MULTI_KEY_COMMANDS, ClusterCheck
 from redissim.server.cluster_slots import allocate_slots, key_hash_slot, node_of_slot
+from redissim.server.config import ConfigCommand
 from redissim.server.cpu_caches import CacheScaling
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
@@ -196,6 +197,10 @@ class ServerNode:
             self.loop.add_before_command(
                 ClusterCheck(index, owner),
                 names=None if scenario.cluster.routing == "redirect" else MULTI_KEY_COMMANDS)
+        # CONFIG GET: the configuration this process runs with
+        self.loop.add_before_command(ConfigCommand(srv, self.keyspace, self.loop,
+                                                   cluster=scenario.cluster is not None),
+                                     names=("config",))
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
                                    effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
