@@ -148,6 +148,8 @@ class KernelShare(_Base):
     cron: float = Field(0.0, ge=0, le=1)
     #: a BGSAVE or AOF-rewrite child's CPU, and SAVE's serialising on the main thread
     child: float = Field(0.0, ge=0, le=1)
+    #: a restarted process's startup and loading of its RDB or AOF
+    load: float = Field(0.0, ge=0, le=1)
 
 
 class CostProfile(_Base):

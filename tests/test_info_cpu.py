@@ -103,3 +103,26 @@ def test_a_bgsave_child_counts_once_reaped_and_its_fork_as_system_time():
     p = res.extra["persistence"]
     assert cpu["used_cpu_sys_main_thread"] >= before["used_cpu_sys_main_thread"] \
         + 0.9 * p.stat_fork_time
+
+
+def test_a_restarted_process_counts_from_zero_with_its_loading():
+    """After a crash the new process's CPU is its startup and loading (the RDB's 50k keys)
+    and what its loop did since, the loading mostly user time (rebuilding keys)."""
+    sc = Scenario.model_validate({
+        "name": "restart", "seed": 2, "duration": 1.5, "storage": {"preset": "ssd"},
+        "server": {"appendonly": "yes", "appendfsync": "everysec", "save": ""},
+        "preload": {"keys": 50_000, "value-size": 10},
+        "faults": [{"at": 0.5, "kind": "crash", "restart-after": 0.2}],
+        "workloads": [{"clients": 5, "duration": 1.5, "think-time": 0.001,
+                       "commands": [{"cmd": "SET"}], "keys": {"space": 1000}}]})
+    res = simulate(sc)
+    cpu = _cpu(res)
+    main = cpu["used_cpu_sys_main_thread"] + cpu["used_cpu_user_main_thread"]
+    busy = res.info["stats"]["eventloop_duration_sum"] / 1e6  # since the restart
+    p = res.extra["persistence"]
+    # a crash: the file comes from the page cache, so all of the load time is CPU
+    loading = res.extra["faults"]["faults"][0]["load_time_s"]
+    assert main == pytest.approx(busy + loading, rel=1e-3, abs=5e-6)
+    share = CostProfile.model_validate(load_profile_data("default")).kernel_share.load
+    assert cpu["used_cpu_user_main_thread"] > (1 - share) * loading
+    assert p.cpu_load == pytest.approx(loading)

@@ -923,25 +923,27 @@ class EventLoop:
 
         The main thread's CPU is the time its loop was busy since this process started, less
         the waits on the disk inside it (an fsync under ``appendfsync always``, SAVE's
-        writes). It is split by the profile's kernel shares: the syscalls' share of the
-        read(2) and write(2) costs (clients' and AOF's), the loop's share of its iterations
-        and wake-ups, serverCron's shares, the whole of a fork's stall, the child's share
-        of SAVE's serialising; the rest (the commands, their parse, expiry, eviction) is
-        user time. The process has no other thread that the model gives CPU to, so its
-        figures are the main thread's. Not counted: a restarted process's loading."""
+        writes), plus a restarted process's startup and loading, which come before its loop.
+        It is split by the profile's kernel shares: the syscalls' share of the read(2) and
+        write(2) costs (clients' and AOF's), the loop's share of its iterations and
+        wake-ups, serverCron's share of its own work, the whole of a fork's stall, the
+        child's share of SAVE's serialising, the loading's share of the startup and loading;
+        the rest (the commands, their parse, expiry, eviction) is user time. The process has
+        no other thread that the model gives CPU to, so its figures are the main thread's."""
         ks = self.kshare
-        acct = {"wait": 0.0, "fork": 0.0, "syscalls": 0.0, "child_work": 0.0, "children": 0.0}
+        acct = {"wait": 0.0, "fork": 0.0, "syscalls": 0.0, "child_work": 0.0, "children": 0.0,
+                "load": 0.0}
         for provider in self.cpu_accounts:
             for kind, seconds in provider().items():
                 acct[kind] += seconds
-        main = max(0.0, self.eventloop_duration_sum - acct["wait"])
+        main = max(0.0, self.eventloop_duration_sum - acct["wait"]) + acct["load"]
         io = (self.total_reads_processed * self.c_read
               + self.total_net_input_bytes * self.c_read_byte
               + self.total_writes_processed * self.c_write
               + self.total_net_output_bytes * self.c_write_byte + acct["syscalls"])
         loop = self.eventloop_cycles * self.c_iter + self.wakeups * self.c_wakeup
         system = (ks.syscalls * io + ks.loop * loop + self.cron_sys + acct["fork"]
-                  + ks.child * acct["child_work"])
+                  + ks.child * acct["child_work"] + ks.load * acct["load"])
         system = min(system, main)
         user = main - system
         child_sys = ks.child * acct["children"]

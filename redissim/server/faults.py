@@ -142,10 +142,10 @@ class FaultInjector:
         if self.trace is not None:
             self.trace.emit(t, tr.K_DOWN, -1, kind)
         self._note(t, f"{kind}: lost {rec.acked_writes_lost} acknowledged writes")
-        self.env.process(self._restart(rec))
+        self.env.process(self._restart(rec, p.load_cpu(info)))
         return rec
 
-    def _restart(self, rec: FaultRecord):
+    def _restart(self, rec: FaultRecord, load_cpu: float):
         env = self.env
         if rec.up_at > env.now:
             yield env.timeout(rec.up_at - env.now)
@@ -153,6 +153,7 @@ class FaultInjector:
         if self.trace is not None:
             self.trace.emit(env.now, tr.K_UP, -1, rec.source)
         self.loop.resume(env.now)
+        self.p.cpu_load = load_cpu  # (after resume zeroed the new process's counters)
         self._note(env.now, f"restarted from {rec.source}: {rec.keys_loaded} keys")
 
     def _note(self, t: float, text: str) -> None:

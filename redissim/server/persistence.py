@@ -420,6 +420,7 @@ class Persistence(CommandObserver):
     cpu_aof_write: float
     cpu_save_work: float
     cpu_children: float
+    cpu_load: float
 
     def __init__(self, env: simpy.Environment, loop: Any, keyspace: Keyspace, config: Any,
                  device: StorageDevice, *, costs: PersistenceCosts | None = None,
@@ -674,17 +675,20 @@ class Persistence(CommandObserver):
     def _reset_cpu(self) -> None:
         """This process's time on the loop's clock by kind, for INFO's CPU section (the
         loop's cpu_fields): waits on the disk (not CPU), forks' stalls, the AOF's write(2)s,
-        SAVE's serialising; and the CPU of the children reaped. A restarted process starts
-        them from zero."""
+        SAVE's serialising, a restarted process's loading; and the CPU of the children
+        reaped. A restarted process starts them from zero."""
         self.cpu_wait = 0.0
         self.cpu_fork = 0.0
         self.cpu_aof_write = 0.0
         self.cpu_save_work = 0.0
         self.cpu_children = 0.0
+        #: a restarted process's startup and loading (set by faults.py once it serves)
+        self.cpu_load = 0.0
 
     def cpu_account(self) -> dict[str, float]:
         return {"wait": self.cpu_wait, "fork": self.cpu_fork, "syscalls": self.cpu_aof_write,
-                "child_work": self.cpu_save_work, "children": self.cpu_children}
+                "child_work": self.cpu_save_work, "children": self.cpu_children,
+                "load": self.cpu_load}
 
     # ================================================================== hooks
     def attach_light(self) -> None:
@@ -1470,13 +1474,17 @@ class Persistence(CommandObserver):
         the fit below includes), rebuilding the keys, unpacking LZF strings and allocating
         the dataset (benchmarks/calibrate_load.py), replaying the AOF. An AOF's base is an
         RDB preamble, loaded the same way."""
+        t = self.load_cpu(info)
+        if info["source"] != "none" and kind != "crash":
+            t += self.device.read_service_time(info["rdb_bytes"])
+        return t
+
+    def load_cpu(self, info: dict[str, Any]) -> float:
+        """The part of load_time that is the new process's CPU: all of it but the cold read."""
         c = self.costs
         t = c.startup_ms * 1e-3
         if info["source"] == "none":
             return t
-        nbytes = info["rdb_bytes"]
-        if kind != "crash":
-            t += self.device.read_service_time(nbytes)
         t += info["keys"] * c.rdb_load_per_key_us * 1e-6
         t += info["lzf_packed"] * c.lzf_unpack_per_kb_us / 1024 * 1e-6
         t += info["used_memory"] * c.load_s_per_gb / GIB
