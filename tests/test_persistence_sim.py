@@ -64,9 +64,9 @@ def test_attach_costs_nothing_without_persistence():
     sim = Simulation(sc)  # the engine attaches persistence itself
     p = sim.persistence
     loop = sim.loop
-    # only the BGSAVE/SAVE/... watcher (beside maxmemory's hook): no AOF feed, no cron,
-    # no beforeSleep, no reply hook
-    assert len(loop.before_command) == 2
+    # only the BGSAVE/SAVE/... watcher (beside CONFIG's and maxmemory's hooks): no AOF
+    # feed, no cron, no beforeSleep, no reply hook
+    assert len(loop.before_command) == 3
     # and neither runs before GET or SET: the per-command path has no hook to call
     assert loop._hooks_for(b"GET") == () and loop._hooks_for(b"set") == ()
     assert len(loop._hooks_for(b"bgsave")) == 1 and len(loop._hooks_for(b"MEMORY")) == 1
