@@ -215,10 +215,10 @@ def test_real_redis_incr_and_get_set(real_redis, clients: int,  # type: ignore[n
     is lost depends on how the clients' GETs fall between one another's GET and SET, so the
     model is given this test's client's own CPU a request (Python, one event loop: measured
     around the run) with its jitter (exponential). Development VM, single runs: real
-    96.1-96.6 % lost at 50 clients (11-12 us of client CPU a request) and 34-39 % at 2
-    (19-23 us); the model 96.1 % and 40-41 %. Without the client's CPU the model's clients
-    run in lockstep at 2 clients and lose 50 % (at 5, 80 % against 68-69 %; at 10, 90 %
-    against 82.5-84.1 %)."""
+    95.8-96.2 % lost at 50 clients (9-12 us of client CPU a request) and 45-47 % at 2 (12-13
+    us); the model 96.1 % and 39-40 %. (Another Python client, without TCP_NODELAY and
+    slower, lost 34-39 % at 2 clients: the share depends on the client. Without any client
+    CPU the model's clients run in lockstep at 2 clients and lose 50 %.)"""
     c = real_redis.client()
     n = 10_000
     for incr in (True, False):
