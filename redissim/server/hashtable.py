@@ -137,8 +137,16 @@ def _chain_remove(index: list[Slot], b: int, key: bytes) -> None:
     if slot is None or isinstance(slot, bytes):
         index[b] = None
     else:
-        del slot[_chain_find(slot, key)]
-        if len(slot) == 1:
+        # Shift the keys after it one place down and drop the last: what ``del slot[i]``
+        # does, without its generic slice assignment (about 240 instructions fewer per
+        # delete from a shared bucket, callgrind, benchmarks/RESULTS.md).
+        last = len(slot) - 1
+        i = _chain_find(slot, key)
+        while i < last:
+            slot[i] = slot[i + 1]
+            i += 1
+        slot.pop()
+        if last == 1:
             index[b] = slot[0]
 
 
