@@ -3,6 +3,7 @@ absent), and what the model does not answer (server/config.py)."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from realredis import RedisServer, find_redis_server  # noqa: E402
 from redissim.scenario import Scenario, ServerConfig  # noqa: E402
 from redissim.server.config import parameters  # noqa: E402
 from redissim.server.keyspace import Keyspace  # noqa: E402
-from redissim.sim.engine import simulate  # noqa: E402
+from redissim.server.resp import ReplyError  # noqa: E402
+from redissim.sim.clock import EPOCH_MS  # noqa: E402
+from redissim.sim.engine import Simulation, simulate  # noqa: E402
 
 #: CONFIG GET's arguments tried on both: exact names in any case, patterns, aliases, several
 #: at once (each parameter answered once), and a name no server has
@@ -81,8 +84,9 @@ def test_config_get_in_cluster_mode_and_the_rest_of_config():
     sc = Scenario.model_validate({"name": "c", "cluster": {"masters": 1}, "workloads": [
         {"type": "script", "steps": [{"at": 0, "cmd": "CONFIG GET cluster-enabled"}]}]})
     assert simulate(sc).workloads[0].records[0]["reply"] == ["cluster-enabled", "yes"]
-    steps = ["CONFIG", "CONFIG GET", "CONFIG FOO", "CONFIG SET hz", "CONFIG SET hz 20",
-             "CONFIG RESETSTAT", "CONFIG GET cluster-enabled"]
+    steps = ["CONFIG", "CONFIG GET", "CONFIG FOO", "CONFIG SET hz",
+             "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG RESETSTAT",
+             "CONFIG GET cluster-enabled"]
     sc = Scenario.model_validate({"name": "c", "workloads": [{"type": "script", "steps": [
         {"at": 0.001 * i, "cmd": s} for i, s in enumerate(steps)]}]})
     res = simulate(sc)
@@ -98,3 +102,139 @@ def test_config_get_in_cluster_mode_and_the_rest_of_config():
     # refused before a command was chosen: no call; the others count under config|sub
     assert stats["cmdstat_config|get"].startswith("calls=1,")
     assert "rejected_calls=1" in stats["cmdstat_config|set"]
+
+
+#: CONFIG SET lines tried on both, in order (each with its CONFIG GET where it set something):
+#: hz's cap, integers out of bounds and unparsable, an enum in another case, yes/no, memory
+#: units, save's pairs and its empty form, an unknown name, an immutable one, duplicates (an
+#: alias is its name), several pairs at once (all or none), an odd count, and arity
+SET_LINES = [["hz", "1000"], ["GET", "hz"], ["hz", "0"], ["GET", "hz"], ["HZ", "25"],
+             ["GET", "hz"], ["hz", "abc"], ["hz", "-1"], ["hz", "007"], ["hz", "+5"],
+             ["active-expire-effort", "11"], ["active-expire-effort", "4"],
+             ["GET", "active-expire-effort"], ["appendfsync", "sometimes"],
+             ["appendfsync", "ALWAYS"], ["GET", "appendfsync"], ["lazyfree-lazy-expire", "maybe"],
+             ["lazyfree-lazy-expire", "YES"], ["GET", "lazyfree-lazy-expire"], ["save", "60"],
+             ["save", "60 10 300 1"], ["GET", "save"], ["save", "0 1"], ["save", "60 -1"],
+             ["save", "60  1"], ["save", "60 x"], ["save", ""], ["GET", "save"],
+             ["auto-aof-rewrite-min-size", "1mb"], ["auto-aof-rewrite-min-size", "2K"],
+             ["GET", "auto-aof-rewrite-min-size"], ["auto-aof-rewrite-min-size", "1 mb"],
+             ["auto-aof-rewrite-min-size", "-1"], ["auto-aof-rewrite-percentage", "50%"],
+             ["maxmemory-samples", "0"], ["maxmemory-eviction-tenacity", "101"],
+             ["lfu-log-factor", "0"], ["GET", "lfu-*"], ["dynamic-hz", "no"],
+             ["stop-writes-on-bgsave-error", "no"], ["rdbcompression", "no"],
+             ["no-appendfsync-on-rewrite", "yes"], ["foo", "bar"], ["databases", "4"],
+             ["cluster-enabled", "yes"], ["hz", "20", "HZ", "30"],
+             ["hz", "20", "active-expire-effort", "99"], ["GET", "hz"],
+             ["hz", "30", "foo", "1"], ["databases", "4", "foo", "1"], ["foo", "1", "databases", "4"],
+             ["hz", "20", "foo"], ["hz"], ["hz", "20", "maxmemory-samples", "7"],
+             ["GET", "hz"], ["GET", "maxmemory-samples"]]
+
+
+def _config_line(line: list[str]) -> list[str]:
+    return ["CONFIG", "GET", *line[1:]] if line[0] == "GET" else ["CONFIG", "SET", *line]
+
+
+def _reply_text(r: object) -> object:
+    """A real reply in the model's form: errors as {"error": text}, bulk strings decoded."""
+    if isinstance(r, ReplyError):
+        return {"error": str(r)}
+    if isinstance(r, list):
+        return [w.decode() if isinstance(w, bytes) else w for w in r]
+    return r.decode() if isinstance(r, bytes) else r
+
+
+def test_config_set_answers_what_a_real_server_answers(tmp_path):
+    """Every CONFIG SET line of SET_LINES, and the CONFIG GET after it, gives the real
+    server's reply: OK, or the same error naming the same parameter."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    srv = RedisServer(binary, tmp_path, []).start()
+    try:
+        c = srv.client()
+        real = [_reply_text(c.command(*_config_line(line))) for line in SET_LINES]
+        c.close()
+    finally:
+        srv.stop()
+    steps = [{"at": 0.001 * i, "cmd": shlex.join(_config_line(line))}
+             for i, line in enumerate(SET_LINES)]
+    sc = Scenario.model_validate({"name": "config-set", "server": {"save": ""},
+                                  "workloads": [{"type": "script", "steps": steps}]})
+    model = [r["reply"] for r in simulate(sc).workloads[0].records]
+    for line, r, m in zip(SET_LINES, real, model, strict=True):
+        if isinstance(m, list):
+            assert _pairs(m) == _pairs(r), (line, m, r)  # type: ignore[arg-type]
+        else:
+            assert m == r, (line, m, r)
+
+
+EPOCH_S = EPOCH_MS // 1000  # the simulated server's start, as Unix seconds
+
+
+def _run_script(server: dict, steps: list[tuple[float, str]], **extra: object):
+    sc = Scenario.model_validate({"name": "config-set", "server": server, **extra,
+                                  "workloads": [{"type": "script", "steps": [
+                                      {"at": at, "cmd": cmd} for at, cmd in steps]}]})
+    sim = Simulation(sc)
+    return sim, sim.run()
+
+
+def test_config_set_changes_what_the_mechanisms_do():
+    """hz: serverCron at the new rate from its next tick; active-expire-effort: the cycle's
+    keys per loop (20 + 5 per step); save: a server that ran with no persistence forks a
+    BGSAVE once a save point is met; appendfsync always: the write that follows waits for
+    its fsync on the main thread."""
+    sim, res = _run_script({"save": "", "appendonly": "yes"}, [
+        (0.0, "SET a 1"), (0.5, "CONFIG SET hz 100 active-expire-effort 10"),
+        (0.6, "SET b 1"), (0.7, "CONFIG SET appendfsync always"), (0.8, "SET c 1"),
+        (1.0, "CONFIG SET save '1 1'"), (1.1, "SET d 1"), (2.0, "CONFIG GET hz"),
+        (3.0, "PING")])
+    node = sim.nodes[0]
+    # 0.5 s at hz 10 (5 ticks from 0), then 100 a second to 3 s (the tick due at 0.6 first)
+    assert 250 <= node.loop.cronloops <= 258, node.loop.cronloops
+    assert res.info["server"]["hz"] == 100
+    assert node.expire.keys_per_loop == 65
+    lat = {r["command"]: r["latency_ms"] for r in res.workloads[0].records}
+    assert lat["SET c 1"] > 5 * lat["SET b 1"], lat  # fsync under the reply
+    assert res.info["persistence"]["rdb_last_save_time"] > EPOCH_S  # a BGSAVE finished
+    assert res.workloads[0].records[-2]["reply"] == ["hz", "100"]
+
+    # a run that started without persistence: the light hook gives way to the model, and
+    # serverCron forks once a save point is met (1 s after the start, and a write)
+    sim, res = _run_script({"save": ""}, [(0.0, "SET a 1"), (0.1, "CONFIG SET save '1 1'"),
+                                          (0.2, "SET b 1"), (3.0, "PING")])
+    assert res.info["persistence"]["rdb_last_save_time"] > EPOCH_S
+    assert res.info["persistence"]["rdb_changes_since_last_save"] == 0
+    _, res = _run_script({"save": ""}, [(0.0, "SET a 1"), (0.2, "SET b 1"), (3.0, "PING")])
+    assert res.info.get("persistence", {}).get("rdb_last_save_time", EPOCH_S) == EPOCH_S
+
+
+def test_config_set_maxmemory_evicts_to_the_new_limit():
+    """In a run that started with a limit, a lower one takes effect at the next command:
+    performEvictions frees keys until used_memory is under it."""
+    steps = [(0.0, "INFO memory"), (0.1, "CONFIG SET maxmemory 4mb"), (0.2, "SET x 1"),
+             (0.3, "INFO memory")]
+    sim, res = _run_script({"maxmemory": "64mb", "maxmemory-policy": "allkeys-random"},
+                           steps, preload={"keys": 50_000, "value-size": 100})
+    before, after = (r["reply"] for r in res.workloads[0].records[::3])
+    used = {k: int(v) for k, v in (ln.split(":") for ln in before.splitlines()
+                                     if ln.startswith("used_memory:"))}
+    assert used["used_memory"] > 4 * 2**20
+    assert res.info["memory"]["maxmemory"] == 4 * 2**20
+    assert res.info["stats"]["evicted_keys"] > 10_000
+    after_used = int(next(ln for ln in after.splitlines()
+                          if ln.startswith("used_memory:")).split(":")[1])
+    assert after_used <= 4 * 2**20 + 64 * 1024  # under the limit, give or take one command
+
+
+def test_a_restarted_server_goes_back_to_the_scenarios_configuration():
+    """CONFIG SET changes the running process only: after a crash and restart CONFIG GET
+    and the loop are back at the scenario's values (no CONFIG REWRITE in the model)."""
+    sim, res = _run_script({"hz": 10}, [(0.1, "CONFIG SET hz 50 active-expire-effort 5"),
+                                        (0.2, "CONFIG GET hz"), (2.0, "CONFIG GET hz"),
+                                        (2.0, "CONFIG GET active-expire-effort")],
+                           faults=[{"at": 1.0, "kind": "crash", "restart-after": 0.5}])
+    replies = [r["reply"] for r in res.workloads[0].records[1:]]
+    assert replies == [["hz", "50"], ["hz", "10"], ["active-expire-effort", "1"]]
+    node = sim.nodes[0]
+    assert node.loop.config_hz == 10 and node.expire.keys_per_loop == 20

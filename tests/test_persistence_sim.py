@@ -110,6 +110,15 @@ def test_save_point_fires_at_the_first_cron_tick_after_the_rule_holds():
     assert res.info["persistence"]["rdb_bgsave_in_progress"] in (0, 1)
 
 
+def test_a_save_point_fires_with_the_aof_on_too():
+    """serverCron's AOF-rewrite check right after a save point forked: the compiled build
+    once took the child to be absent there (mypy's narrowing) and raised a TypeError."""
+    sim, p, res = run(build({"appendonly": "yes", "save": "2 100"}, duration=3.5, clients=2,
+                            think=0.001))
+    assert [reason for _, _, reason in p.saves_started] == ["save 2 100"]
+    assert res.info["persistence"]["aof_enabled"] == 1
+
+
 def test_info_persistence_in_a_run():
     sim, p, res = run(build({"appendonly": "yes", "appendfsync": "everysec", "save": ""},
                             duration=1.5, think=0.001))

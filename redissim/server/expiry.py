@@ -53,13 +53,11 @@ class ActiveExpire:
                  on_expired: Callable[[int, list[bytes], float], None] | None = None):
         self.ks = keyspace
         self.hz = hz
-        e = effort - 1
-        self.keys_per_loop = ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP + \
-            ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP // 4 * e
-        self.fast_duration = (ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US +
-                              ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US // 4 * e) * 1e-6
-        self.slow_time_perc = ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC + 2 * e
-        self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE - e
+        self.keys_per_loop = ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP
+        self.fast_duration = ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US * 1e-6
+        self.slow_time_perc = ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
+        self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE
+        self.set_effort(effort)
         self.c_bucket = cost_bucket_us * 1e-6
         self.c_sample = cost_sample_us * 1e-6
         self.c_expire = cost_expire_us * 1e-6
@@ -78,6 +76,17 @@ class ActiveExpire:
         #: (start, duration, kind, expired) of recent cycles, for tests and the view
         self.history: list[tuple[float, float, str, int]] = []
         self.history_limit = 10_000
+
+    def set_effort(self, effort: int) -> None:
+        """``active-expire-effort`` (1..10): activeExpireCycle derives its limits from it at
+        every call, so a CONFIG SET takes effect at the next cycle."""
+        e = effort - 1
+        self.keys_per_loop = ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP + \
+            ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP // 4 * e
+        self.fast_duration = (ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US +
+                              ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US // 4 * e) * 1e-6
+        self.slow_time_perc = ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC + 2 * e
+        self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE - e
 
     def reset(self) -> None:
         """A restarted process: activeExpireCycle's statics and the INFO stats from zero

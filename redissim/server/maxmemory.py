@@ -152,6 +152,16 @@ class MaxMemory:
         if self.tracking:
             self.resync_all()
 
+    def set_maxmemory(self, maxmemory: int) -> None:
+        """CONFIG SET maxmemory in a run that started with a limit (the hooks that keep
+        used_memory and evict are in place): the next command's performEvictions works to
+        the new limit, and 0 lifts it. Integers created from now on are shared again or
+        not by the new setting; the keys already held are measured by it too, a
+        simplification for a server whose integer values are few."""
+        self.maxmemory = maxmemory
+        self.config.maxmemory = maxmemory
+        self.shared_ok = mem.shared_integers_allowed(maxmemory, self.policy)
+
     # ------------------------------------------------------------------ accounting
     def _alloc(self, db: Db, key: bytes) -> int:
         val = db.data.get(key)

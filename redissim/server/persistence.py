@@ -435,6 +435,10 @@ class Persistence(CommandObserver):
         #: cycle builds no DEL line and makes no call per key
         self.hook_expired: Callable[[], None] | None = None
         self._misconf_hooked = False
+        #: attach_light's hook while it stands in for the model, and whether FLUSHALL's
+        #: foreground save is hooked (only with save points)
+        self._light: Callable[[Any, list, float], tuple[float, Any]] | None = None
+        self._flushall_hooked = False
         self._lastbgsave_status_ok = self._aof_bio_fsync_ok = True
         self.env = env
         self.loop = loop
@@ -701,20 +705,24 @@ class Persistence(CommandObserver):
         def light(conn: Any, args: list, t: float) -> tuple[float, Any]:
             if not args or args[0] not in own:
                 return t, None
-            loop.remove_before_command(light)
             self.attach()
             return self.before_command(conn, args, t)
 
+        self._light = light
         loop.add_before_command(light, names=OWN_COMMANDS)
 
     def attach(self) -> None:
         """Plug into the event loop (hooks, INFO)."""
         loop = self.loop
+        if self._light is not None:
+            loop.remove_before_command(self._light)
+            self._light = None
         # BGSAVE & co. are looked at before their own commands only; the MISCONF check of
         # writes runs before every command only while a save or fsync is failing.
         loop.add_before_command(self.before_command, names=OWN_COMMANDS)
         if self.saveparams:
             loop.add_before_command(self.before_flushall, names=("flushall",))
+            self._flushall_hooked = True
         self._attached = True
         if self.aof_on or self.track:
             self._plug_expired()
@@ -730,6 +738,19 @@ class Persistence(CommandObserver):
         loop.info_providers.append(self.info_fields)
         loop.cpu_accounts.append(self.cpu_account)
         loop.restart_hooks.append(self._reset_cpu)
+
+    def set_save(self, saveparams: list[tuple[int, int]]) -> None:
+        """CONFIG SET save: new save points, read by the next serverCron. A server that ran
+        without AOF, save points and faults had only the light hook (attach_light), which
+        counted no writes: the model is plugged in now, and ``dirty`` counts from here."""
+        self.saveparams = list(saveparams)
+        if not saveparams:
+            return
+        if not self._attached:
+            self.attach()
+        elif not self._flushall_hooked:
+            self.loop.add_before_command(self.before_flushall, names=("flushall",))
+            self._flushall_hooked = True
 
     # The two statuses behind MISCONF: setting either plugs the check in or out.
     @property
@@ -1170,13 +1191,17 @@ class Persistence(CommandObserver):
                 self._child_done(t)
         else:
             now_s = unix_s(t)
+            forked = False
             for seconds, changes in self.saveparams:
                 if self.dirty >= changes and now_s - self.lastsave > seconds and (
                         now_s - self.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY
                         or self.lastbgsave_status_ok):
                     t = self._fork(t, RDB, f"save {seconds} {changes}")
+                    forked = True
                     break
-            if (self.aof_on and self.child is None and self.aof_rewrite_perc
+            # (a flag, not ``self.child is None``: in this branch the compiled code takes
+            # the attribute to be None, as mypy narrowed it, and the fork just set it)
+            if (self.aof_on and not forked and self.aof_rewrite_perc
                     and self.aof_current_size > self.aof_rewrite_min_size):
                 base = self.aof_rewrite_base_size or 1
                 growth = self.aof_current_size * 100 // base - 100

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -197,10 +198,11 @@ class ServerNode:
             self.loop.add_before_command(
                 ClusterCheck(index, owner),
                 names=None if scenario.cluster.routing == "redirect" else MULTI_KEY_COMMANDS)
-        # CONFIG GET: the configuration this process runs with
-        self.loop.add_before_command(ConfigCommand(srv, self.keyspace, self.loop,
-                                                   cluster=scenario.cluster is not None),
-                                     names=("config",))
+        # CONFIG GET and SET: the configuration this process runs with (what SET can change
+        # is wired below, once the mechanisms exist)
+        self.config = ConfigCommand(srv, self.keyspace, self.loop,
+                                    cluster=scenario.cluster is not None)
+        self.loop.add_before_command(self.config, names=("config",))
         pe = self.profile.expire
         self.expire = ActiveExpire(self.keyspace, hz=lambda: self.loop.hz,
                                    effort=srv.active_expire_effort, cost_bucket_us=pe.bucket_us,
@@ -236,6 +238,35 @@ class ServerNode:
         self.persistence = attach_persistence(self)
         self.memory.aof_buffer = lambda: self.persistence.aof_buf_len
         self.faults = attach_faults(self, self.persistence)
+        self._wire_config_set()
+
+    def _wire_config_set(self) -> None:
+        """What CONFIG SET can change during the run, and where each value goes: every one
+        of these is read by its mechanism as it goes (server/config.py)."""
+        cfg, loop, mm, p = self.config, self.loop, self.memory, self.persistence
+
+        def set_hz(hz: int) -> None:  # updateHZ: the configured hz and the running one
+            loop.config_hz = loop.hz = hz
+
+        cfg.on_set("hz", set_hz)
+        cfg.on_set("dynamic-hz", partial(setattr, loop, "dynamic_hz"))
+        cfg.on_set("active-expire-effort", self.expire.set_effort)
+        if self.scenario.server.maxmemory:  # (the hooks that keep used_memory exist)
+            cfg.on_set("maxmemory", mm.set_maxmemory)
+        for name in ("maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor",
+                     "lfu-decay-time"):
+            cfg.on_set(name, partial(setattr, mm.config, name.replace("-", "_")))
+        cfg.on_set("appendfsync", partial(setattr, p, "appendfsync"))
+        cfg.on_set("save", p.set_save)
+        cfg.on_set("auto-aof-rewrite-percentage", partial(setattr, p, "aof_rewrite_perc"))
+        cfg.on_set("auto-aof-rewrite-min-size", partial(setattr, p, "aof_rewrite_min_size"))
+        cfg.on_set("no-appendfsync-on-rewrite", partial(setattr, p, "no_fsync_on_rewrite"))
+        cfg.on_set("stop-writes-on-bgsave-error",
+                   partial(setattr, p, "stop_writes_on_bgsave_err"))
+        cfg.on_set("rdbcompression", partial(setattr, p, "rdbcompression"))
+        cfg.on_set("lazyfree-lazy-expire", partial(setattr, self.keyspace, "lazyfree_lazy_expire"))
+        # a restarted process reads its config file again
+        loop.restart_hooks.append(cfg.restart)
 
 
 def cpu_cache_scaling(loop: EventLoop, memory: MaxMemory, profile: CostProfile) -> CacheScaling:
