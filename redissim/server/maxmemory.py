@@ -155,9 +155,9 @@ class MaxMemory:
     def set_maxmemory(self, maxmemory: int) -> None:
         """CONFIG SET maxmemory in a run that started with a limit (the hooks that keep
         used_memory and evict are in place): the next command's performEvictions works to
-        the new limit, and 0 lifts it. Integers created from now on are shared again or
-        not by the new setting; the keys already held are measured by it too, a
-        simplification for a server whose integer values are few."""
+        the new limit, and 0 lifts it. Integer values written from now on are shared or not
+        by the new setting, as in Redis; MEMORY USAGE of one written before reads it by the
+        new setting too (a simplification)."""
         self.maxmemory = maxmemory
         self.config.maxmemory = maxmemory
         self.shared_ok = mem.shared_integers_allowed(maxmemory, self.policy)
