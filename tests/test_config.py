@@ -143,25 +143,39 @@ def _reply_text(r: object) -> object:
     return r.decode() if isinstance(r, bytes) else r
 
 
-def test_config_set_answers_what_a_real_server_answers(tmp_path):
-    """Every CONFIG SET line of SET_LINES, and the CONFIG GET after it, gives the real
-    server's reply: OK, or the same error naming the same parameter."""
+#: with a memory limit and an LRU policy on both: the limit and the policy changed, and the
+#: policy enum's error
+LIMIT_LINES = [["maxmemory-policy", "lru"], ["maxmemory-policy", "ALLKEYS-LFU"],
+               ["GET", "maxmemory-policy"], ["maxmemory", "32mb"], ["GET", "maxmemory"],
+               ["maxmemory", "-1"], ["maxmemory", "0"], ["GET", "maxmemory"],
+               ["maxmemory", "1gb", "maxmemory-policy", "volatile-lru"],
+               ["GET", "maxmemory", "maxmemory-policy"]]
+
+
+@pytest.mark.parametrize("server,args,lines", [
+    ({"save": ""}, [], SET_LINES),
+    ({"save": "", "maxmemory": "64mb", "maxmemory-policy": "allkeys-lru"},
+     ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"], LIMIT_LINES)],
+    ids=["defaults", "maxmemory"])
+def test_config_set_answers_what_a_real_server_answers(tmp_path, server, args, lines):
+    """Every CONFIG SET line, and the CONFIG GET after it, gives the real server's reply: OK,
+    or the same error naming the same parameter."""
     binary = find_redis_server()
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    srv = RedisServer(binary, tmp_path, []).start()
+    srv = RedisServer(binary, tmp_path, args).start()
     try:
         c = srv.client()
-        real = [_reply_text(c.command(*_config_line(line))) for line in SET_LINES]
+        real = [_reply_text(c.command(*_config_line(line))) for line in lines]
         c.close()
     finally:
         srv.stop()
     steps = [{"at": 0.001 * i, "cmd": shlex.join(_config_line(line))}
-             for i, line in enumerate(SET_LINES)]
-    sc = Scenario.model_validate({"name": "config-set", "server": {"save": ""},
+             for i, line in enumerate(lines)]
+    sc = Scenario.model_validate({"name": "config-set", "server": server,
                                   "workloads": [{"type": "script", "steps": steps}]})
     model = [r["reply"] for r in simulate(sc).workloads[0].records]
-    for line, r, m in zip(SET_LINES, real, model, strict=True):
+    for line, r, m in zip(lines, real, model, strict=True):
         if isinstance(m, list):
             assert _pairs(m) == _pairs(r), (line, m, r)  # type: ignore[arg-type]
         else:
@@ -238,3 +252,29 @@ def test_a_restarted_server_goes_back_to_the_scenarios_configuration():
     assert replies == [["hz", "50"], ["hz", "10"], ["active-expire-effort", "1"]]
     node = sim.nodes[0]
     assert node.loop.config_hz == 10 and node.expire.keys_per_loop == 20
+
+
+def test_config_set_maxmemory_policy_within_what_the_run_keeps():
+    """From an LRU policy to LFU the objects' fields are read by the new policy (OBJECT FREQ
+    answers); from noeviction, a random policy turns the OOM refusals into evictions, and an
+    LRU one is refused (no lru fields were kept)."""
+    limit = {"maxmemory": "64mb", "maxmemory-policy": "allkeys-lru"}
+    _, res = _run_script(limit, [(0.0, "SET k v"), (0.1, "OBJECT FREQ k"),
+                                 (0.2, "CONFIG SET maxmemory-policy allkeys-lfu"),
+                                 (0.3, "OBJECT FREQ k")])
+    replies = [r["reply"] for r in res.workloads[0].records]
+    assert "error" in replies[1] and replies[2] == "OK"
+    assert isinstance(replies[3], int) and 0 <= replies[3] <= 255
+
+    full = {"maxmemory": "4mb", "maxmemory-policy": "noeviction"}
+    steps = [(0.0, "SET x 1"), (0.1, "CONFIG SET maxmemory-policy allkeys-lru"),
+             (0.2, "CONFIG SET maxmemory-policy allkeys-random"), (0.3, "SET y 1"),
+             (0.5, "DBSIZE")]
+    _, res = _run_script(full, steps, preload={"keys": 50_000, "value-size": 100})
+    replies = [r["reply"] for r in res.workloads[0].records]
+    assert replies[0]["error"].startswith("OOM")
+    assert "not modelled" in replies[1]["error"] and "noeviction" in replies[1]["error"]
+    assert replies[2:4] == ["OK", "OK"]
+    # (performEvictions' time budget, then the eviction timer, down to the limit)
+    assert res.info["stats"]["evicted_keys"] > 10_000
+    assert replies[4] == 50_001 - res.info["stats"]["evicted_keys"]

@@ -24,9 +24,10 @@ and stops at the first that fails, naming the parameter. Only then does it chang
 The model can change, during a run, the parameters its mechanisms read as they go: ``hz``
 and ``dynamic-hz`` (serverCron's next tick follows), ``active-expire-effort``, the eviction
 knobs, the persistence settings and ``lazyfree-lazy-expire``; ``maxmemory`` only in a run
-that started with a limit (a run without one does not keep every key's size). The rest of
-its parameters (``maxmemory-policy``, ``appendonly``, the listpack limits) and Redis's other
-parameters answer that they are not modelled. A restarted process starts again from the
+that started with a limit (a run without one does not keep every key's size), and
+``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
+(the objects' lru fields are kept only then). The rest of its parameters (``appendonly``,
+the listpack limits) and Redis's other parameters answer that they are not modelled. A restarted process starts again from the
 scenario's configuration, as Redis does from its config file without CONFIG REWRITE.
 CONFIG RESETSTAT and REWRITE answer that they are not modelled.
 """
@@ -147,6 +148,10 @@ SPECS: dict[str, Spec] = {
     "dynamic-hz": Spec("bool"),
     "active-expire-effort": Spec("int", 1, 10),
     "maxmemory": Spec("memory", 0, ULLONG_MAX, unsigned=True),
+    # (maxmemory_policy_enum's order, which the error lists)
+    "maxmemory-policy": Spec("enum", choices=(
+        "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
+        "allkeys-lfu", "allkeys-random", "noeviction")),
     "maxmemory-samples": Spec("int", 1, INT_MAX),
     "maxmemory-eviction-tenacity": Spec("int", 0, 100),
     "lfu-log-factor": Spec("int", 0, INT_MAX),
@@ -296,13 +301,19 @@ class ConfigCommand:
                       if k not in ALIASES}
         self.settings = dict(self.start)
         self.appliers: dict[str, Callable[[Any], None]] = {}
+        self.checks: dict[str, Callable[[Any], str | None]] = {}
 
-    def on_set(self, name: str, apply: Callable[[Any], None]) -> None:
+    def on_set(self, name: str, apply: Callable[[Any], None],
+               check: Callable[[Any], str | None] | None = None) -> None:
         """Let CONFIG SET change ``name``: ``apply`` receives the parsed value (a bool, an
-        enum's name, an int, or save's [(seconds, changes), ...]) once it has changed."""
+        enum's name, an int, or save's [(seconds, changes), ...]) once it has changed.
+        ``check``, if given, says why the model cannot take a value Redis would (None if it
+        can); it runs with the parsing, before anything is changed."""
         if name not in SPECS:
             raise ValueError(f"no CONFIG SET parser for {name!r}")
         self.appliers[name] = apply
+        if check is not None:
+            self.checks[name] = check
 
     def restart(self) -> None:
         """A restarted process reads its config file again: what CONFIG SET changed goes
@@ -399,6 +410,11 @@ class ConfigCommand:
             if isinstance(got, str):
                 return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
                                   f"'{name}') - {got}")
+            check = self.checks.get(name)
+            why_not = check(got[0]) if check is not None else None
+            if why_not is not None:
+                return ReplyError(f"ERR CONFIG SET {name} {got[1]} is not modelled by redissim "
+                                  f"during this run ({why_not})")
             parsed.append(got)
         for name, (value, shown) in zip(names, parsed, strict=True):
             # Redis applies a parameter only when the value set differs from the one held

@@ -162,6 +162,24 @@ class MaxMemory:
         self.config.maxmemory = maxmemory
         self.shared_ok = mem.shared_integers_allowed(maxmemory, self.policy)
 
+    def policy_refused(self, policy: str) -> str | None:
+        """Why CONFIG SET maxmemory-policy cannot take ``policy`` in this run (None if it
+        can): LRU and LFU need every object's lru field, kept only in a run that started
+        with one of them. Between those two the field is read by the new policy as it is,
+        as Redis reads it."""
+        if (policy in LRU_POLICIES or policy in LFU_POLICIES) and not self.track_lru:
+            return (f"the objects' lru fields are not kept: the run started with "
+                    f"{self.policy if self.maxmemory else 'no maxmemory'}")
+        return None
+
+    def set_policy(self, policy: str) -> None:
+        """CONFIG SET maxmemory-policy (see policy_refused): the next performEvictions
+        samples and scores by it; a run that kept lru fields goes on updating them, by the
+        LFU or the LRU rule as the new policy says (``updateLFU`` or the LRU clock)."""
+        self.policy = policy
+        self.config.maxmemory_policy = policy
+        self.shared_ok = mem.shared_integers_allowed(self.maxmemory, policy)
+
     # ------------------------------------------------------------------ accounting
     def _alloc(self, db: Db, key: bytes) -> int:
         val = db.data.get(key)

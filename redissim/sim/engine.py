@@ -253,6 +253,7 @@ class ServerNode:
         cfg.on_set("active-expire-effort", self.expire.set_effort)
         if self.scenario.server.maxmemory:  # (the hooks that keep used_memory exist)
             cfg.on_set("maxmemory", mm.set_maxmemory)
+            cfg.on_set("maxmemory-policy", mm.set_policy, check=mm.policy_refused)
         for name in ("maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor",
                      "lfu-decay-time"):
             cfg.on_set(name, partial(setattr, mm.config, name.replace("-", "_")))
