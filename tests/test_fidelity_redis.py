@@ -430,6 +430,13 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     request = cpu[1] - batch
     n4 = 100_000
     real, per_request4, wall = least(4, n4, tries=3)
+    if per_request4 > 1.1 * (batch / 4 + request):
+        # The least disturbed of three still spent over a tenth more per request than the
+        # fit: in a clean-clone CI run one spent 16 % more, and the model's rate came out
+        # 1.25x the real one (0.84-1.10 in 16 other tries). The least disturbed of three more.
+        again = least(4, n4, tries=3)
+        if again[1] < per_request4:
+            real, per_request4, wall = again
     used = per_request4 * n4
     if used / wall < 0.8:
         pytest.skip(f"redis-benchmark got {used / wall:.0%} of a core at -P 4, not the whole "
