@@ -125,7 +125,8 @@ SET_LINES = [["hz", "1000"], ["GET", "hz"], ["hz", "0"], ["GET", "hz"], ["HZ", "
              ["no-appendfsync-on-rewrite", "yes"], ["foo", "bar"], ["databases", "4"],
              ["cluster-enabled", "yes"], ["hz", "20", "HZ", "30"],
              ["hz", "20", "active-expire-effort", "99"], ["GET", "hz"],
-             ["hz", "30", "foo", "1"], ["databases", "4", "foo", "1"], ["foo", "1", "databases", "4"],
+             ["hz", "30", "foo", "1"], ["databases", "4", "foo", "1"],
+             ["foo", "1", "databases", "4"],
              ["hz", "20", "foo"], ["hz"], ["hz", "20", "maxmemory-samples", "7"],
              ["GET", "hz"], ["GET", "maxmemory-samples"]]
 

@@ -27,9 +27,10 @@ knobs, the persistence settings and ``lazyfree-lazy-expire``; ``maxmemory`` only
 that started with a limit (a run without one does not keep every key's size), and
 ``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
 (the objects' lru fields are kept only then). The rest of its parameters (``appendonly``,
-the listpack limits) and Redis's other parameters answer that they are not modelled. A restarted process starts again from the
-scenario's configuration, as Redis does from its config file without CONFIG REWRITE.
-CONFIG RESETSTAT and REWRITE answer that they are not modelled.
+the listpack limits) and Redis's other parameters answer that they are not modelled. A
+restarted process starts again from the scenario's configuration, as Redis does from its
+config file without CONFIG REWRITE. CONFIG RESETSTAT and REWRITE answer that they are not
+modelled.
 """
 
 from __future__ import annotations
