@@ -168,8 +168,8 @@ class MaxMemory:
         with one of them. Between those two the field is read by the new policy as it is,
         as Redis reads it."""
         if (policy in LRU_POLICIES or policy in LFU_POLICIES) and not self.track_lru:
-            return (f"the objects' lru fields are not kept: the run started with "
-                    f"{self.policy if self.maxmemory else 'no maxmemory'}")
+            return ("the objects' lru fields are not kept: the run did not start with an LRU "
+                    "or LFU policy")
         return None
 
     def set_policy(self, policy: str) -> None:
