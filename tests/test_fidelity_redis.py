@@ -433,7 +433,7 @@ def test_redis_benchmark_pipeline_depth_from_per_batch_cpu(server):
     if per_request4 > 1.1 * (batch / 4 + request):
         # The least disturbed of three still spent over a tenth more per request than the
         # fit: in a clean-clone CI run one spent 16 % more, and the model's rate came out
-        # 1.25x the real one (0.84-1.10 in 16 other tries). The least disturbed of three more.
+        # 1.25x the real one (0.84-1.10 in 8 other tries). The least disturbed of three more.
         again = least(4, n4, tries=3)
         if again[1] < per_request4:
             real, per_request4, wall = again
