@@ -289,7 +289,14 @@ def test_a_get_that_misses_costs_what_it_costs_a_real_server(server):
     c.command("FLUSHALL")
     c.close()
     redis_benchmark(server.port, "-t", "set", "-r", "100000", "-n", "400000", "-P", "16")
-    real = _usec_per_get(server, "nokey:__rand_int__") / _usec_per_get(server, "key:__rand_int__")
+    # Two rounds, interleaved, and the least of each kind: with one round a clean-clone CI
+    # run once gave 0.41 (0.51-0.65 in six rounds the same hour), the machine slower while
+    # one of the two was measured.
+    miss, hit = [], []
+    for _ in range(2):
+        miss.append(_usec_per_get(server, "nokey:__rand_int__"))
+        hit.append(_usec_per_get(server, "key:__rand_int__"))
+    real = min(miss) / min(hit)
 
     def model(prefix: str) -> float:
         sc = Scenario.model_validate({
