@@ -255,6 +255,11 @@ class EventLoop:
         self._ready_later: list[Conn] = []      # clients with unread bytes (level-triggered)
         self._sleeping = False
         self._wake_at = float("inf")
+        #: the event the sleeping loop waits on (its timer), and the end of the iteration
+        #: before the sleep: an early wake-up (_rewake) replaces the one and starts from the
+        #: other
+        self._wait: Any = None
+        self._t_slept = 0.0
         self.process: simpy.Process | None = None
         #: run() may move SimPy's clock itself (SimPy 4 keeps it in ``_now``, which ``now``
         #: reads and ``schedule`` adds to; tests/test_engine.py checks that this holds)
@@ -414,9 +419,21 @@ class EventLoop:
             # is doing then (the view sorts events by time)
             self.trace.emit(t_send, tr.K_SEND, conn.id, len(recs))
             self.trace.emit(t_arr, tr.K_ARRIVE, conn.id, len(recs))
-        if self._sleeping and t_arr + self.wakeup < self._wake_at and self.process is not None:
+        if (self._sleeping and self._slept and t_arr + self.wakeup < self._wake_at
+                and self.process is not None):
+            # The loop, asleep in epoll_wait, must wake earlier than planned. (Not when it
+            # is still busy with an iteration, whose end is its wake-up: it cannot wake
+            # before that, and _next_wake would give the same time again.) Its wake-up is
+            # re-planned in an urgent event of its own, where SimPy would deliver an
+            # interrupt: after the rest of this step's writes (they may bring it earlier
+            # still), before any other event of this instant. (An interrupt did the same,
+            # for several times the CPU: an exception thrown into the loop's generator.)
             self._sleeping = False
-            self.process.interrupt()
+            ev = simpy.Event(self.env)
+            ev._ok = True
+            ev._value = None
+            ev.callbacks.append(self._rewake)
+            self.env.schedule(ev, simpy.events.URGENT)
 
     # ------------------------------------------------------------------ costs
     def command_cost(self, name: str, fx: Any) -> float:
@@ -464,16 +481,39 @@ class EventLoop:
                     env._now = env._now + (wake - env._now)
                     break
                 self._sleeping = True
-                try:
-                    yield env.timeout(wake - env.now)
-                except simpy.Interrupt:
-                    # An external client wrote earlier than the planned wake-up.
-                    self._sleeping = False
-                    if env.now > t:
-                        t = env.now
-                    continue
+                self._t_slept = t
+                self._wait = env.timeout(wake - env.now)
+                # (woken by this timer or by the one _rewake put in its place)
+                yield self._wait
+                self._wait = None
                 self._sleeping = False
                 break
+
+    def _rewake(self, _event: Any) -> None:
+        """A client wrote earlier than the sleeping loop's planned wake-up: plan it again
+        from now, as the loop's own code above would (the trace's idle mark included), and
+        move the loop's wait to a timer at the new time. The old timer stays in SimPy's
+        queue, with nothing waiting on it."""
+        old = self._wait
+        proc = self.process
+        if old is None or proc is None:
+            return  # the process was halted in the meantime
+        env = self.env
+        t = self._t_slept
+        if env.now > t:
+            t = env.now
+        wake = self._next_wake(t)
+        if wake > t and self.trace is not None:
+            self.trace.emit(t, tr.K_IDLE)
+        self._wake_at = wake
+        self._slept = wake > t
+        self._t_slept = t
+        new = env.timeout(wake - env.now)
+        new.callbacks = old.callbacks
+        old.callbacks = []
+        proc._target = new
+        self._wait = new
+        self._sleeping = True
 
     def _next_wake(self, t: float) -> float:
         """When epoll_wait returns: now if work is pending, else the next socket or timer."""
@@ -973,6 +1013,7 @@ class EventLoop:
                                        if getattr(cb, "__self__", None) is not proc]
         self.process = None
         self._sleeping = False
+        self._wait = None
         failed = 0
         for conn in self.conns:
             if conn.out:
