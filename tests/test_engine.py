@@ -204,6 +204,27 @@ def test_simpy_keeps_its_clock_where_the_loop_moves_it():
     assert env.now == 2.5
 
 
+def test_a_client_job_is_scheduled_as_simpy_schedules_a_timeout():
+    """The client's jobs (workload.ClientJob) go straight into SimPy's queue: at the time a
+    Timeout of the same delay would get, in the order of SimPy's own event counter among
+    Timeouts of the same time, and SimPy's step() runs their handler with the job."""
+    import simpy
+
+    from redissim.sim.workload import ClientJob, schedule_job
+
+    env = simpy.Environment(initial_time=0.1)
+    ran: list[tuple[int, float]] = []
+    for i, t in enumerate([0.3, 0.3, 0.05, 0.7, 0.3]):
+        if i % 2:
+            env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(
+                lambda _e, i=i: ran.append((i, env.now)))
+        else:
+            schedule_job(env, ClientJob(lambda job, i=i: ran.append((i, env.now)), None, t, 1))
+    env.run()
+    at = 0.1 + (0.3 - 0.1)  # (not 0.3 in floating point: what a Timeout from 0.1 gets)
+    assert ran == [(2, 0.1), (0, at), (1, at), (4, at), (3, 0.1 + (0.7 - 0.1))]
+
+
 def test_a_get_that_misses_costs_the_profiles_miss_and_an_expired_key_a_hit():
     """commands.per-command-miss-us: GETs of keys never written cost the profile's miss
     (0.38 us), of keys written before a hit (0.66); keys found expired by the GET (and

@@ -24,10 +24,12 @@ from __future__ import annotations
 import copy
 import shlex
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any, Final
 
 import numpy as np
 from mypy_extensions import mypyc_attr
+from simpy.events import NORMAL
 
 from redissim.scenario import CommandSpec, KeysConfig, Workload
 from redissim.server.eventloop import Batch, Conn, EventLoop, InRecord, OutRecord
@@ -364,6 +366,34 @@ class CommandMix:
 
 
 # AppDriver (sim/app.py, plain Python) derives from Driver, which mypyc compiles.
+class ClientJob:
+    """A job reaching a client's thread at a simulated time (its replies to read, or its next
+    requests to write), as the entry of SimPy's event queue that
+    ``env.timeout(d).callbacks.append(fn)`` makes: SimPy's ``step()`` reads only an entry's
+    ``callbacks`` and ``_ok``. Built here, compiled, it costs neither Timeout's constructor nor
+    ``schedule()`` in Python nor a closure, on a path taken once or twice per request."""
+
+    def __init__(self, handler: Callable[[ClientJob], None], conn: Any, t: float, n: int,
+                 sent: list[OutRecord] | None = None,
+                 then: Callable[[float], None] | None = None) -> None:
+        self.callbacks: list[Any] | None = [handler]
+        self._ok = True
+        self.conn = conn
+        self.t = t
+        self.n = n
+        self.sent = sent
+        self.then = then
+
+
+def schedule_job(env: Any, job: ClientJob) -> None:
+    """Put ``job`` in SimPy's queue for ``job.t`` (now, if that has passed): what
+    ``env.timeout(job.t - env.now if job.t > env.now else 0.0)`` does, to the same time and
+    order (SimPy's own event counter; tests/test_engine.py checks the internals it uses)."""
+    now = env._now
+    t = job.t
+    heappush(env._queue, (now + (t - now if t > now else 0.0), NORMAL, next(env._eid), job))
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Driver:
     """Common bookkeeping of a workload: histograms, first send, last reply, completion."""
@@ -482,12 +512,12 @@ class Driver:
         ``then(t_write)`` runs at ``t`` with the time the CPU is done. (At ``t``, not now:
         replies are handed over when the server writes them, ahead of their arrival, and the
         threads must take requests in the order they come, first come first served.)"""
-        env = self.loop.env
+        schedule_job(self.loop.env, ClientJob(self._then_job, None, t, n, None, then))
 
-        def run(_e: Any) -> None:
-            then(self._cpu_span(t, n, self.write_cpu, self.write_batch_cpu)[1])
-
-        env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+    def _then_job(self, job: ClientJob) -> None:
+        then = job.then
+        assert then is not None
+        then(self._cpu_span(job.t, job.n, self.write_cpu, self.write_batch_cpu)[1])
 
     def on_replies(self, conn: Conn, sent: list[OutRecord], t_recv: float) -> None:
         """Replies the server wrote, reaching the client at ``t_recv``: handled then, or
@@ -503,18 +533,17 @@ class Driver:
         client-read-share): at ``t`` the thread's FCFS queue, the same as the requests'
         (_on_cpu), gives the time it gets to them (where redis-benchmark's readHandler
         stamps their latency) and the time it is done with them (when the connection's next
-        request is decided), and _replies runs with both. (A method of its own: a closure
-        in on_replies would cost every call an allocation, compiled.)"""
-        env = self.loop.env
+        request is decided), and _replies runs with both (_read_job)."""
+        schedule_job(self.loop.env, ClientJob(self._read_job, conn, t, 0, sent))
 
-        def run(_e: Any) -> None:
-            start, end = self._cpu_span(t, len(sent), self.read_cpu, self.read_batch_cpu)
-            trace = self.loop.trace
-            if trace is not None and self.router is None:  # (a cluster's masters trace apart)
-                trace.emit(start, K_CLIENT_READ, conn.id, len(sent))
-            self._replies(conn, sent, start, end)
-
-        env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(run)
+    def _read_job(self, job: ClientJob) -> None:
+        sent = job.sent
+        assert sent is not None
+        start, end = self._cpu_span(job.t, len(sent), self.read_cpu, self.read_batch_cpu)
+        trace = self.loop.trace
+        if trace is not None and self.router is None:  # (a cluster's masters trace apart)
+            trace.emit(start, K_CLIENT_READ, job.conn.id, len(sent))
+        self._replies(job.conn, sent, start, end)
 
     def _replies(self, conn: Conn, sent: list[OutRecord], t_recv: float, t_done: float) -> None:
         """Replies read at ``t_recv``, the next requests decided at ``t_done`` (the drivers
@@ -622,9 +651,15 @@ class ClosedDriver(Driver):
             self.budget += n
         self.active += 1
         if self.client_cpu:
-            self._on_cpu(t, n, lambda t_write: self._write(conn, t_write, n))
+            # (_on_cpu, without its closures)
+            schedule_job(self.loop.env, ClientJob(self._write_job, conn, t, n))
         else:
             self._write(conn, t, n)
+
+    def _write_job(self, job: ClientJob) -> None:
+        """The batch reaches the client's thread (_on_cpu): written once its CPU is done."""
+        self._write(job.conn, self._cpu_span(job.t, job.n, self.write_cpu,
+                                             self.write_batch_cpu)[1], job.n)
 
     def _write(self, conn: Conn, t: float, n: int) -> None:
         """Write the batch of ``n`` requests the connection decided on (at ``t``)."""
