@@ -24,8 +24,13 @@ the slowdown those instruction counts imply.
 this VM's sizes: instructions, L1d and L2 misses of each variant (less a 400-request run), and
 the slowdown a cycle estimate gives under assumed latencies (printed with it).
 
+``--client-model`` gives each of the four workloads redis-benchmark's own CPU as
+``scenarios/quickstart.yaml`` models it (client-cpu, client-cpu-per-batch, client-read-share,
+exponential): the quickstart workload as it runs. Without it the clients cost the simulator
+nothing beyond their requests, and the server model is nearly all it does: the stricter test.
+
 Run by hand:  .venv/bin/python benchmarks/bench_expiry.py [--requests 400000] [--repeat 11]
-              [--ttl-ms 300] [--instructions | --cache-sim]
+              [--ttl-ms 300] [--client-model] [--instructions | --cache-sim]
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import yaml
 
 from redissim.profile import CostProfile, load_profile_data
 from redissim.scenario import Scenario
@@ -56,7 +63,25 @@ def _active_expire(ks: Keyspace) -> ActiveExpire:
                         cost_sample_us=pe.sample_us, cost_expire_us=pe.expire_us)
 
 
-def scenario(n: int, ttl: bool, ttl_ms: int = 300, space: int = 50_000) -> Scenario:
+#: the fields of quickstart.yaml's workloads that model redis-benchmark's own CPU
+CLIENT_FIELDS = ("client-cpu", "client-cpu-per-batch", "client-read-share",
+                 "client-cpu-distribution")
+
+
+def quickstart_client() -> dict[str, object]:
+    """redis-benchmark's CPU as ``scenarios/quickstart.yaml`` models it (its SET workload's
+    client fields, read from the file)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios",
+                        "quickstart.yaml")
+    with open(path) as f:
+        wl = yaml.safe_load(f)["workloads"][0]
+    return {k: wl[k] for k in CLIENT_FIELDS if k in wl}
+
+
+def scenario(n: int, ttl: bool, ttl_ms: int = 300, space: int = 50_000,
+             client: bool = False) -> Scenario:
+    """The benchmark's four workloads; ``client``: with redis-benchmark's own CPU modelled as
+    quickstart.yaml models it (each of the four is then a client process of its own)."""
     half = n // 4
     keys = {"distribution": "uniform", "space": space}
     set_ttl = {"clients": 25, "requests": half, "commands": [{"cmd": "SET"}],
@@ -72,6 +97,9 @@ def scenario(n: int, ttl: bool, ttl_ms: int = 300, space: int = 50_000) -> Scena
         {"clients": 25, "requests": half, "commands": [{"cmd": "GET"}], "start": 0.5,
          "keys": {**keys, "prefix": "plain:"}},
     ]
+    if client:
+        for w in wl:
+            w.update(quickstart_client())
     return Scenario.model_validate({"name": f"expiry-{ttl}", "workloads": wl})
 
 
@@ -125,11 +153,11 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
-def _variant_code(n: int, ttl: bool, ttl_ms: int, space: int) -> str:
+def _variant_code(n: int, ttl: bool, ttl_ms: int, space: int, client: bool = False) -> str:
     """A ``python -c`` program that simulates the variant once."""
     return (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"from bench_expiry import scenario; from redissim.sim.engine import simulate; "
-            f"simulate(scenario({n}, {ttl}, {ttl_ms}, {space}))")
+            f"simulate(scenario({n}, {ttl}, {ttl_ms}, {space}, {client}))")
 
 
 #: the counted child's environment: numpy's OpenBLAS otherwise starts a thread per core at
@@ -138,12 +166,12 @@ def _variant_code(n: int, ttl: bool, ttl_ms: int, space: int) -> str:
 _ONE_BLAS_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
-def instructions(n: int, ttl: bool, ttl_ms: int, space: int) -> int:
+def instructions(n: int, ttl: bool, ttl_ms: int, space: int, client: bool = False) -> int:
     """Instructions (callgrind's Ir) of a whole process that simulates the variant once."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms, space)], check=True,
+                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms, space, client)], check=True,
                        capture_output=True, env=_ONE_BLAS_THREAD)
         with open(out) as f:
             for line in f:
@@ -203,10 +231,11 @@ def cache_main(n: int, ttl_ms: int, space: int) -> None:
           f"machinery costs {100 * (1 - cycles(ev[False]) / cycles(ev[True])):.1f}% of the speed")
 
 
-def count_main(n: int, ttl_ms: int, space: int) -> None:
+def count_main(n: int, ttl_ms: int, space: int, client: bool = False) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
-    ir = {ttl: instructions(n, ttl, ttl_ms, space) - instructions(400, ttl, ttl_ms, space)
+    ir = {ttl: instructions(n, ttl, ttl_ms, space, client)
+          - instructions(400, ttl, ttl_ms, space, client)
           for ttl in (False, True)}
     print(f"instructions, {n:,} requests less 400: no TTLs {ir[False]:,}, "
           f"{ttl_ms} ms TTLs {ir[True]:,} (+{100 * (ir[True] / ir[False] - 1):.1f} %)")
@@ -222,13 +251,17 @@ def main() -> None:
     ap.add_argument("--space", type=int, default=50_000,
                     help="keys per prefix (ttl: and plain:); 50k makes the tables outgrow "
                          "the L2, 500 keeps them in it")
+    ap.add_argument("--client-model", action="store_true",
+                    help="model redis-benchmark's own CPU as scenarios/quickstart.yaml does "
+                         "(the quickstart workload as it runs; without it, the clients cost "
+                         "nothing and the server model is all the simulator does)")
     ap.add_argument("--instructions", action="store_true",
                     help="count instructions with callgrind instead of timing")
     ap.add_argument("--cache-sim", action="store_true",
                     help="count instructions and simulated L1d/L2 misses with cachegrind")
     args = ap.parse_args()
     if args.instructions:
-        count_main(args.requests, args.ttl_ms, args.space)
+        count_main(args.requests, args.ttl_ms, args.space, args.client_model)
         return
     if args.cache_sim:
         cache_main(args.requests, args.ttl_ms, args.space)
@@ -246,7 +279,7 @@ def main() -> None:
         cpu: dict[bool, float] = {}
         wall: dict[bool, float] = {}
         for ttl in ((False, True) if i % 2 == 0 else (True, False)):
-            sc = scenario(args.requests, ttl, args.ttl_ms, args.space)
+            sc = scenario(args.requests, ttl, args.ttl_ms, args.space, args.client_model)
             t, c = time.perf_counter(), time.thread_time()
             res = simulate(sc)
             cpu[ttl] = time.thread_time() - c
