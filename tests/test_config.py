@@ -85,7 +85,7 @@ def test_config_get_in_cluster_mode_and_the_rest_of_config():
         {"type": "script", "steps": [{"at": 0, "cmd": "CONFIG GET cluster-enabled"}]}]})
     assert simulate(sc).workloads[0].records[0]["reply"] == ["cluster-enabled", "yes"]
     steps = ["CONFIG", "CONFIG GET", "CONFIG FOO", "CONFIG SET hz",
-             "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG RESETSTAT",
+             "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG REWRITE",
              "CONFIG GET cluster-enabled"]
     sc = Scenario.model_validate({"name": "c", "workloads": [{"type": "script", "steps": [
         {"at": 0.001 * i, "cmd": s} for i, s in enumerate(steps)]}]})
@@ -279,3 +279,72 @@ def test_config_set_maxmemory_policy_within_what_the_run_keeps():
     # (performEvictions' time budget, then the eviction timer, down to the limit)
     assert res.info["stats"]["evicted_keys"] > 10_000
     assert replies[4] == 50_001 - res.info["stats"]["evicted_keys"]
+
+
+#: (seconds from the start, command line): counters, errors, a lazily expired key, a fork and
+#: a save before CONFIG RESETSTAT; after it some of each again, and the INFO to compare
+RESETSTAT_STEPS = [
+    (0.0, "SET a 1"), (0.0, "GET a"), (0.0, "GET nope"), (0.0, "FOO bar"), (0.0, "LPUSH a x"),
+    (0.0, "SET t 1 PX 100"), (0.0, "BGSAVE"), (0.0, "INFO everything"), (0.5, "GET t"),
+    (0.6, "CONFIG RESETSTAT"), (0.6, "GET a"), (0.6, "GET b"), (0.6, "SET c 1"),
+    (0.6, "GET a b"), (0.6, "INCR c"), (0.6, "HSET c f v"), (0.6, "SET u 1 PX 100"),
+    (1.0, "GET u"), (1.0, "INFO everything")]
+#: what RESETSTAT zeroes and the commands after it count again (and what it leaves alone)
+RESET_FIELDS = ["total_commands_processed", "keyspace_hits", "keyspace_misses", "expired_keys",
+                "total_error_replies", "total_forks", "latest_fork_usec", "rdb_saves",
+                "evicted_keys", "expired_time_cap_reached_count", "total_connections_received",
+                "rdb_changes_since_last_save", "aof_rewrites"]
+
+
+def _info(text: str) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def test_config_resetstat_zeroes_what_a_real_server_zeroes(tmp_path):
+    """CONFIG RESETSTAT, then a few commands: INFO's counters, commandstats and errorstats
+    are what a real redis-server gives after the same lines (the forks, the saves and the
+    expired key before it forgotten; the memory peak and the changes since the last save
+    kept), and the process's CPU goes on growing."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    import time
+
+    srv = RedisServer(binary, tmp_path, ["--save", ""]).start()
+    try:
+        c = srv.client()
+        real, start = [], time.monotonic()
+        for at, line in RESETSTAT_STEPS:
+            time.sleep(max(0.0, at - (time.monotonic() - start)))
+            r = c.command(*shlex.split(line))
+            real.append(r.decode() if isinstance(r, bytes) else r)
+        c.close()
+    finally:
+        srv.stop()
+    sim, res = _run_script({"save": ""}, RESETSTAT_STEPS)
+    model = [r["reply"] for r in res.workloads[0].records]
+    # INFO before RESETSTAT and at the end, from each: (before, after)
+    got = {name: [_info(r) for r in replies[7::11]] for name, replies in
+           (("real", real), ("model", model))}
+    real_after, (model_before, model_after) = got["real"][1], got["model"]
+    for f in RESET_FIELDS:
+        assert model_after[f] == real_after[f], (f, model_after[f], real_after[f])
+    for before, after in got.values():
+        assert int(before["total_forks"]) == 1 and int(after["total_forks"]) == 0
+        assert int(after["expired_keys"]) == 1  # the one after RESETSTAT
+        assert int(after["rdb_changes_since_last_save"]) > 0  # server.dirty is not a stat
+        # the memory peak is not a stat Redis resets, nor the CPU (getrusage)
+        assert int(after["used_memory_peak"]) >= int(before["used_memory_peak"])
+        assert float(after["used_cpu_sys"]) + float(after["used_cpu_user"]) > \
+            float(before["used_cpu_sys"]) + float(before["used_cpu_user"])
+
+    def counted(info: dict[str, str]) -> dict[str, str]:
+        """commandstats less the host's times, and errorstats"""
+        out = {k: v.split(",usec=")[0] + "," + v.split(",", 3)[3]
+               for k, v in info.items() if k.startswith("cmdstat_")}
+        out.update((k, v) for k, v in info.items() if k.startswith("errorstat_"))
+        return out
+
+    assert counted(model_after) == counted(real_after)
+    assert "cmdstat_lpush" in counted(model_before)  # (forgotten since)
+    assert "cmdstat_lpush" not in counted(model_after)

@@ -29,8 +29,12 @@ that started with a limit (a run without one does not keep every key's size), an
 (the objects' lru fields are kept only then). The rest of its parameters (``appendonly``,
 the listpack limits) and Redis's other parameters answer that they are not modelled. A
 restarted process starts again from the scenario's configuration, as Redis does from its
-config file without CONFIG REWRITE. CONFIG RESETSTAT and REWRITE answer that they are not
-modelled.
+config file without CONFIG REWRITE, which answers that it is not modelled.
+
+CONFIG RESETSTAT zeroes what ``resetServerStats`` does, in the mechanisms that keep such
+counters (the loop's, with commandstats and errorstats; the keyspace's hits, misses and
+expired keys; the expire cycle's; evictions; forks, saves and rewrites): not the memory peak,
+not ``rdb_changes_since_last_save``, not the process's CPU.
 """
 
 from __future__ import annotations
@@ -303,6 +307,12 @@ class ConfigCommand:
         self.settings = dict(self.start)
         self.appliers: dict[str, Callable[[Any], None]] = {}
         self.checks: dict[str, Callable[[Any], str | None]] = {}
+        #: what CONFIG RESETSTAT zeroes, each mechanism's INFO counters (on_resetstat)
+        self.resetters: list[Callable[[], None]] = []
+
+    def on_resetstat(self, reset: Callable[[], None]) -> None:
+        """Let CONFIG RESETSTAT call ``reset``, which zeroes a mechanism's INFO counters."""
+        self.resetters.append(reset)
 
     def on_set(self, name: str, apply: Callable[[Any], None],
                check: Callable[[Any], str | None] | None = None) -> None:
@@ -353,6 +363,12 @@ class ConfigCommand:
             return self._get(words[2:])
         if sub == b"set":
             return self._set([w.decode("utf-8", "replace") for w in words[2:]])
+        if sub == b"resetstat":
+            # configResetStatCommand: resetServerStats, then the command table's and the
+            # error table's stats
+            for reset in self.resetters:
+                reset()
+            return "OK"
         return ReplyError(f"ERR CONFIG {sub.decode().upper()} is not modelled by redissim "
                           "(set the server's configuration in the scenario)")
 

@@ -261,6 +261,10 @@ class EventLoop:
         self._wait: Any = None
         self._t_slept = 0.0
         self.process: simpy.Process | None = None
+        #: the main thread's CPU that counters zeroed by CONFIG RESETSTAT accounted for
+        #: (_cpu_counted's terms), and the connections made before it
+        self._cpu_before: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+        self._conns_before = 0
         #: run() may move SimPy's clock itself (SimPy 4 keeps it in ``_now``, which ``now``
         #: reads and ``schedule`` adds to; tests/test_engine.py checks that this holds)
         self._skip_ok = hasattr(env, "_now")
@@ -917,7 +921,7 @@ class EventLoop:
             "server": {"hz": self.hz, "configured_hz": self.config_hz},
             "clients": {"connected_clients": self.connected},
             "stats": {
-                "total_connections_received": len(self.conns),
+                "total_connections_received": len(self.conns) - self._conns_before,
                 "total_commands_processed": self.total_commands_processed,
                 "instantaneous_ops_per_sec": self.instantaneous_ops_per_sec,
                 "total_net_input_bytes": self.total_net_input_bytes,
@@ -976,13 +980,11 @@ class EventLoop:
         for provider in self.cpu_accounts:
             for kind, seconds in provider().items():
                 acct[kind] += seconds
-        main = max(0.0, self.eventloop_duration_sum - acct["wait"]) + acct["load"]
-        io = (self.total_reads_processed * self.c_read
-              + self.total_net_input_bytes * self.c_read_byte
-              + self.total_writes_processed * self.c_write
-              + self.total_net_output_bytes * self.c_write_byte + acct["syscalls"])
-        loop = self.eventloop_cycles * self.c_iter + self.wakeups * self.c_wakeup
-        system = (ks.syscalls * io + ks.loop * loop + self.cron_sys + acct["fork"]
+        busy, io, loop, cron_sys = (a + b for a, b in zip(self._cpu_counted(), self._cpu_before,
+                                                           strict=True))
+        main = max(0.0, busy - acct["wait"]) + acct["load"]
+        io += acct["syscalls"]
+        system = (ks.syscalls * io + ks.loop * loop + cron_sys + acct["fork"]
                   + ks.child * acct["child_work"] + ks.load * acct["load"])
         system = min(system, main)
         user = main - system
@@ -993,6 +995,28 @@ class EventLoop:
                 "used_cpu_user_children": _timeval(child_user),
                 "used_cpu_sys_main_thread": _timeval(system),
                 "used_cpu_user_main_thread": _timeval(user)}
+
+    def _cpu_counted(self) -> tuple[float, float, float, float]:
+        """The main thread's CPU the model derives from the loop's INFO counters: its busy
+        time, its read(2)s and write(2)s, its iterations and wake-ups, serverCron's kernel
+        share (for cpu_fields)."""
+        io = (self.total_reads_processed * self.c_read
+              + self.total_net_input_bytes * self.c_read_byte
+              + self.total_writes_processed * self.c_write
+              + self.total_net_output_bytes * self.c_write_byte)
+        loop = self.eventloop_cycles * self.c_iter + self.wakeups * self.c_wakeup
+        return self.eventloop_duration_sum, io, loop, self.cron_sys
+
+    def resetstat(self) -> None:
+        """CONFIG RESETSTAT (``resetServerStats``, ``resetCommandTableStats``,
+        ``resetErrorTableStats``): the loop's INFO counters, commandstats and errorstats from
+        zero, connections counted from now. Not the process's CPU, which Redis reads from
+        getrusage and the model from those counters: what they account for so far is kept
+        apart and goes on counting in cpu_fields."""
+        self._cpu_before = tuple(a + b for a, b in zip(self._cpu_counted(), self._cpu_before,
+                                                      strict=True))
+        self.reset_stats()
+        self._conns_before = len(self.conns)
 
     # ------------------------------------------------------------------ crash / restart
     # Added for redissim/server/faults.py (persistence and crashes, issue 6). A killed
@@ -1038,6 +1062,7 @@ class EventLoop:
         self.cronloops = 0
         self.restarts += 1
         self.reset_stats()
+        self._cpu_before = (0.0, 0.0, 0.0, 0.0)
         for hook in self.restart_hooks:
             hook()
         self.process = self.env.process(self._resume_at(t))

@@ -94,6 +94,11 @@ class ActiveExpire:
         self.current_db = 0
         self.timelimit_exit = False
         self.last_fast_cycle = -1.0
+        self.reset_stats()
+
+    def reset_stats(self) -> None:
+        """The INFO stats from zero (CONFIG RESETSTAT, and a restart). The stale share is
+        also what lets the fast cycle run: Redis zeroes it too."""
         self.stat_expired_stale_perc = 0.0
         self.stat_expired_time_cap_reached_count = 0
         self.stat_expire_cycle_time_used = 0.0

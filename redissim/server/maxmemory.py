@@ -405,11 +405,17 @@ class MaxMemory:
     def reset_stats(self) -> None:
         """A restarted process: evicted_keys and the over-the-limit times from zero, the
         peak from what it loaded."""
+        self.reset_counters()
+        self.peak = self.measure()
+
+    def reset_counters(self) -> None:
+        """CONFIG RESETSTAT: evicted_keys and the over-the-limit times from zero (an
+        over-the-limit spell going on is timed again from the next eviction, as
+        ``stat_last_eviction_exceeded_time`` = 0 makes Redis do); the peak stays."""
         st = self.ev.stats
         st.evicted_keys = 0
         st.total_eviction_exceeded_time_s = 0.0
         st.exceeded_since_s = None
-        self.peak = self.measure()
 
     def timer(self, t: float) -> float:
         """evictionTimeProc, once per iteration while the previous call ran out of time."""
@@ -593,7 +599,9 @@ class MaxMemory:
     def info_fields(self) -> dict[str, dict[str, object]]:
         im = self._info_memory()
         fields: dict[str, object] = dict(im.as_dict())
-        fields["used_memory_peak"] = max(self.peak, im.used_memory)
+        if im.used_memory > self.peak:
+            self.peak = im.used_memory  # (INFO updates stat_peak_memory too, server.c)
+        fields["used_memory_peak"] = self.peak
         fields["mem_clients_normal"] = self._clients_memory()
         fields["mem_aof_buffer"] = im.mem_not_counted_for_evict
         stats = cast(dict[str, object], self.ev.stats.info(self._now))

@@ -676,6 +676,16 @@ class Persistence(CommandObserver):
             self._advance_shadow()
 
     # ================================================================== CPU accounts
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT's share here (``resetServerStats``): the saves, rewrites and forks
+        counted, the last fork's time, the delayed fsyncs."""
+        self.rdb_saves = 0
+        self.aof_rewrites = 0
+        self.latest_fork_usec = 0
+        self.total_forks = 0
+        self.stat_fork_time = 0.0
+        self.aof_delayed_fsync = 0
+
     def _reset_cpu(self) -> None:
         """This process's time on the loop's clock by kind, for INFO's CPU section (the
         loop's cpu_fields): waits on the disk (not CPU), forks' stalls, the AOF's write(2)s,

@@ -268,6 +268,9 @@ class ServerNode:
         cfg.on_set("lazyfree-lazy-expire", partial(setattr, self.keyspace, "lazyfree_lazy_expire"))
         # a restarted process reads its config file again
         loop.restart_hooks.append(cfg.restart)
+        for reset in (loop.resetstat, self.keyspace.stats.reset, self.expire.reset_stats,
+                      mm.reset_counters, p.reset_stats):
+            cfg.on_resetstat(reset)
 
 
 def cpu_cache_scaling(loop: EventLoop, memory: MaxMemory, profile: CostProfile) -> CacheScaling:
