@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import shlex
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any, Final
 
 import numpy as np
@@ -371,27 +371,73 @@ class ClientJob:
     requests to write), as the entry of SimPy's event queue that
     ``env.timeout(d).callbacks.append(fn)`` makes: SimPy's ``step()`` reads only an entry's
     ``callbacks`` and ``_ok``. Built here, compiled, it costs neither Timeout's constructor nor
-    ``schedule()`` in Python nor a closure, on a path taken once or twice per request."""
+    ``schedule()`` in Python nor a closure, on a path taken once or twice per request; and
+    the jobs that follow it in the queue run without SimPy's loop (run_jobs)."""
 
     def __init__(self, handler: Callable[[ClientJob], None], conn: Any, t: float, n: int,
                  sent: list[OutRecord] | None = None,
                  then: Callable[[float], None] | None = None) -> None:
-        self.callbacks: list[Any] | None = [handler]
+        self.callbacks: list[Any] | None = _RUN_JOBS
         self._ok = True
+        self.handler = handler
         self.conn = conn
         self.t = t
         self.n = n
         self.sent = sent
         self.then = then
+        self.jobs: JobQueue | None = None  # (JobQueue.push's)
+
+
+class JobQueue:
+    """SimPy's event queue as the jobs go into it: the environment and the parts of it the
+    push reads every time (its heap and event counter, which SimPy 4 never replaces), so
+    that a push costs one generic attribute read (the clock) rather than three."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.heap: list[Any] = env._queue
+        self.eid: Any = env._eid
+
+    def push(self, job: ClientJob) -> None:
+        """Put ``job`` in the queue for ``job.t`` (now, if that has passed): what
+        ``env.timeout(job.t - env.now if job.t > env.now else 0.0)`` does, to the same time
+        and order (SimPy's own event counter; tests/test_engine.py checks the internals
+        this uses)."""
+        now: float = self.env._now
+        t = job.t
+        job.jobs = self
+        heappush(self.heap, (now + (t - now if t > now else 0.0), NORMAL, next(self.eid), job))
 
 
 def schedule_job(env: Any, job: ClientJob) -> None:
-    """Put ``job`` in SimPy's queue for ``job.t`` (now, if that has passed): what
-    ``env.timeout(job.t - env.now if job.t > env.now else 0.0)`` does, to the same time and
-    order (SimPy's own event counter; tests/test_engine.py checks the internals it uses)."""
-    now = env._now
-    t = job.t
-    heappush(env._queue, (now + (t - now if t > now else 0.0), NORMAL, next(env._eid), job))
+    """JobQueue(env).push(job), for a single job."""
+    JobQueue(env).push(job)
+
+
+def run_jobs(job: ClientJob) -> None:
+    """The callback SimPy's step() finds on every job: runs its handler, then every job at
+    the head of the queue after it, as step() would, one at a time (popped, the clock moved
+    to its time, its callbacks cleared, its handler run), until the head is something else
+    (a timer of the loop, an interrupt, the end of the run): SimPy's own loop, in Python,
+    costs more than most handlers. The order of everything is SimPy's."""
+    job.handler(job)
+    jobs = job.jobs
+    assert jobs is not None
+    env = jobs.env
+    q = jobs.heap
+    while q:
+        head = q[0]
+        nxt = head[3]
+        if type(nxt) is not ClientJob:
+            return
+        heappop(q)
+        env._now = head[0]
+        nxt.callbacks = None
+        nxt.handler(nxt)
+
+
+#: every job's callbacks (step() replaces an event's list with None, it never edits it)
+_RUN_JOBS: Final[list[Any]] = [run_jobs]
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -422,6 +468,8 @@ class Driver:
         #: a cluster's ClusterRouter (sim/cluster.py), set by the engine before start(); the
         #: drivers then connect and send through it (a cluster has no SCAN walker)
         self.router: Any = None
+        #: where the client's jobs go (its thread's CPU, when modelled)
+        self._jobs = JobQueue(loop.env)
 
     def _flush_hists(self) -> None:
         """Bin the latencies the hot paths appended to the histograms' buffers, the shared
@@ -501,6 +549,8 @@ class Driver:
         #: scaled by the cost of the job)
         self._cpu_free = [t] * wl.client_threads
         self._cpu_buf: list[float] = []
+        #: (read per job: a plain value, not the model's attribute)
+        self._cpu_constant = wl.client_cpu_distribution == "constant"
         self.mix = CommandMix(wl, self.rng, self.loop.key_tables)
         self.end_time = t + wl.duration if wl.duration is not None else float("inf")
         self.budget = wl.requests if wl.requests is not None else -1
@@ -512,7 +562,7 @@ class Driver:
         ``then(t_write)`` runs at ``t`` with the time the CPU is done. (At ``t``, not now:
         replies are handed over when the server writes them, ahead of their arrival, and the
         threads must take requests in the order they come, first come first served.)"""
-        schedule_job(self.loop.env, ClientJob(self._then_job, None, t, n, None, then))
+        self._jobs.push(ClientJob(self._then_job, None, t, n, None, then))
 
     def _then_job(self, job: ClientJob) -> None:
         then = job.then
@@ -534,7 +584,7 @@ class Driver:
         (_on_cpu), gives the time it gets to them (where redis-benchmark's readHandler
         stamps their latency) and the time it is done with them (when the connection's next
         request is decided), and _replies runs with both (_read_job)."""
-        schedule_job(self.loop.env, ClientJob(self._read_job, conn, t, 0, sent))
+        self._jobs.push(ClientJob(self._read_job, conn, t, 0, sent))
 
     def _read_job(self, job: ClientJob) -> None:
         sent = job.sent
@@ -557,9 +607,9 @@ class Driver:
         serve the jobs in the order they come (FIFO); one that was idle starts after its
         wake-up."""
         free = self._cpu_free
-        i = free.index(min(free))
+        i = 0 if len(free) == 1 else free.index(min(free))
         start = t + self._wakeup if t > free[i] else free[i]
-        if self.wl.client_cpu_distribution == "constant":
+        if self._cpu_constant:
             cost = fixed + n * unit
         else:
             cost = 0.0
@@ -652,7 +702,7 @@ class ClosedDriver(Driver):
         self.active += 1
         if self.client_cpu:
             # (_on_cpu, without its closures)
-            schedule_job(self.loop.env, ClientJob(self._write_job, conn, t, n))
+            self._jobs.push(ClientJob(self._write_job, conn, t, n))
         else:
             self._write(conn, t, n)
 
