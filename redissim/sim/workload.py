@@ -365,7 +365,6 @@ class CommandMix:
         return self.builders[min(k, len(self.builders) - 1)]
 
 
-# AppDriver (sim/app.py, plain Python) derives from Driver, which mypyc compiles.
 class ClientJob:
     """A job reaching a client's thread at a simulated time (its replies to read, or its next
     requests to write), as the entry of SimPy's event queue that
@@ -440,6 +439,7 @@ def run_jobs(job: ClientJob) -> None:
 _RUN_JOBS: Final[list[Any]] = [run_jobs]
 
 
+# AppDriver (sim/app.py, plain Python) derives from Driver, which mypyc compiles.
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Driver:
     """Common bookkeeping of a workload: histograms, first send, last reply, completion."""
