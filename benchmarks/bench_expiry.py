@@ -171,8 +171,8 @@ def instructions(n: int, ttl: bool, ttl_ms: int, space: int, client: bool = Fals
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms, space, client)], check=True,
-                       capture_output=True, env=_ONE_BLAS_THREAD)
+                        sys.executable, "-c", _variant_code(n, ttl, ttl_ms, space, client)],
+                       check=True, capture_output=True, env=_ONE_BLAS_THREAD)
         with open(out) as f:
             for line in f:
                 if line.startswith(("summary:", "totals:")):

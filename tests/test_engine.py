@@ -221,7 +221,7 @@ def test_a_client_job_is_scheduled_as_simpy_schedules_a_timeout():
         else:
             schedule_job(env, ClientJob(lambda job, i=i: ran.append((i, env.now)), None, t, 1))
     env.run()
-    at = 0.1 + (0.3 - 0.1)  # (not 0.3 in floating point: what a Timeout from 0.1 gets)
+    at = 0.1 + (0.3 - 0.1)  # (the sum a Timeout from 0.1 gets, whatever it rounds to)
     assert ran == [(2, 0.1), (0, at), (1, at), (4, at), (3, 0.1 + (0.7 - 0.1))]
 
 
