@@ -210,16 +210,17 @@ def test_a_client_job_is_scheduled_as_simpy_schedules_a_timeout():
     Timeouts of the same time, and SimPy's step() runs their handler with the job."""
     import simpy
 
-    from redissim.sim.workload import ClientJob, schedule_job
+    from redissim.sim.workload import ClientJob, JobQueue
 
     env = simpy.Environment(initial_time=0.1)
+    jobs = JobQueue(env)
     ran: list[tuple[int, float]] = []
     for i, t in enumerate([0.3, 0.3, 0.05, 0.7, 0.3]):
         if i % 2:
             env.timeout(t - env.now if t > env.now else 0.0).callbacks.append(
                 lambda _e, i=i: ran.append((i, env.now)))
         else:
-            schedule_job(env, ClientJob(lambda job, i=i: ran.append((i, env.now)), None, t, 1))
+            jobs.push(ClientJob(lambda job, i=i: ran.append((i, env.now)), None, t, 1))
     env.run()
     at = 0.1 + (0.3 - 0.1)  # (the sum a Timeout from 0.1 gets, whatever it rounds to)
     assert ran == [(2, 0.1), (0, at), (1, at), (4, at), (3, 0.1 + (0.7 - 0.1))]

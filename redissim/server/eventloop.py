@@ -471,32 +471,36 @@ class EventLoop:
             t = self._iteration(t0)
             self.busy_time += t - t0
             # One timeout covers the iteration's CPU and the sleep in epoll_wait that follows.
-            while True:
-                wake = self._next_wake(t)
-                if wake > t and self.trace is not None:
-                    self.trace.emit(t, tr.K_IDLE)
-                self._wake_at = wake
-                self._slept = wake > t
-                if self._skip_ok and wake < env.peek():
-                    # Nothing else in the simulation happens before this wake-up, so no
-                    # one can write to the server meanwhile: skip SimPy's round trip (an
-                    # event, a heap push and pop, a generator resume) and move its clock
-                    # exactly as its step() would have, to now + (wake - now).
-                    env._now = env._now + (wake - env._now)
-                    break
-                self._sleeping = True
-                self._t_slept = t
-                self._wait = env.timeout(wake - env.now)
-                # (woken by this timer or by the one _rewake put in its place)
-                yield self._wait
-                self._wait = None
-                self._sleeping = False
-                break
+            wake = self._plan_wake(t)
+            if self._skip_ok and wake < env.peek():
+                # Nothing else in the simulation happens before this wake-up, so no one can
+                # write to the server meanwhile: skip SimPy's round trip (an event, a heap
+                # push and pop, a generator resume) and move its clock exactly as its step()
+                # would have, to now + (wake - now).
+                env._now = env._now + (wake - env._now)
+                continue
+            self._sleeping = True
+            self._t_slept = t
+            self._wait = env.timeout(wake - env.now)
+            # (woken by this timer or by the one _rewake put in its place)
+            yield self._wait
+            self._wait = None
+            self._sleeping = False
+
+    def _plan_wake(self, t: float) -> float:
+        """When the loop, idle from ``t`` (an iteration's end), wakes next: epoll_wait's
+        return (_next_wake), marked in the trace when it sleeps at all."""
+        wake = self._next_wake(t)
+        if wake > t and self.trace is not None:
+            self.trace.emit(t, tr.K_IDLE)
+        self._wake_at = wake
+        self._slept = wake > t
+        return wake
 
     def _rewake(self, _event: Any) -> None:
         """A client wrote earlier than the sleeping loop's planned wake-up: plan it again
-        from now, as the loop's own code above would (the trace's idle mark included), and
-        move the loop's wait to a timer at the new time. The old timer stays in SimPy's
+        from now (_plan_wake, as the loop does), and move the loop's wait to a timer at the
+        new time. The old timer stays in SimPy's
         queue, with nothing waiting on it."""
         old = self._wait
         proc = self.process
@@ -506,11 +510,7 @@ class EventLoop:
         t = self._t_slept
         if env.now > t:
             t = env.now
-        wake = self._next_wake(t)
-        if wake > t and self.trace is not None:
-            self.trace.emit(t, tr.K_IDLE)
-        self._wake_at = wake
-        self._slept = wake > t
+        wake = self._plan_wake(t)
         self._t_slept = t
         new = env.timeout(wake - env.now)
         new.callbacks = old.callbacks

@@ -47,16 +47,25 @@ FAST: Final = "fast"
 class ActiveExpire:
     """The state ``activeExpireCycle`` keeps in statics, and its INFO counters."""
 
+    # the limits active-expire-effort sets (set_effort)
+    keys_per_loop: int
+    fast_duration: float
+    slow_time_perc: int
+    acceptable_stale: int
+    # statics of activeExpireCycle (reset), and the INFO stats (reset_stats)
+    current_db: int
+    timelimit_exit: bool
+    last_fast_cycle: float
+    stat_expired_stale_perc: float
+    stat_expired_time_cap_reached_count: int
+    stat_expire_cycle_time_used: float  # seconds
+
     def __init__(self, keyspace: Keyspace, *, hz: Callable[[], int], effort: int = 1,
                  cost_bucket_us: float = 0.0, cost_sample_us: float = 0.0,
                  cost_expire_us: float = 0.0, trace: tr.Trace | None = None,
                  on_expired: Callable[[int, list[bytes], float], None] | None = None):
         self.ks = keyspace
         self.hz = hz
-        self.keys_per_loop = ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP
-        self.fast_duration = ACTIVE_EXPIRE_CYCLE_FAST_DURATION_US * 1e-6
-        self.slow_time_perc = ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
-        self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE
         self.set_effort(effort)
         self.c_bucket = cost_bucket_us * 1e-6
         self.c_sample = cost_sample_us * 1e-6
@@ -64,14 +73,7 @@ class ActiveExpire:
         self.trace = trace
         #: called with (db, propagated DEL argv, time) for every key the cycle expires
         self.on_expired = on_expired
-        # statics of activeExpireCycle
-        self.current_db = 0
-        self.timelimit_exit = False
-        self.last_fast_cycle = -1.0
-        # INFO stats
-        self.stat_expired_stale_perc = 0.0
-        self.stat_expired_time_cap_reached_count = 0
-        self.stat_expire_cycle_time_used = 0.0  # seconds
+        self.reset()
         self.cycles = {SLOW: 0, FAST: 0}
         #: (start, duration, kind, expired) of recent cycles, for tests and the view
         self.history: list[tuple[float, float, str, int]] = []
@@ -89,7 +91,7 @@ class ActiveExpire:
         self.acceptable_stale = ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE - e
 
     def reset(self) -> None:
-        """A restarted process: activeExpireCycle's statics and the INFO stats from zero
+        """A new or restarted process: activeExpireCycle's statics and the INFO stats from zero
         (the cycle history, kept for the view, goes on)."""
         self.current_db = 0
         self.timelimit_exit = False

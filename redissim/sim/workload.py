@@ -408,11 +408,6 @@ class JobQueue:
         heappush(self.heap, (now + (t - now if t > now else 0.0), NORMAL, next(self.eid), job))
 
 
-def schedule_job(env: Any, job: ClientJob) -> None:
-    """JobQueue(env).push(job), for a single job."""
-    JobQueue(env).push(job)
-
-
 def run_jobs(job: ClientJob) -> None:
     """The callback SimPy's step() finds on every job: runs its handler, then every job at
     the head of the queue after it, as step() would, one at a time (popped, the clock moved
