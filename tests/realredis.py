@@ -131,16 +131,21 @@ class RespClient:
 class RedisServer:
     """One redis-server process in ``workdir`` on a free port; stop() kills it by PID."""
 
-    def __init__(self, binary: str, workdir: Path, extra: Sequence[str] = ()) -> None:
+    def __init__(self, binary: str, workdir: Path, extra: Sequence[str] = (),
+                 conf: Path | None = None) -> None:
         self.binary = binary
         self.workdir = Path(workdir)
         self.port = free_port()
         self.extra = list(extra)
+        #: a config file to start from (CONFIG REWRITE writes into it); the options below
+        #: override what it says
+        self.conf = conf
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         args = [
             self.binary,
+            *([str(self.conf)] if self.conf is not None else []),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",

@@ -85,7 +85,7 @@ def test_config_get_in_cluster_mode_and_the_rest_of_config():
         {"type": "script", "steps": [{"at": 0, "cmd": "CONFIG GET cluster-enabled"}]}]})
     assert simulate(sc).workloads[0].records[0]["reply"] == ["cluster-enabled", "yes"]
     steps = ["CONFIG", "CONFIG GET", "CONFIG FOO", "CONFIG SET hz",
-             "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG REWRITE",
+             "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG HELP",
              "CONFIG GET cluster-enabled"]
     sc = Scenario.model_validate({"name": "c", "workloads": [{"type": "script", "steps": [
         {"at": 0.001 * i, "cmd": s} for i, s in enumerate(steps)]}]})
@@ -244,7 +244,7 @@ def test_config_set_maxmemory_evicts_to_the_new_limit():
 
 def test_a_restarted_server_goes_back_to_the_scenarios_configuration():
     """CONFIG SET changes the running process only: after a crash and restart CONFIG GET
-    and the loop are back at the scenario's values (no CONFIG REWRITE in the model)."""
+    and the loop are back at the scenario's values (without a CONFIG REWRITE)."""
     sim, res = _run_script({"hz": 10}, [(0.1, "CONFIG SET hz 50 active-expire-effort 5"),
                                         (0.2, "CONFIG GET hz"), (2.0, "CONFIG GET hz"),
                                         (2.0, "CONFIG GET active-expire-effort")],
@@ -300,11 +300,9 @@ def _info(text: str) -> dict[str, str]:
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-def test_config_resetstat_zeroes_what_a_real_server_zeroes(tmp_path):
-    """CONFIG RESETSTAT, then a few commands: INFO's counters, commandstats and errorstats
-    are what a real redis-server gives after the same lines (the forks, the saves and the
-    expired key before it forgotten; the memory peak and the changes since the last save
-    kept), and the process's CPU goes on growing."""
+def _run_real(tmp_path: Path, steps: list[tuple[float, str]]) -> list[object]:
+    """The replies of a real redis-server (no save points) to the steps, each sent at its
+    time from the start; skips the test where none is installed."""
     binary = find_redis_server()
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
@@ -314,13 +312,22 @@ def test_config_resetstat_zeroes_what_a_real_server_zeroes(tmp_path):
     try:
         c = srv.client()
         real, start = [], time.monotonic()
-        for at, line in RESETSTAT_STEPS:
+        for at, line in steps:
             time.sleep(max(0.0, at - (time.monotonic() - start)))
             r = c.command(*shlex.split(line))
             real.append(r.decode() if isinstance(r, bytes) else r)
         c.close()
     finally:
         srv.stop()
+    return real
+
+
+def test_config_resetstat_zeroes_what_a_real_server_zeroes(tmp_path):
+    """CONFIG RESETSTAT, then a few commands: INFO's counters, commandstats and errorstats
+    are what a real redis-server gives after the same lines (the forks, the saves and the
+    expired key before it forgotten; the memory peak and the changes since the last save
+    kept), and the process's CPU goes on growing."""
+    real = _run_real(tmp_path, RESETSTAT_STEPS)
     sim, res = _run_script({"save": ""}, RESETSTAT_STEPS)
     model = [r["reply"] for r in res.workloads[0].records]
     # INFO before RESETSTAT and at the end, from each: (before, after)
@@ -348,3 +355,113 @@ def test_config_resetstat_zeroes_what_a_real_server_zeroes(tmp_path):
     assert counted(model_after) == counted(real_after)
     assert "cmdstat_lpush" in counted(model_before)  # (forgotten since)
     assert "cmdstat_lpush" not in counted(model_after)
+
+
+#: CONFIG SET appendonly on a server that started without an AOF: the rewrite that writes the
+#: AOF's base (the writes meanwhile go to its INCR), a stop and a start while a BGSAVE runs
+#: (the rewrite waits for it), a BGREWRITEAOF killed by the start that follows it
+APPENDONLY_STEPS = [
+    (0.0, "SET a 1"), (0.0, "SET b 2"), (0.0, "CONFIG SET appendonly yes"),
+    (0.0, "INFO everything"), (0.0, "SET c 3"), (0.5, "INFO everything"), (0.6, "SET d 4"),
+    (0.6, "INFO everything"), (0.7, "CONFIG SET appendonly no"), (0.7, "INFO everything"),
+    (0.8, "BGSAVE"), (0.8, "CONFIG SET appendonly yes"), (0.8, "INFO everything"),
+    (0.8, "SET e 5"), (0.8, "INFO everything"), (1.5, "INFO everything"), (1.5, "CONFIG GET appendonly"),
+    (1.6, "CONFIG SET appendonly no"), (1.6, "BGREWRITEAOF"),
+    (1.6, "CONFIG SET appendonly yes"), (1.6, "INFO everything"), (2.5, "SET f 6"),
+    (2.5, "INFO everything")]
+#: INFO's fields both must give at every INFO of the steps (the sizes in bytes: the AOF's
+#: base, an RDB preamble, and the commands appended to it)
+APPENDONLY_FIELDS = ["aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled",
+                     "aof_rewrites", "aof_last_bgrewrite_status", "aof_current_size",
+                     "aof_base_size", "aof_buffer_length", "rdb_bgsave_in_progress",
+                     "total_forks"]
+
+
+def test_config_set_appendonly_does_what_a_real_server_does(tmp_path):
+    """The AOF turned on and off during a run: INFO's AOF fields after every step are a real
+    redis-server's, the sizes to the byte. (The steps leave each child its time: Redis
+    reaps a child in serverCron, so a child started by one command is still running at the
+    next command.)"""
+    real = _run_real(tmp_path, APPENDONLY_STEPS)
+    _, res = _run_script({"save": ""}, APPENDONLY_STEPS)
+    model = [r["reply"] for r in res.workloads[0].records]
+    seen = []
+    for (at, line), m, r in zip(APPENDONLY_STEPS, model, real, strict=True):
+        if not line.startswith("INFO"):
+            assert m == _reply_text(r), (at, line, m, r)
+            continue
+        mi, ri = _info(m), _info(r)
+        got = {f: mi.get(f) for f in APPENDONLY_FIELDS}
+        assert got == {f: ri.get(f) for f in APPENDONLY_FIELDS}, (at, got)
+        seen.append(got)
+    # what the steps went through: a rewrite in progress, done (154 bytes: the base of a
+    # and b with SELECT and SET c after it), turned off (no sizes), waiting for a BGSAVE
+    assert seen[0]["aof_rewrite_in_progress"] == "1"
+    assert seen[1]["aof_current_size"] == seen[1]["aof_base_size"] == "154"
+    assert seen[3]["aof_enabled"] == "0" and seen[3]["aof_current_size"] is None
+    assert seen[4]["aof_rewrite_scheduled"] == "1"
+    assert seen[5] == seen[4]  # SET e: no AOF to append to before the rewrite starts
+    assert seen[7]["aof_rewrites"] == "4" and seen[7]["total_forks"] == "5"
+
+
+def test_config_set_appendonly_forks_inside_the_command_and_costs_every_write_after():
+    """On 1 GB of data the start's fork stalls the loop (the CONFIG SET's reply waits for
+    it); once the rewrite is done every write is appended and,
+    under appendfsync always, waits for its fsync; the stop writes and fsyncs on the main
+    thread. A run with faults refuses the change."""
+    steps = [(0.5, "SET k 1"), (1.0, "CONFIG SET appendfsync always appendonly yes"),
+             (7.9, "INFO persistence"), (8.0, "SET k 2"), (8.5, "CONFIG SET appendonly no"),
+             (8.6, "SET k 3"), (9.0, "INFO persistence")]
+    preload = {"keys": 100_000, "value-size": 10_000, "distinct-values": False}
+    sim, res = _run_script({"save": ""}, steps, preload=preload)
+    rec = res.workloads[0].records
+    p = sim.nodes[0].persistence
+    (t_fork, stall, used), = p.forks
+    assert used > 10**9 and stall > 0.005
+    lat = {r["command"]: r["latency_ms"] for r in rec}
+    assert lat["CONFIG SET appendfsync always appendonly yes"] > 1e3 * stall
+    done = _info(rec[2]["reply"])  # the rewrite's base written: the AOF is on
+    assert done["aof_rewrite_in_progress"] == "0" and int(done["aof_base_size"]) > 10**6
+    assert lat["SET k 2"] > 5 * lat["SET k 1"]  # its fsync under the reply
+    assert lat["SET k 3"] < lat["SET k 2"] / 5  # the AOF is off again
+    info = _info(rec[-1]["reply"])
+    assert info["aof_enabled"] == "0" and info["aof_rewrites"] == "1"
+    assert p.durable_off == p.written_off > 0  # the stop's fsync: nothing left unsynced
+
+    _, res = _run_script({"save": ""}, [(0.1, "CONFIG SET appendonly yes")],
+                         faults=[{"at": 1.0, "kind": "crash", "restart-after": 0.5}])
+    reply = res.workloads[0].records[0]["reply"]
+    assert "not modelled" in reply["error"] and "faults" in reply["error"], reply
+
+
+#: CONFIG SET, then REWRITE, then a change not written; a restart, then what it runs with
+REWRITE_STEPS = [(0.1, "CONFIG SET hz 50 maxmemory-samples 7"), (0.1, "CONFIG REWRITE"),
+                 (0.2, "CONFIG SET hz 20 active-expire-effort 4")]
+AFTER_RESTART = [(2.0, "CONFIG GET hz"), (2.0, "CONFIG GET maxmemory-samples"),
+                 (2.0, "CONFIG GET active-expire-effort")]
+
+
+def test_config_rewrite_keeps_what_was_set_across_a_restart(tmp_path):
+    """CONFIG REWRITE writes the values set so far into the config file, so a restarted
+    process runs with them; a value set after it is lost. A real redis-server started from a
+    config file and restarted from it answers the same."""
+    _, res = _run_script({"hz": 10}, REWRITE_STEPS + AFTER_RESTART,
+                         faults=[{"at": 1.0, "kind": "crash", "restart-after": 0.5}])
+    model = [r["reply"] for r in res.workloads[0].records]
+    assert model == ["OK", "OK", "OK", ["hz", "50"], ["maxmemory-samples", "7"],
+                     ["active-expire-effort", "1"]]
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    conf = tmp_path / "redis.conf"
+    conf.write_text("hz 10\n")
+    real = []
+    for steps in (REWRITE_STEPS, AFTER_RESTART):
+        srv = RedisServer(binary, tmp_path, conf=conf).start()
+        try:
+            c = srv.client()
+            real += [_reply_text(c.command(*shlex.split(line))) for _, line in steps]
+            c.close()
+        finally:
+            srv.stop()
+    assert real == model

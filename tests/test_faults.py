@@ -119,6 +119,24 @@ def test_rdb_only_loses_everything_since_the_last_completed_snapshots_fork(kind)
     assert any(abs((3.55 - rec.loss_window_s) - f) < 0.05 for f in forks)
 
 
+def test_a_crash_while_a_child_runs_kills_the_child():
+    """The child of a BGSAVE under way when the process dies is gone with it: no dump.rdb
+    from it, and the restart loads nothing (the compiled build once failed here, reading
+    the server's child as still set after the child's yield)."""
+    sc = Scenario.model_validate({
+        "name": "crash-in-bgsave", "server": {"save": ""},
+        "preload": {"keys": 20_000, "value-size": 1000},
+        "faults": [{"at": 1.01, "kind": "crash", "restart-after": 0.5}],
+        "workloads": [{"type": "script", "steps": [{"at": 1.0, "cmd": "BGSAVE"},
+                                                   {"at": 2.0, "cmd": "DBSIZE"}]}]})
+    sim = Simulation(sc)
+    res = sim.run()
+    assert [r["reply"] for r in res.workloads[0].records] == [
+        "Background saving started", 0]
+    p = sim.persistence
+    assert len(p.forks) == 1 and p.child is None and p.snapshots == []
+
+
 def test_no_persistence_loses_everything():
     sim, p, inj, res = run(scenario(NONE, [{"at": 2.0, "kind": "crash", "restart_after": 0.2}],
                                     preload=100, duration=2.5))

@@ -413,3 +413,24 @@ def test_the_loop_shows_it_is_being_woken_while_a_request_waits():
     assert rp.phase_at(r.t_arrive + 10e-6)[0] == "epoll_wait"
     assert scene.render(surf, r.t_arrive + 10e-6, speed=1e-3)["loop_waking"] == 1
     assert scene.render(surf, r.t_arrive - 1e-6, speed=1e-3)["loop_waking"] == 0
+
+
+def test_the_child_of_each_fork_is_a_snapshot_or_an_aof_rewrite():
+    """A BGSAVE's child writes dump.rdb; CONFIG SET appendonly yes forks a rewrite, which the
+    view titles as such; one killed by appendonly no stops running at the kill."""
+    from redissim.scenario import Scenario
+    from redissim.sim.engine import simulate
+
+    steps = [(0.1, "BGSAVE"), (1.0, "CONFIG SET appendonly yes"),
+             (1.01, "CONFIG SET appendonly no"), (2.0, "BGREWRITEAOF"), (2.5, "PING")]
+    sc = Scenario.model_validate({
+        "name": "children", "server": {"save": ""},
+        "preload": {"keys": 20_000, "value-size": 1000},
+        "workloads": [{"type": "script", "steps": [{"at": a, "cmd": c} for a, c in steps]}]})
+    res = simulate(sc, trace=True)
+    rp = Replay(ViewInput.from_result(res))
+    assert [rp.is_rewrite(i) for i in range(len(rp.forks))] == [False, True, True]
+    assert rp.child_at(0.1 + 1e-3)[0] == 0
+    assert rp.child_at(1.0 + 5e-3)[0] == 1  # (left alone, it would run ~30 ms)
+    assert rp.child_at(1.01 + 1e-3) is None  # killed
+    assert rp.child_at(2.0 + 1e-3)[0] == 2

@@ -26,10 +26,13 @@ and ``dynamic-hz`` (serverCron's next tick follows), ``active-expire-effort``, t
 knobs, the persistence settings and ``lazyfree-lazy-expire``; ``maxmemory`` only in a run
 that started with a limit (a run without one does not keep every key's size), and
 ``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
-(the objects' lru fields are kept only then). The rest of its parameters (``appendonly``,
-the listpack limits) and Redis's other parameters answer that they are not modelled. A
-restarted process starts again from the scenario's configuration, as Redis does from its
-config file without CONFIG REWRITE, which answers that it is not modelled.
+(the objects' lru fields are kept only then). ``appendonly`` starts or stops the AOF inside
+the command, as Redis does (a rewrite's fork; a final write and fsync), in a run without
+faults (whose restart would have to pick the AOF or dump.rdb by the config file). The rest
+of its parameters (the listpack limits) and Redis's other parameters answer that they are
+not modelled. A restarted process starts again from the scenario's configuration, as Redis
+does from its config file; CONFIG REWRITE writes the values set so far into that file (the
+scenario's settings stand for it), so a restart keeps them.
 
 CONFIG RESETSTAT zeroes what ``resetServerStats`` does, in the mechanisms that keep such
 counters (the loop's, with commandstats and errorstats; the keyspace's hits, misses and
@@ -169,6 +172,7 @@ SPECS: dict[str, Spec] = {
     "stop-writes-on-bgsave-error": Spec("bool"),
     "rdbcompression": Spec("bool"),
     "lazyfree-lazy-expire": Spec("bool"),
+    "appendonly": Spec("bool"),
 }
 
 
@@ -306,7 +310,12 @@ class ConfigCommand:
                       if k not in ALIASES}
         self.settings = dict(self.start)
         self.appliers: dict[str, Callable[[Any], None]] = {}
+        #: appliers that act inside the command, taking its time and returning when the
+        #: loop can go on (a fork, an fsync on the main thread)
+        self.timed: dict[str, Callable[[Any, float], float]] = {}
         self.checks: dict[str, Callable[[Any], str | None]] = {}
+        #: the time of the command being answered (a timed applier moves it on)
+        self._t = 0.0
         #: what CONFIG RESETSTAT zeroes, each mechanism's INFO counters (on_resetstat)
         self.resetters: list[Callable[[], None]] = []
 
@@ -326,18 +335,32 @@ class ConfigCommand:
         if check is not None:
             self.checks[name] = check
 
+    def on_set_timed(self, name: str, apply: Callable[[Any, float], float],
+                     check: Callable[[Any], str | None] | None = None) -> None:
+        """:meth:`on_set` for a change that takes the loop's time inside the command:
+        ``apply(value, t)`` returns the time the command goes on from. (A restart cannot
+        undo such a change: its check must refuse it in a run that can restart.)"""
+        if name not in SPECS:
+            raise ValueError(f"no CONFIG SET parser for {name!r}")
+        self.timed[name] = apply
+        if check is not None:
+            self.checks[name] = check
+
     def restart(self) -> None:
         """A restarted process reads its config file again: what CONFIG SET changed goes
         back to the scenario's value (a restart hook of the loop)."""
         for name, shown in self.start.items():
             if self.settings[name] != shown:
+                assert name not in self.timed, name  # refused by its check (on_set_timed)
                 parsed = parse_value(SPECS[name], shown)
                 assert not isinstance(parsed, str), (name, shown, parsed)
                 self.appliers[name](parsed[0])
                 self.settings[name] = shown
 
     def __call__(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
+        self._t = t
         reply = self._reply(args)
+        t = self._t
         if not (isinstance(reply, ReplyError) and reply.rejected):
             # the command ran: its cost in the profile (the loop charges a refusal itself)
             t += self.loop.c_cmd.get("config", self.loop.c_default)
@@ -363,6 +386,11 @@ class ConfigCommand:
             return self._get(words[2:])
         if sub == b"set":
             return self._set([w.decode("utf-8", "replace") for w in words[2:]])
+        if sub == b"rewrite":
+            # rewriteConfig: the config file gets the values the process runs with, so a
+            # restart reads them (the scenario's server settings are that file)
+            self.start = dict(self.settings)
+            return "OK"
         if sub == b"resetstat":
             # configResetStatCommand: resetServerStats, then the command table's and the
             # error table's stats
@@ -408,7 +436,7 @@ class ConfigCommand:
             if name in IMMUTABLE:
                 return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
                                   f"'{asked}') - can't set immutable config")
-            if name not in self.appliers:
+            if name not in self.appliers and name not in self.timed:
                 if name == "maxmemory":
                     why = "this run keeps no key sizes: it started without maxmemory"
                 elif name in self.start:
@@ -441,6 +469,10 @@ class ConfigCommand:
             if name == "hz":  # updateHZ: any value is taken, then capped
                 value = min(max(value, MIN_HZ), MAX_HZ)
                 shown = str(value)
-            self.appliers[name](value)
+            timed = self.timed.get(name)
+            if timed is not None:
+                self._t = timed(value, self._t)  # inside the command (a fork, an fsync)
+            else:
+                self.appliers[name](value)
             self.settings[name] = shown
         return "OK"

@@ -451,7 +451,15 @@ class Persistence(CommandObserver):
         self.track = track
 
         self.saveparams = parse_save(config.save)
+        #: ``aof_state != AOF_OFF``: the AOF is on, or waiting for the rewrite that starts it
         self.aof_on = bool(config.appendonly)
+        #: ``aof_state == AOF_WAIT_REWRITE``: turned on by CONFIG SET, the AOF exists once
+        #: the rewrite that writes its base is done (set_appendonly)
+        self.aof_wait_rewrite = False
+        #: ``aof_fd != -1``: an INCR file is open (a rewrite then fsyncs and closes it)
+        self._aof_fd_open = self.aof_on
+        #: the AOF's beforeSleep flush and the kernel's writeback of it are plugged in
+        self._aof_hooked = False
         self.appendfsync: str = config.appendfsync
         self.no_fsync_on_rewrite = bool(config.no_appendfsync_on_rewrite)
         self.stop_writes_on_bgsave_err = bool(config.stop_writes_on_bgsave_error)
@@ -741,13 +749,84 @@ class Persistence(CommandObserver):
         loop.propagate = self
         loop.cron_hooks.append(self.cron)
         if self.aof_on:
-            loop.before_sleep_hooks.append(self.before_sleep)
-            self.env.process(self._kernel_writeback())
+            self._hook_aof()
         if self.track:
             loop.reply_hooks.append(self.on_replies)
         loop.info_providers.append(self.info_fields)
         loop.cpu_accounts.append(self.cpu_account)
         loop.restart_hooks.append(self._reset_cpu)
+
+    def _hook_aof(self) -> None:
+        """Plug in what only an AOF needs: beforeSleep's flush, the kernel's writeback of the
+        file, and the DELs the active expire cycle propagates."""
+        if self._aof_hooked:
+            return
+        self._aof_hooked = True
+        self.loop.before_sleep_hooks.append(self.before_sleep)
+        self.env.process(self._kernel_writeback())
+        self._plug_expired()
+
+    def set_appendonly(self, on: bool, t: float) -> float:
+        """CONFIG SET appendonly (config.c ``updateAppendonly``): ``startAppendOnly`` or
+        ``stopAppendOnly``, inside the command. Returns when the loop can go on: after the
+        rewrite's fork when turned on, after the final write and fsync when turned off."""
+        if on and not self.aof_on:
+            return self._start_aof(t)
+        if not on and self.aof_on:
+            return self._stop_aof(t)
+        return t
+
+    def _start_aof(self, t: float) -> float:
+        """``startAppendOnly``: the AOF waits for a rewrite, which writes its base (the
+        dataset as it is at the fork). Until the rewrite is done there is no AOF to load, so
+        writes reach the new INCR file only while the rewrite's child runs; a running BGSAVE
+        makes the rewrite wait for it (scheduled, started by serverCron); a rewrite already
+        running was not collecting the writes, so it is killed and a new one started."""
+        if not self._attached:
+            self.attach()
+        self.aof_on = True
+        self.aof_wait_rewrite = True
+        self._hook_aof()
+        child = self.child
+        if child is not None and child.kind != AOF:
+            self.aof_rewrite_scheduled = True
+        else:
+            if child is not None:
+                self._kill_child()
+            t = self._start_rewrite(t, "appendonly")
+        self.aof_last_fsync = unix_s(t)
+        self.aof_bio_fsync_ok = True  # an earlier fsync error is forgotten (logged)
+        return t
+
+    def _stop_aof(self, t: float) -> float:
+        """``stopAppendOnly``: write what aof_buf holds, fsync the file on the main thread
+        (the loop waits for the device), close it, and kill a rewrite in progress."""
+        t = self.flush(t, force=True)
+        t_io = t
+        start, t = self._disk_op(t, max(0, self.written_off - self.durable_off), True)
+        self.cpu_wait += t - t_io
+        self.aof_fsyncs += 1
+        if not self.disk_failing(start, t):
+            self.aof_last_fsync = unix_s(t)
+            self.dirtied_when = None
+            self._set_durable(t, self.written_off, self.written_seq)
+        self.aof_on = self.aof_wait_rewrite = self._aof_fd_open = False
+        self.aof_selected_db = -1
+        self.aof_rewrite_scheduled = False
+        self.aof_last_incr_size = 0
+        self.aof_last_incr_fsync_offset = 0
+        self.aof_flush_postponed_start = 0
+        self.aof_buf_len = 0
+        if self.child is not None and self.child.kind == AOF:
+            self._kill_child()
+        return t
+
+    def _kill_child(self) -> None:
+        """``killAppendOnlyChild``: SIGUSR1 and waitpid; the child's file is removed, its
+        CPU so far joins RUSAGE_CHILDREN, and no error is recorded."""
+        self._reap()
+        if self.trace is not None:
+            self.trace.emit(self.env.now, tr.K_SNAPSHOT, -1, -1.0)
 
     def set_save(self, saveparams: list[tuple[int, int]]) -> None:
         """CONFIG SET save: new save points, read by the next serverCron. A server that ran
@@ -961,7 +1040,7 @@ class Persistence(CommandObserver):
         seq = self.seq
         if fx.name == "flushall":
             self._flushall(t)
-        if self.aof_on:
+        if self.aof_on and self._aof_feeding():
             self._feed(fx.db, ops, seq)
         if self.child is not None and not self.child.exited:
             self._cow(fx)
@@ -1008,12 +1087,21 @@ class Persistence(CommandObserver):
         the cycle deletes do not advance ``seq``, which orders only what the AOF and the
         fault model's recovery read."""
         self.seq += 1
-        if self.aof_on:
+        if self.aof_on and self._aof_feeding():
             self._feed(db, [argv], self.seq)
         if self.child is not None and not self.child.exited:
             self._cow_keys(db, [argv[1]])
         if self.track and self.shadow is not None:
             self._log.append((self.seq, db, [argv], unix_ms(t)))
+
+    def _aof_feeding(self) -> bool:
+        """Whether ``feedAppendOnlyFile`` appends to aof_buf (the AOF being on): always once
+        the AOF exists; while it waits for its first rewrite, only while that rewrite runs
+        (not while it waits for a BGSAVE to end)."""
+        if not self.aof_wait_rewrite:
+            return True
+        child = self.child
+        return child is not None and child.kind == AOF
 
     def _feed(self, db: int, ops: list[list[bytes]], seq: int) -> None:
         """``feedAppendOnlyFile``: SELECT if the db changed, then the RESP of each op."""
@@ -1087,6 +1175,8 @@ class Persistence(CommandObserver):
         self.forks.append((t_fork, stall, used))
         if self.trace is not None:
             self.trace.emit(t_fork, tr.K_FORK, -1, stall)
+            if kind == AOF:
+                self.trace.emit(t_fork, tr.K_REWRITE, -1, reason)
         # An RDB file, or the BASE of the AOF rewrite (aof-use-rdb-preamble yes).
         nbytes, cpu = self.rdb_save_work()
         if kind == RDB:
@@ -1103,6 +1193,10 @@ class Persistence(CommandObserver):
         self.env.process(self._child_proc(child))
         return t
 
+    def _running(self, child: _Child) -> bool:
+        """Whether ``child`` is still the server's child (not killed)."""
+        return self.child is child
+
     def _child_proc(self, child: _Child):
         """The child: serialises the dataset and writes the file in 4 MB chunks, each
         followed by an fsync (``rdb-save-incremental-fsync``). One thread does both, so
@@ -1111,17 +1205,19 @@ class Persistence(CommandObserver):
         if child.t_start > env.now:
             yield env.timeout(child.t_start - env.now)
         ok = True
+        # (each check asks _running: mypyc would take ``self.child`` to keep, across the
+        # yields, the type the first ``is not`` narrowed it to, and fail on None)
         while child.written < child.nbytes:
-            if self.child is not child:
-                return  # killed (crash)
+            if not self._running(child):
+                return  # killed (a crash, or the AOF turned off during its rewrite)
             chunk = min(REDIS_AUTOSYNC_BYTES, child.nbytes - child.written)
             if child.cpu_s > 0:
                 yield env.timeout(child.cpu_s * chunk / child.nbytes)
-                if self.child is not child:
+                if not self._running(child):
                     return
             start, end = self._disk_op(env.now, chunk, True)
             yield env.timeout(end - env.now)
-            if self.child is not child:
+            if not self._running(child):
                 return
             if self.disk_failing(start, end):
                 ok = False
@@ -1146,16 +1242,21 @@ class Persistence(CommandObserver):
             if s != keep:
                 del self.snapshot_data[s]
 
-    def _child_done(self, t: float) -> None:
-        """``checkChildrenDone`` -> ``backgroundSaveDoneHandler`` / ``backgroundRewriteDone``."""
+    def _reap(self) -> _Child:
+        """``waitpid`` of the child, done or killed: resizing is allowed again, and its CPU
+        joins RUSAGE_CHILDREN (a child stopped early, by a disk error or a kill, did part)."""
         child = self.child
         assert child is not None
         self.child = None
         self.child_active = False
         self.ks.set_resize_allowed(True)
-        # reaped: its CPU joins RUSAGE_CHILDREN (a child stopped by a disk error did part)
         done = child.written / child.nbytes if child.nbytes else 1.0
         self.cpu_children += child.cpu_s * min(1.0, done)
+        return child
+
+    def _child_done(self, t: float) -> None:
+        """``checkChildrenDone`` -> ``backgroundSaveDoneHandler`` / ``backgroundRewriteDone``."""
+        child = self._reap()
         cow = len(child.cow_pages) * PAGE_SIZE
         if child.kind == RDB:
             self.rdb_last_cow_size = cow
@@ -1174,17 +1275,26 @@ class Persistence(CommandObserver):
                     self.aof_current_size = child.nbytes + self.aof_last_incr_size
                     self.aof_rewrite_base_size = self.aof_current_size
                     self.aof_base_seq = child.fork_seq
+                # the temporary INCR becomes the AOF's: AOF_WAIT_REWRITE -> AOF_ON
+                self.aof_wait_rewrite = False
             else:
                 self.aof_lastbgrewrite_ok = False
+                if self.aof_wait_rewrite:
+                    # the temporary INCR is deleted with its buffer, and a new rewrite is
+                    # scheduled: the AOF still waits for one
+                    self.aof_buf_len = 0
+                    self.aof_rewrite_scheduled = True
 
     def _start_rewrite(self, t: float, reason: str) -> float:
         """``rewriteAppendOnlyFileBackground``: flush, new INCR file, fork."""
         if self.aof_on:
             self.aof_selected_db = -1
             t = self.flush(t, force=True)
-            # openNewIncrAofForAppend: the old INCR is fsynced and closed in the background.
-            if self.appendfsync != "no" and not self.bio_fsync_pending:
+            # openNewIncrAofForAppend: the old INCR (none yet when the AOF was just turned
+            # on) is fsynced and closed in the background.
+            if self._aof_fd_open and self.appendfsync != "no" and not self.bio_fsync_pending:
                 self._start_bio_fsync(t)
+            self._aof_fd_open = True
             self.aof_last_incr_size = 0
             self.aof_last_incr_fsync_offset = 0
         self.aof_rewrites += 1
@@ -1211,7 +1321,7 @@ class Persistence(CommandObserver):
                     break
             # (a flag, not ``self.child is None``: in this branch the compiled code takes
             # the attribute to be None, as mypy narrowed it, and the fork just set it)
-            if (self.aof_on and not forked and self.aof_rewrite_perc
+            if (self.aof_on and not self.aof_wait_rewrite and not forked and self.aof_rewrite_perc
                     and self.aof_current_size > self.aof_rewrite_min_size):
                 base = self.aof_rewrite_base_size or 1
                 growth = self.aof_current_size * 100 // base - 100
@@ -1229,7 +1339,7 @@ class Persistence(CommandObserver):
 
     # ---------------------------------------------------------------- beforeSleep
     def before_sleep(self, t: float) -> float:
-        return self.flush(t)
+        return self.flush(t) if self.aof_on else t
 
     def flush(self, t: float, force: bool = False) -> float:
         """``flushAppendOnlyFile``: one write(2) of aof_buf, then the policy's fsync."""

@@ -47,7 +47,8 @@ K_AOF_WRITE = "aof_write"
 K_FSYNC_START = "fsync_start"
 K_FSYNC_END = "fsync_end"
 K_FORK = "fork"          # data = stall seconds
-K_SNAPSHOT = "snapshot"  # data = fraction done (0..1)
+K_SNAPSHOT = "snapshot"  # data = fraction done (0..1), or -1: the child was killed
+K_REWRITE = "rewrite"    # the child just forked rewrites the AOF (not a BGSAVE); data = why
 # PostgreSQL pipeline. data = (stage name, "enter" | "leave").
 K_PG_STAGE = "pg_stage"
 # Faults (server/faults.py): the process dies / a restarted one serves again.

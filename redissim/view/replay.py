@@ -556,6 +556,8 @@ class Replay:
         fs_open: deque[float] = deque()
         fsyncs: list[tuple[float, float, object]] = []
         self.forks: list[tuple[float, float]] = []
+        #: the forks whose child rewrites the AOF (the others write dump.rdb), by fork time
+        self.rewrite_forks: set[float] = set()
         self.snap_times: list[float] = []
         self.snap_frac: list[float] = []
         for t, kind, _c, data in events:
@@ -570,6 +572,8 @@ class Replay:
                 fsyncs.append((s, t, None))
             elif kind == tr.K_FORK:
                 self.forks.append((t, float(data or 0.0)))
+            elif kind == tr.K_REWRITE:
+                self.rewrite_forks.add(t)
             elif kind == tr.K_SNAPSHOT:
                 self.snap_times.append(t)
                 self.snap_frac.append(float(data or 0.0))
@@ -602,7 +606,7 @@ class Replay:
         nxt = self.forks[fork_i + 1][0] if fork_i + 1 < len(self.forks) else math.inf
         i = bisect_left(self.snap_times, ft)
         while i < len(self.snap_times) and self.snap_times[i] < nxt:
-            if self.snap_frac[i] >= 1.0:
+            if self.snap_frac[i] >= 1.0 or self.snap_frac[i] < 0:  # done, or killed
                 return self.snap_times[i]
             i += 1
         return math.inf
@@ -635,7 +639,8 @@ class Replay:
         return bisect_right(self.fsync_end_times, t)
 
     def child_at(self, t: float) -> tuple[int, float, float] | None:
-        """(fork index, fork time, snapshot fraction) if an RDB child runs at t."""
+        """(fork index, fork time, fraction written) if a child runs at t (an RDB's or an AOF
+        rewrite's: :meth:`is_rewrite`)."""
         i = bisect_right(self.fork_times, t) - 1
         if i < 0:
             return None
@@ -645,6 +650,10 @@ class Replay:
         j = bisect_right(self.snap_times, t) - 1
         frac = self.snap_frac[j] if j >= 0 and self.snap_times[j] >= self.fork_times[i] else 0.0
         return i, self.fork_times[i], frac
+
+    def is_rewrite(self, fork_i: int) -> bool:
+        """Whether the child of fork ``fork_i`` rewrites the AOF (else it writes dump.rdb)."""
+        return self.forks[fork_i][0] in self.rewrite_forks
 
     def cow_pages(self, fork_i: int, t: float) -> list[int]:
         times, pages = self.cow[fork_i]

@@ -5,13 +5,16 @@ Draws the model of ``aof.c:feedAppendOnlyFile`` (commands appended to ``aof_buf`
 the OS page cache) and the fsync to the device (``appendfsync``: always in the main thread,
 everysec in a BIO thread, no = left to the kernel), and of ``rdb.c:rdbSaveBackground``:
 ``fork()`` stalls the main thread, then a child writes the snapshot while every page the
-parent writes is duplicated (copy-on-write). "Not yet on disk" is what a power loss at this
-instant would lose (redis-internals.md §4.2 table).
+parent writes is duplicated (copy-on-write); the child of an AOF rewrite
+(``aof.c:rewriteAppendOnlyFileBackground``) is drawn the same way, writing the AOF's base.
+"Not yet on disk" is what a power loss at this instant would lose (redis-internals.md §4.2
+table).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import pygame
 
@@ -102,10 +105,13 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
         ctx.blit_text(surf, "appendonly no: a restart loses everything since the last RDB",
                       (boxes[0].x, y), 10, DIM, max_w=boxes[2].right - boxes[0].x)
 
-    # RDB child.
-    ctx.blit_text(surf, "RDB snapshot (BGSAVE: fork + child)", rdb.topleft, 11, TEXT, "bold",
-                  max_w=rdb.w)
+    # The child: an RDB snapshot's, or an AOF rewrite's (which writes the AOF's base, an RDB
+    # preamble, the same way), titled after the latest fork.
     child = rp.child_at(t)
+    latest = bisect_right(rp.fork_times, t) - 1
+    rewrite = latest >= 0 and rp.is_rewrite(latest)
+    title = "AOF rewrite (fork + child)" if rewrite else "RDB snapshot (BGSAVE: fork + child)"
+    ctx.blit_text(surf, title, rdb.topleft, 11, TEXT, "bold", max_w=rdb.w)
     stall = next((s for ft, s in rp.forks if ft <= t < ft + s), None)
     bar = pygame.Rect(rdb.x, rdb.y + lay.px(18), rdb.w, lay.px(10))
     pygame.draw.rect(surf, (36, 43, 58), bar)
@@ -123,7 +129,8 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
         msg = f"fork(): main thread blocked for {fmt_time(stall)}"
         ctx.blit_text(surf, msg, (rdb.x, bar.bottom + lay.px(3)), 10, COW, "bold", max_w=rdb.w)
     else:
-        ctx.blit_text(surf, f"child writing dump.rdb: {frac * 100:.0f}%",
+        file = "the AOF's base" if rewrite else "dump.rdb"
+        ctx.blit_text(surf, f"child writing {file}: {frac * 100:.0f}%",
                       (rdb.x, bar.bottom + lay.px(3)), 10, TEXT, max_w=rdb.w)
     # Copy-on-write pages: every page the parent dirties while the child runs is copied.
     n_pages = max(1, math.ceil(len(rp.key_order) / KEYS_PER_PAGE))
