@@ -128,6 +128,22 @@ class RespClient:
         raise ValueError(f"unexpected RESP line {line!r}")
 
 
+def _children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (from /proc: no procps needed)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4, after "(comm)"
+            out.append(int(d))
+    return out
+
+
 class RedisServer:
     """One redis-server process in ``workdir`` on a free port; stop() kills it by PID."""
 
@@ -137,19 +153,17 @@ class RedisServer:
         self.workdir = Path(workdir)
         self.port = free_port()
         self.extra = list(extra)
-        #: a config file to start from (CONFIG REWRITE writes into it); the options below
-        #: override what it says
+        #: a config file to start from (CONFIG REWRITE writes into it): it then gives save
+        #: and appendonly too, which the command line sets otherwise
         self.conf = conf
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         args = [
             self.binary,
-            *([str(self.conf)] if self.conf is not None else []),
+            *([str(self.conf)] if self.conf is not None else ["--save", "", "--appendonly", "no"]),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
             "--dir", str(self.workdir),
             "--daemonize", "no",
             "--logfile", str(self.workdir / "redis.log"),
@@ -180,6 +194,18 @@ class RedisServer:
 
     def client(self) -> RespClient:
         return RespClient("127.0.0.1", self.port)
+
+    def crash(self) -> None:
+        """kill -9 of the server and of its children (a rewrite's or a BGSAVE's)."""
+        if self.proc is None:
+            return
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+        self.proc = None
 
     def stop(self) -> None:
         if self.proc is None:

@@ -27,8 +27,8 @@ knobs, the persistence settings and ``lazyfree-lazy-expire``; ``maxmemory`` only
 that started with a limit (a run without one does not keep every key's size), and
 ``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
 (the objects' lru fields are kept only then). ``appendonly`` starts or stops the AOF inside
-the command, as Redis does (a rewrite's fork; a final write and fsync), in a run without
-faults (whose restart would have to pick the AOF or dump.rdb by the config file). The rest
+the command, as Redis does (a rewrite's fork; a final write and fsync); a restart loads the
+AOF or dump.rdb by the config file's value, not the process's. The rest
 of its parameters (the listpack limits) and Redis's other parameters answer that they are
 not modelled. A restarted process starts again from the scenario's configuration, as Redis
 does from its config file; CONFIG REWRITE writes the values set so far into that file (the
@@ -336,22 +336,20 @@ class ConfigCommand:
             self.checks[name] = check
 
     def on_set_timed(self, name: str, apply: Callable[[Any, float], float],
+                     at_restart: Callable[[Any], None],
                      check: Callable[[Any], str | None] | None = None) -> None:
         """:meth:`on_set` for a change that takes the loop's time inside the command:
-        ``apply(value, t)`` returns the time the command goes on from. (A restart cannot
-        undo such a change: its check must refuse it in a run that can restart.)"""
-        if name not in SPECS:
-            raise ValueError(f"no CONFIG SET parser for {name!r}")
+        ``apply(value, t)`` returns the time the command goes on from. A restarted process
+        does not go through it: ``at_restart`` gets the config file's value instead."""
+        self.on_set(name, at_restart, check)
         self.timed[name] = apply
-        if check is not None:
-            self.checks[name] = check
 
     def restart(self) -> None:
         """A restarted process reads its config file again: what CONFIG SET changed goes
-        back to the scenario's value (a restart hook of the loop)."""
+        back to the file's value, the scenario's or what CONFIG REWRITE wrote (a restart
+        hook of the loop)."""
         for name, shown in self.start.items():
             if self.settings[name] != shown:
-                assert name not in self.timed, name  # refused by its check (on_set_timed)
                 parsed = parse_value(SPECS[name], shown)
                 assert not isinstance(parsed, str), (name, shown, parsed)
                 self.appliers[name](parsed[0])
@@ -436,7 +434,7 @@ class ConfigCommand:
             if name in IMMUTABLE:
                 return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
                                   f"'{asked}') - can't set immutable config")
-            if name not in self.appliers and name not in self.timed:
+            if name not in self.appliers:
                 if name == "maxmemory":
                     why = "this run keeps no key sizes: it started without maxmemory"
                 elif name in self.start:

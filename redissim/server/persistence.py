@@ -460,6 +460,16 @@ class Persistence(CommandObserver):
         self._aof_fd_open = self.aof_on
         #: the AOF's beforeSleep flush and the kernel's writeback of it are plugged in
         self._aof_hooked = False
+        #: what the config file says: a restart loads the AOF or dump.rdb by it, whatever
+        #: CONFIG SET made of the running process's (the engine reads its CONFIG's, which
+        #: CONFIG REWRITE updates)
+        self.file_appendonly: Callable[[], bool] = lambda: bool(config.appendonly)
+        #: an AOF is on disk (its manifest): since the start with appendonly yes, or once
+        #: the rewrite of one turned on by CONFIG SET is done; turning it off leaves it
+        self.aof_exists = self.aof_on
+        #: CONFIG SET appendonly changed the AOF during the run (then a restart's source
+        #: can differ from what the process ran with)
+        self._aof_toggled = False
         self.appendfsync: str = config.appendfsync
         self.no_fsync_on_rewrite = bool(config.no_appendfsync_on_rewrite)
         self.stop_writes_on_bgsave_err = bool(config.stop_writes_on_bgsave_error)
@@ -770,11 +780,10 @@ class Persistence(CommandObserver):
         """CONFIG SET appendonly (config.c ``updateAppendonly``): ``startAppendOnly`` or
         ``stopAppendOnly``, inside the command. Returns when the loop can go on: after the
         rewrite's fork when turned on, after the final write and fsync when turned off."""
-        if on and not self.aof_on:
-            return self._start_aof(t)
-        if not on and self.aof_on:
-            return self._stop_aof(t)
-        return t
+        if on == self.aof_on:
+            return t
+        self._aof_toggled = True
+        return self._start_aof(t) if on else self._stop_aof(t)
 
     def _start_aof(self, t: float) -> float:
         """``startAppendOnly``: the AOF waits for a rewrite, which writes its base (the
@@ -986,7 +995,7 @@ class Persistence(CommandObserver):
         self.rdb_saves += 1
         nbytes, cpu = self.rdb_save_work()
         fork_seq = self.seq
-        dataset = copy_dataset(self.ks) if self.track and not self.aof_on else None
+        dataset = copy_dataset(self.ks) if self.track else None
         self.saves_started.append((t, RDB, "save"))
         t0 = t
         ok = True
@@ -1046,7 +1055,7 @@ class Persistence(CommandObserver):
             self._cow(fx)
         if not self.track:
             return
-        if self.shadow is not None:
+        if self.shadow is not None and self.aof_on:
             self._log.append((seq, fx.db, ops, unix_ms(t)))
         if fx.dirty:
             # The reply goes to index sent + len(out) of this connection's reply stream.
@@ -1070,7 +1079,7 @@ class Persistence(CommandObserver):
             self.lastsave = unix_s(t)
             self.lastbgsave_status_ok = True
             self.snapshots.append((t, self.seq))
-            if self.track and not self.aof_on:
+            if self.track:
                 self.snapshot_data[self.seq] = [({}, {}) for _ in self.ks.dbs]
                 self._prune_snapshots()
 
@@ -1091,7 +1100,7 @@ class Persistence(CommandObserver):
             self._feed(db, [argv], self.seq)
         if self.child is not None and not self.child.exited:
             self._cow_keys(db, [argv[1]])
-        if self.track and self.shadow is not None:
+        if self.track and self.shadow is not None and self.aof_on:
             self._log.append((self.seq, db, [argv], unix_ms(t)))
 
     def _aof_feeding(self) -> bool:
@@ -1183,7 +1192,7 @@ class Persistence(CommandObserver):
             self.dirty_before_bgsave = self.dirty
             self.lastbgsave_try = unix_s(t_fork)
         child = _Child(kind, t_fork, t, nbytes, self.seq, used, self.keys(), cpu)
-        if self.track and kind == RDB and not self.aof_on:
+        if self.track and kind == RDB:  # (even with the AOF on: a restart may load it)
             child.dataset = copy_dataset(self.ks)
         self.child = child
         self.child_active = True
@@ -1276,6 +1285,8 @@ class Persistence(CommandObserver):
                     self.aof_rewrite_base_size = self.aof_current_size
                     self.aof_base_seq = child.fork_seq
                 # the temporary INCR becomes the AOF's: AOF_WAIT_REWRITE -> AOF_ON
+                if self.aof_wait_rewrite:
+                    self.aof_exists = True
                 self.aof_wait_rewrite = False
             else:
                 self.aof_lastbgrewrite_ok = False
@@ -1299,7 +1310,16 @@ class Persistence(CommandObserver):
             self.aof_last_incr_fsync_offset = 0
         self.aof_rewrites += 1
         self.aof_rewrite_scheduled = False
-        return self._fork(t, AOF, reason)
+        t = self._fork(t, AOF, reason)
+        if self.track and self.aof_wait_rewrite:
+            # The new AOF's content for a restart: its base, the dataset at this fork, then
+            # the changes logged from here (what came before is in the base).
+            shadow = Keyspace(len(self.ks.dbs))
+            restore_dataset(shadow, copy_dataset(self.ks))
+            self.shadow = shadow
+            self.shadow_seq = self.seq
+            self._log.clear()
+        return t
 
     # ---------------------------------------------------------------- serverCron
     def cron(self, t: float) -> float:
@@ -1495,10 +1515,18 @@ class Persistence(CommandObserver):
     def recovery_point(self, t: float, kind: str) -> tuple[str, int]:
         """What a restart after a fault of ``kind`` at ``t`` loads: ("aof"|"rdb"|"none", seq).
 
-        seq = the last change recovered (0 = the preloaded dataset; -1 = nothing at all)."""
-        if self.aof_on:
+        seq = the last change recovered (0 = the preloaded dataset; -1 = nothing at all).
+
+        The config file decides (``loadDataFromDisk``), not what the process ran with: with
+        ``appendonly yes`` the AOF, and an empty dataset if there is none yet (turned on by
+        CONFIG SET, its first rewrite not done); with ``no`` dump.rdb, even if CONFIG SET had
+        turned the AOF on. The AOF holds its base (everything up to the fork of its last
+        rewrite) and what was written (a crash) or fsynced (a power loss) after it."""
+        if self.file_appendonly():
+            if not self.aof_exists:
+                return "none", -1
             seq = self.written_seq_at(t) if kind == "crash" else self.durable_seq_at(t)
-            return AOF, seq
+            return AOF, max(seq, self.aof_base_seq)
         done = [s for te, s in self.snapshots if te <= t]
         if done:
             return RDB, max(done)
@@ -1506,8 +1534,10 @@ class Persistence(CommandObserver):
 
     # ================================================================== crash and restart
     def kill(self) -> None:
-        """The process dies: buffers, the child and the BIO queue vanish."""
+        """The process dies: buffers, the child, the BIO queue and the saves it had
+        scheduled vanish."""
         self._epoch += 1
+        self.aof_rewrite_scheduled = self.rdb_bgsave_scheduled = False
         self.child = None
         self.child_active = False
         self.ks.set_resize_allowed(True)
@@ -1557,6 +1587,7 @@ class Persistence(CommandObserver):
         self.written_seq = self.durable_seq = self.aof_buf_seq = recovered
         # What was loaded counts as on disk from now on (a simplification for later faults).
         self.written_off = self.durable_off = max(self.written_off, self.durable_off)
+        self._restart_aof()
         self._kernel_epoch += 1
         self._written_marks = deque([(t, recovered)])
         self._durable_marks = deque([(t, recovered)])
@@ -1580,6 +1611,23 @@ class Persistence(CommandObserver):
                 "aof_commands": loaded_cmds, "acked": acked, "lost": lost_count,
                 "window_s": window}
 
+    def _restart_aof(self) -> None:
+        """The restarted process's AOF is what its config file says. With ``appendonly
+        yes`` it has one from the start (Redis creates it if none was loaded), whose content
+        for a later restart is the dataset just loaded. With ``no`` it has none; an AOF an
+        earlier process left on disk is forgotten (a simplification: only a later CONFIG SET
+        appendonly yes with REWRITE and a crash before its rewrite ends could load it)."""
+        on = self.file_appendonly()
+        self.aof_on = self._aof_fd_open = self.aof_exists = on
+        self.aof_wait_rewrite = False
+        if on:
+            if self.shadow is None:
+                self.shadow = Keyspace(len(self.ks.dbs))  # filled below, as an old one is
+            self._hook_aof()
+        else:
+            self.shadow = None
+            self._log.clear()
+
     def lost_acked(self, t: float, seq: int) -> tuple[int, float]:
         """Acknowledged (reply received by ``t``) writes after ``seq``: count and the loss
         window (``t`` minus when the oldest of them ran)."""
@@ -1601,8 +1649,11 @@ class Persistence(CommandObserver):
 
     def _prune_acks(self) -> None:
         """Forget acknowledgements of changes no fault can lose any more."""
-        floor = self.shadow_seq if self.aof_on else max(
-            (s for _, s in self.snapshots), default=-1)
+        rdb_floor = max((s for _, s in self.snapshots), default=-1)
+        if self._aof_toggled:  # either file may be loaded: keep what either could lose
+            floor = min(self.shadow_seq if self.shadow is not None else -1, rdb_floor)
+        else:
+            floor = self.shadow_seq if self.aof_on else rdb_floor
         if floor <= 0:
             return
         s = np.frombuffer(self.ack_seq, dtype=np.int64)

@@ -265,12 +265,10 @@ class ServerNode:
         cfg.on_set("stop-writes-on-bgsave-error",
                    partial(setattr, p, "stop_writes_on_bgsave_err"))
         cfg.on_set("rdbcompression", partial(setattr, p, "rdbcompression"))
-        # (a restarted process takes appendonly from its config file, and with it the file
-        # it loads: the model's recovery does not follow a change, so a run with faults
-        # refuses it)
-        cfg.on_set_timed("appendonly", p.set_appendonly, check=lambda _on: (
-            "it has faults, whose restart would load by the scenario's appendonly"
-            if p.track else None))
+        # a restart loads the AOF or dump.rdb by the config file's appendonly, which the
+        # persistence reads from here (it sets the new process's AOF at its recovery)
+        cfg.on_set_timed("appendonly", p.set_appendonly, at_restart=lambda _on: None)
+        p.file_appendonly = lambda: cfg.start["appendonly"] == "yes"
         cfg.on_set("lazyfree-lazy-expire", partial(setattr, self.keyspace, "lazyfree_lazy_expire"))
         # a restarted process reads its config file again
         loop.restart_hooks.append(cfg.restart)
