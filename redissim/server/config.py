@@ -28,11 +28,11 @@ that started with a limit (a run without one does not keep every key's size), an
 ``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
 (the objects' lru fields are kept only then). ``appendonly`` starts or stops the AOF inside
 the command, as Redis does (a rewrite's fork; a final write and fsync); a restart loads the
-AOF or dump.rdb by the config file's value, not the process's. The rest
-of its parameters (the listpack limits) and Redis's other parameters answer that they are
-not modelled. A restarted process starts again from the scenario's configuration, as Redis
-does from its config file; CONFIG REWRITE writes the values set so far into that file (the
-scenario's settings stand for it), so a restart keeps them.
+AOF or dump.rdb by the config file's value, not the process's. The rest of its parameters
+(the listpack limits) and Redis's other parameters answer that they are not modelled. A
+restarted process starts again from the scenario's configuration, as Redis does from its
+config file; CONFIG REWRITE writes the values set so far into that file (the scenario's
+settings stand for it), so a restart keeps them.
 
 CONFIG RESETSTAT zeroes what ``resetServerStats`` does, in the mechanisms that keep such
 counters (the loop's, with commandstats and errorstats; the keyspace's hits, misses and
