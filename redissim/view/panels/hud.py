@@ -63,8 +63,9 @@ def draw(ctx: Ctx, surf: pygame.Surface) -> None:
         ctx.blit_text(surf, val, (body.x + lay.px(128), y), 12, col, "mono",
                       max_w=col_w - lay.px(128))
     mm = fmt_bytes(st.maxmemory) if st.maxmemory else "0 (no limit)"
+    aof = st.appendonly or bool(ctx.replay.aof_times)  # (or turned on by CONFIG SET)
     conf = (f"hz {st.hz} · maxmemory {mm} · {st.maxmemory_policy} · "
-            f"appendfsync {st.appendfsync if st.appendonly else 'off'}")
+            f"appendfsync {st.appendfsync if aof else 'off'}")
     ctx.blit_text(surf, conf, (body.x, body.bottom + lay.px(2)), 10, DIM, anchor="bottomleft",
                   max_w=body.w)
 
