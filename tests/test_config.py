@@ -370,7 +370,8 @@ APPENDONLY_STEPS = [
     (1.6, "CONFIG SET appendonly yes"), (1.6, "INFO everything"), (2.5, "SET f 6"),
     (2.5, "INFO everything")]
 #: INFO's fields both must give at every INFO of the steps (the sizes in bytes: the AOF's
-#: base, an RDB preamble, and the commands appended to it)
+#: base, an RDB preamble, and the commands appended to it). (Not the rewrites' times: whole
+#: seconds of the clock, 0 or 1 by where a second begins.)
 APPENDONLY_FIELDS = ["aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled",
                      "aof_rewrites", "aof_last_bgrewrite_status", "aof_current_size",
                      "aof_base_size", "aof_buffer_length", "rdb_bgsave_in_progress",
@@ -409,8 +410,8 @@ def test_config_set_appendonly_forks_inside_the_command_and_costs_every_write_af
     it); once the rewrite is done every write is appended and,
     under appendfsync always, waits for its fsync; the stop writes and fsyncs on the main
     thread."""
-    steps = [(0.5, "SET k 1"), (1.0, "CONFIG SET appendfsync always appendonly yes"),
-             (7.9, "INFO persistence"), (8.0, "SET k 2"), (8.5, "CONFIG SET appendonly no"),
+    steps = [(0.5, "SET k 1"), (1.5, "CONFIG SET appendfsync always appendonly yes"),
+             (2.1, "INFO persistence"), (7.9, "INFO persistence"), (8.0, "SET k 2"), (8.5, "CONFIG SET appendonly no"),
              (8.6, "SET k 3"), (9.0, "INFO persistence")]
     preload = {"keys": 100_000, "value-size": 10_000, "distinct-values": False}
     sim, res = _run_script({"save": ""}, steps, preload=preload)
@@ -420,8 +421,16 @@ def test_config_set_appendonly_forks_inside_the_command_and_costs_every_write_af
     assert used > 10**9 and stall > 0.005
     lat = {r["command"]: r["latency_ms"] for r in rec}
     assert lat["CONFIG SET appendfsync always appendonly yes"] > 1e3 * stall
-    done = _info(rec[2]["reply"])  # the rewrite's base written: the AOF is on
+    # the rewrite runs ~0.9 s from 1.53 s; INFO counts its time in whole seconds of the
+    # clock (time(NULL)), so it has been 1 s at 2.1 s, and took 1 s
+    running = _info(rec[2]["reply"])
+    assert running["aof_rewrite_in_progress"] == "1"
+    assert (running["aof_current_rewrite_time_sec"], running["aof_last_rewrite_time_sec"]) \
+        == ("1", "-1")
+    done = _info(rec[3]["reply"])  # the rewrite's base written: the AOF is on
     assert done["aof_rewrite_in_progress"] == "0" and int(done["aof_base_size"]) > 10**6
+    assert (done["aof_current_rewrite_time_sec"], done["aof_last_rewrite_time_sec"]) \
+        == ("-1", "1")
     assert lat["SET k 2"] > 5 * lat["SET k 1"]  # its fsync under the reply
     assert lat["SET k 3"] < lat["SET k 2"] / 5  # the AOF is off again
     info = _info(rec[-1]["reply"])

@@ -519,6 +519,11 @@ class Persistence(CommandObserver):
         self.aof_delayed_fsync = 0
         self.aof_rewrite_scheduled = False
         self.aof_rewrites = 0
+        #: ``aof_rewrite_time_start`` / ``_last``: Unix seconds (time(NULL)) when the running
+        #: rewrite forked, and how many of them the last one took, as INFO shows them (-1:
+        #: none)
+        self.aof_rewrite_time_start = -1
+        self.aof_rewrite_time_last = -1
         self.aof_lastbgrewrite_ok = True
         self.aof_bio_fsync_ok = True
         self.bio_fsync_pending = False       # aofFsyncInProgress()
@@ -834,6 +839,7 @@ class Persistence(CommandObserver):
         """``killAppendOnlyChild``: SIGUSR1 and waitpid; the child's file is removed, its
         CPU so far joins RUSAGE_CHILDREN, and no error is recorded."""
         self._reap()
+        self.aof_rewrite_time_start = -1
         if self.trace is not None:
             self.trace.emit(self.env.now, tr.K_SNAPSHOT, -1, -1.0)
 
@@ -1278,6 +1284,8 @@ class Persistence(CommandObserver):
                 self.lastbgsave_status_ok = False
         else:
             self.aof_last_cow_size = cow
+            self.aof_rewrite_time_last = unix_s(t) - self.aof_rewrite_time_start
+            self.aof_rewrite_time_start = -1
             if child.ok:
                 self.aof_lastbgrewrite_ok = True
                 if self.aof_on:
@@ -1311,6 +1319,7 @@ class Persistence(CommandObserver):
         self.aof_rewrites += 1
         self.aof_rewrite_scheduled = False
         t = self._fork(t, AOF, reason)
+        self.aof_rewrite_time_start = unix_s(t)  # (time(NULL) once the fork returned)
         if self.track and self.aof_wait_rewrite:
             # The new AOF's content for a restart: its base, the dataset at this fork, then
             # the changes logged from here (what came before is in the base).
@@ -1538,6 +1547,7 @@ class Persistence(CommandObserver):
         scheduled vanish."""
         self._epoch += 1
         self.aof_rewrite_scheduled = self.rdb_bgsave_scheduled = False
+        self.aof_rewrite_time_start = self.aof_rewrite_time_last = -1
         self.child = None
         self.child_active = False
         self.ks.set_resize_allowed(True)
@@ -1712,6 +1722,9 @@ class Persistence(CommandObserver):
             "aof_enabled": int(self.aof_on),
             "aof_rewrite_in_progress": int(aof_running),
             "aof_rewrite_scheduled": int(self.aof_rewrite_scheduled),
+            "aof_last_rewrite_time_sec": self.aof_rewrite_time_last,
+            "aof_current_rewrite_time_sec": (unix_s(now) - self.aof_rewrite_time_start
+                                             if aof_running else -1),
             "aof_rewrites": self.aof_rewrites,
             "aof_last_bgrewrite_status": "ok" if self.aof_lastbgrewrite_ok else "err",
             "aof_last_write_status": "ok",
