@@ -365,8 +365,8 @@ APPENDONLY_STEPS = [
     (0.0, "INFO everything"), (0.0, "SET c 3"), (0.5, "INFO everything"), (0.6, "SET d 4"),
     (0.6, "INFO everything"), (0.7, "CONFIG SET appendonly no"), (0.7, "INFO everything"),
     (0.8, "BGSAVE"), (0.8, "CONFIG SET appendonly yes"), (0.8, "INFO everything"),
-    (0.8, "SET e 5"), (0.8, "INFO everything"), (1.5, "INFO everything"), (1.5, "CONFIG GET appendonly"),
-    (1.6, "CONFIG SET appendonly no"), (1.6, "BGREWRITEAOF"),
+    (0.8, "SET e 5"), (0.8, "INFO everything"), (1.5, "INFO everything"),
+    (1.5, "CONFIG GET appendonly"), (1.6, "CONFIG SET appendonly no"), (1.6, "BGREWRITEAOF"),
     (1.6, "CONFIG SET appendonly yes"), (1.6, "INFO everything"), (2.5, "SET f 6"),
     (2.5, "INFO everything")]
 #: INFO's fields both must give at every INFO of the steps (the sizes in bytes: the AOF's
@@ -407,12 +407,11 @@ def test_config_set_appendonly_does_what_a_real_server_does(tmp_path):
 
 def test_config_set_appendonly_forks_inside_the_command_and_costs_every_write_after():
     """On 1 GB of data the start's fork stalls the loop (the CONFIG SET's reply waits for
-    it); once the rewrite is done every write is appended and,
-    under appendfsync always, waits for its fsync; the stop writes and fsyncs on the main
-    thread."""
+    it); once the rewrite is done every write is appended and, under appendfsync always,
+    waits for its fsync; the stop writes and fsyncs on the main thread."""
     steps = [(0.5, "SET k 1"), (1.5, "CONFIG SET appendfsync always appendonly yes"),
-             (2.1, "INFO persistence"), (7.9, "INFO persistence"), (8.0, "SET k 2"), (8.5, "CONFIG SET appendonly no"),
-             (8.6, "SET k 3"), (9.0, "INFO persistence")]
+             (2.1, "INFO persistence"), (7.9, "INFO persistence"), (8.0, "SET k 2"),
+             (8.5, "CONFIG SET appendonly no"), (8.6, "SET k 3"), (9.0, "INFO persistence")]
     preload = {"keys": 100_000, "value-size": 10_000, "distinct-values": False}
     sim, res = _run_script({"save": ""}, steps, preload=preload)
     rec = res.workloads[0].records
@@ -539,9 +538,9 @@ def test_a_restart_loads_what_the_config_file_says_after_config_set_appendonly(
         c.close()
     finally:
         srv.stop()
+    # (in the in-rewrite case the model's preload is lost with the rest: 0 keys on both)
     assert model == real, (case, model, real)
-    assert real[0] == {"on-rewrite": 4, "off-no-rewrite": 3}.get(case, 0)  # (the model's
-    # preload of the in-rewrite case is lost with the rest)
+    assert real[0] == {"on-rewrite": 4, "off-no-rewrite": 3}.get(case, 0)
 
 
 def test_a_rewrite_scheduled_behind_a_bgsave_dies_with_the_process():
