@@ -7,9 +7,10 @@ What each does to Redis, and where that lives upstream:
 * **crash**: the process is gone; what is in the kernel's page cache survives. On restart
   Redis loads the AOF if its config file says ``appendonly yes``
   (``aof.c:loadAppendOnlyFiles``: the BASE, then the INCR files, replaying every command;
-  nothing if the AOF has none yet), else ``dump.rdb`` (``rdb.c:rdbLoad``) if there is one: a CONFIG SET appendonly not written
-  by CONFIG REWRITE does not count (``server.c:loadDataFromDisk``). Lost: ``aof_buf`` (everysec writes postponed behind a slow fsync) and, without AOF,
-  everything since the fork of the last completed snapshot.
+  nothing if the AOF has none yet), else ``dump.rdb`` (``rdb.c:rdbLoad``) if there is one;
+  a CONFIG SET appendonly not written by CONFIG REWRITE does not count
+  (``server.c:loadDataFromDisk``). Lost: ``aof_buf`` (everysec writes postponed behind a
+  slow fsync) and, without AOF, everything since the fork of the last completed snapshot.
 * **power-loss**: as a crash, and file data not yet on the device is lost: AOF data since
   the last completed fsync (everysec: ~1-2 s; ``no``: up to the kernel writeback age, 30 s).
 * **disk-error**: for ``restart_after`` seconds the device fails writes and fsyncs (EIO).
