@@ -554,3 +554,28 @@ def test_a_rewrite_scheduled_behind_a_bgsave_dies_with_the_process():
     info = _info(res.workloads[0].records[-1]["reply"])
     assert info["aof_enabled"] == "0" and info["aof_rewrite_scheduled"] == "0"
     assert [kind for _, kind, _ in sim.persistence.saves_started] == ["rdb"]
+
+
+#: SAVE (which sets no save time), then a BGSAVE, INFO after each
+SAVE_TIME_STEPS = [(0.0, "SET a 1"), (0.0, "SAVE"), (0.0, "INFO persistence"),
+                   (0.0, "BGSAVE"), (0.0, "INFO persistence")]
+
+
+def test_bgsave_times_count_whole_seconds_of_the_clock_and_save_sets_none(tmp_path):
+    """INFO's rdb_last_bgsave_time_sec and rdb_current_bgsave_time_sec are time(NULL)
+    differences, from the fork to the reap or to now; a foreground SAVE leaves them alone
+    (a real server gives -1 after SAVE, and -1 then 0 while its BGSAVE runs: the same
+    second). On 1 GB the model's BGSAVE from 1.5 s runs ~0.9 s: 1 s at 2.1 s, took 1."""
+    real = _run_real(tmp_path, SAVE_TIME_STEPS)
+    _, res = _run_script({"save": ""}, SAVE_TIME_STEPS)
+    model = [r["reply"] for r in res.workloads[0].records]
+    fields = ("rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec")
+    for i in (2, 4):
+        assert [_info(model[i])[f] for f in fields] == [_info(real[i])[f] for f in fields]
+    assert _info(model[2])["rdb_last_bgsave_time_sec"] == "-1"
+
+    preload = {"keys": 100_000, "value-size": 10_000, "distinct-values": False}
+    _, res = _run_script({"save": ""}, [(1.5, "BGSAVE"), (2.1, "INFO persistence"),
+                                        (3.0, "INFO persistence")], preload=preload)
+    got = [[_info(r["reply"])[f] for f in fields] for r in res.workloads[0].records[1:]]
+    assert got == [["-1", "1"], ["1", "-1"]]

@@ -489,6 +489,10 @@ class Persistence(CommandObserver):
         self.lastbgsave_status_ok = True
         self.rdb_bgsave_scheduled = False
         self.rdb_saves = 0
+        #: ``rdb_save_time_start`` / ``_last``: Unix seconds (time(NULL)) when the running
+        #: BGSAVE forked, and how many of them the last one took, as INFO shows them (-1:
+        #: none; SAVE sets neither)
+        self.rdb_save_time_start = -1
         self.rdb_last_bgsave_time_sec = -1
         self.rdb_last_cow_size = 0
         self.aof_last_cow_size = 0
@@ -1003,7 +1007,6 @@ class Persistence(CommandObserver):
         fork_seq = self.seq
         dataset = copy_dataset(self.ks) if self.track else None
         self.saves_started.append((t, RDB, "save"))
-        t0 = t
         ok = True
         done = 0
         while done < nbytes:
@@ -1028,7 +1031,6 @@ class Persistence(CommandObserver):
         self.dirty = 0
         self.lastsave = unix_s(t)
         self.lastbgsave_status_ok = True
-        self.rdb_last_bgsave_time_sec = int(t - t0)
         self.snapshots.append((t, fork_seq))
         if dataset is not None:
             self.snapshot_data[fork_seq] = dataset
@@ -1078,7 +1080,10 @@ class Persistence(CommandObserver):
             self.child = None
             self.child_active = False
             self.ks.set_resize_allowed(True)
-            # killRDBChild sends SIGUSR1, which the done handler does not count as an error.
+            # killRDBChild sends SIGUSR1, which the done handler does not count as an error;
+            # it runs at the next serverCron in Redis, and sets the save's time (taken here)
+            self.rdb_last_bgsave_time_sec = unix_s(t) - self.rdb_save_time_start
+            self.rdb_save_time_start = -1
         if self.saveparams:
             self.rdb_saves += 1
             self.dirty = 0
@@ -1197,6 +1202,7 @@ class Persistence(CommandObserver):
         if kind == RDB:
             self.dirty_before_bgsave = self.dirty
             self.lastbgsave_try = unix_s(t_fork)
+            self.rdb_save_time_start = unix_s(t)  # (time(NULL) once the fork returned)
         child = _Child(kind, t_fork, t, nbytes, self.seq, used, self.keys(), cpu)
         if self.track and kind == RDB:  # (even with the AOF on: a restart may load it)
             child.dataset = copy_dataset(self.ks)
@@ -1275,7 +1281,8 @@ class Persistence(CommandObserver):
         cow = len(child.cow_pages) * PAGE_SIZE
         if child.kind == RDB:
             self.rdb_last_cow_size = cow
-            self.rdb_last_bgsave_time_sec = int(child.t_exit - child.t_fork)
+            self.rdb_last_bgsave_time_sec = unix_s(t) - self.rdb_save_time_start
+            self.rdb_save_time_start = -1
             if child.ok:
                 self.dirty -= self.dirty_before_bgsave
                 self.lastsave = unix_s(t)
@@ -1548,6 +1555,7 @@ class Persistence(CommandObserver):
         self._epoch += 1
         self.aof_rewrite_scheduled = self.rdb_bgsave_scheduled = False
         self.aof_rewrite_time_start = self.aof_rewrite_time_last = -1
+        self.rdb_save_time_start = self.rdb_last_bgsave_time_sec = -1
         self.child = None
         self.child_active = False
         self.ks.set_resize_allowed(True)
@@ -1715,8 +1723,8 @@ class Persistence(CommandObserver):
             "rdb_last_save_time": self.lastsave,
             "rdb_last_bgsave_status": "ok" if self.lastbgsave_status_ok else "err",
             "rdb_last_bgsave_time_sec": self.rdb_last_bgsave_time_sec,
-            "rdb_current_bgsave_time_sec": (int(now - child.t_fork)
-                                            if child is not None and rdb_running else -1),
+            "rdb_current_bgsave_time_sec": (unix_s(now) - self.rdb_save_time_start
+                                            if rdb_running else -1),
             "rdb_saves": self.rdb_saves,
             "rdb_last_cow_size": self.rdb_last_cow_size,
             "aof_enabled": int(self.aof_on),
