@@ -314,8 +314,6 @@ class ConfigCommand:
         #: loop can go on (a fork, an fsync on the main thread)
         self.timed: dict[str, Callable[[Any, float], float]] = {}
         self.checks: dict[str, Callable[[Any], str | None]] = {}
-        #: the time of the command being answered (a timed applier moves it on)
-        self._t = 0.0
         #: what CONFIG RESETSTAT zeroes, each mechanism's INFO counters (on_resetstat)
         self.resetters: list[Callable[[], None]] = []
 
@@ -356,47 +354,46 @@ class ConfigCommand:
                 self.settings[name] = shown
 
     def __call__(self, conn: Any, args: list, t: float) -> tuple[float, Any]:
-        self._t = t
-        reply = self._reply(args)
-        t = self._t
+        t, reply = self._reply(args, t)
         if not (isinstance(reply, ReplyError) and reply.rejected):
             # the command ran: its cost in the profile (the loop charges a refusal itself)
             t += self.loop.c_cmd.get("config", self.loop.c_default)
         return t, reply
 
-    def _reply(self, args: list) -> Any:
+    def _reply(self, args: list, t: float) -> tuple[float, Any]:
+        """The reply, and the time the command goes on from (a timed CONFIG SET moves it)."""
         # processCommand: the container's arity (-2), its subcommand (unknown: rejected,
         # no command chosen), the subcommand's arity
         words = [a if isinstance(a, bytes) else str(a).encode() for a in args]
         if len(words) < 2:
-            return ReplyError("ERR wrong number of arguments for 'config' command",
-                              rejected=True)
+            return t, ReplyError("ERR wrong number of arguments for 'config' command",
+                                 rejected=True)
         sub = words[1].lower()
         arity = SUBCOMMANDS["config"].get(sub.decode("utf-8", "replace"))
         if arity is None:
             shown = words[1][:128].decode("utf-8", "replace")
-            return ReplyError(f"ERR unknown subcommand '{shown}'. Try CONFIG HELP.",
-                              rejected=True)
+            return t, ReplyError(f"ERR unknown subcommand '{shown}'. Try CONFIG HELP.",
+                                 rejected=True)
         if (len(words) != arity) if arity > 0 else (len(words) < -arity):
-            return ReplyError(f"ERR wrong number of arguments for 'config|{sub.decode()}' "
-                              "command", rejected=True)
+            return t, ReplyError(f"ERR wrong number of arguments for 'config|{sub.decode()}' "
+                                 "command", rejected=True)
         if sub == b"get":
-            return self._get(words[2:])
+            return t, self._get(words[2:])
         if sub == b"set":
-            return self._set([w.decode("utf-8", "replace") for w in words[2:]])
+            return self._set([w.decode("utf-8", "replace") for w in words[2:]], t)
         if sub == b"rewrite":
             # rewriteConfig: the config file gets the values the process runs with, so a
             # restart reads them (the scenario's server settings are that file)
             self.start = dict(self.settings)
-            return "OK"
+            return t, "OK"
         if sub == b"resetstat":
             # configResetStatCommand: resetServerStats, then the command table's and the
             # error table's stats
             for reset in self.resetters:
                 reset()
-            return "OK"
-        return ReplyError(f"ERR CONFIG {sub.decode().upper()} is not modelled by redissim "
-                          "(set the server's configuration in the scenario)")
+            return t, "OK"
+        return t, ReplyError(f"ERR CONFIG {sub.decode().upper()} is not modelled by redissim "
+                             "(set the server's configuration in the scenario)")
 
     def _get(self, asked: list[bytes]) -> list[bytes]:
         params = dict(self.settings)
@@ -418,22 +415,22 @@ class ConfigCommand:
             out += [shown, value.encode()]
         return out
 
-    def _set(self, words: list[str]) -> Any:
+    def _set(self, words: list[str], t: float) -> tuple[float, Any]:
         """``configSetCommand``: the names first (the first problem wins), then the values
         (the first that does not parse names its parameter), then every change at once."""
         if len(words) % 2:
-            return ReplyError("ERR syntax error")
+            return t, ReplyError("ERR syntax error")
         names: list[str] = []
         for i in range(0, len(words), 2):
             asked = words[i]
             low = asked.lower()
             name = ALIASES.get(low, low)
             if low not in REDIS_7_0_PARAMETERS:
-                return ReplyError("ERR Unknown option or number of arguments for CONFIG SET "
-                                  f"- '{asked}'")
+                return t, ReplyError("ERR Unknown option or number of arguments for CONFIG SET "
+                                     f"- '{asked}'")
             if name in IMMUTABLE:
-                return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
-                                  f"'{asked}') - can't set immutable config")
+                return t, ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
+                                     f"'{asked}') - can't set immutable config")
             if name not in self.appliers:
                 if name == "maxmemory":
                     why = "this run keeps no key sizes: it started without maxmemory"
@@ -441,23 +438,23 @@ class ConfigCommand:
                     why = "set it in the scenario's server settings"
                 else:
                     why = "no part of the model"
-                return ReplyError(f"ERR CONFIG SET {asked} is not modelled by redissim "
-                                  f"during a run ({why})")
+                return t, ReplyError(f"ERR CONFIG SET {asked} is not modelled by redissim "
+                                     f"during a run ({why})")
             if name in names:
-                return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
-                                  f"'{asked}') - duplicate parameter")
+                return t, ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
+                                     f"'{asked}') - duplicate parameter")
             names.append(name)
         parsed: list[tuple[Any, str]] = []
         for j, name in enumerate(names):
             got = parse_value(SPECS[name], words[2 * j + 1])
             if isinstance(got, str):
-                return ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
-                                  f"'{name}') - {got}")
+                return t, ReplyError(f"ERR CONFIG SET failed (possibly related to argument "
+                                     f"'{name}') - {got}")
             check = self.checks.get(name)
             why_not = check(got[0]) if check is not None else None
             if why_not is not None:
-                return ReplyError(f"ERR CONFIG SET {name} {got[1]} is not modelled by redissim "
-                                  f"during this run ({why_not})")
+                return t, ReplyError(f"ERR CONFIG SET {name} {got[1]} is not modelled by redissim "
+                                     f"during this run ({why_not})")
             parsed.append(got)
         for name, (value, shown) in zip(names, parsed, strict=True):
             # Redis applies a parameter only when the value set differs from the one held
@@ -469,8 +466,8 @@ class ConfigCommand:
                 shown = str(value)
             timed = self.timed.get(name)
             if timed is not None:
-                self._t = timed(value, self._t)  # inside the command (a fork, an fsync)
+                t = timed(value, t)  # inside the command (a fork, an fsync)
             else:
                 self.appliers[name](value)
             self.settings[name] = shown
-        return "OK"
+        return t, "OK"

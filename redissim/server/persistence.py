@@ -1057,7 +1057,7 @@ class Persistence(CommandObserver):
         seq = self.seq
         if fx.name == "flushall":
             self._flushall(t)
-        if self.aof_on and self._aof_feeding():
+        if self.aof_on and (not self.aof_wait_rewrite or self._rewrite_collecting()):
             self._feed(fx.db, ops, seq)
         if self.child is not None and not self.child.exited:
             self._cow(fx)
@@ -1107,19 +1107,17 @@ class Persistence(CommandObserver):
         the cycle deletes do not advance ``seq``, which orders only what the AOF and the
         fault model's recovery read."""
         self.seq += 1
-        if self.aof_on and self._aof_feeding():
+        if self.aof_on and (not self.aof_wait_rewrite or self._rewrite_collecting()):
             self._feed(db, [argv], self.seq)
         if self.child is not None and not self.child.exited:
             self._cow_keys(db, [argv[1]])
         if self.track and self.shadow is not None and self.aof_on:
             self._log.append((self.seq, db, [argv], unix_ms(t)))
 
-    def _aof_feeding(self) -> bool:
-        """Whether ``feedAppendOnlyFile`` appends to aof_buf (the AOF being on): always once
-        the AOF exists; while it waits for its first rewrite, only while that rewrite runs
-        (not while it waits for a BGSAVE to end)."""
-        if not self.aof_wait_rewrite:
-            return True
+    def _rewrite_collecting(self) -> bool:
+        """Whether ``feedAppendOnlyFile`` appends to aof_buf while the AOF waits for its first
+        rewrite (once the AOF exists it always does): only while that rewrite runs, not while
+        it waits for a BGSAVE to end. (Asked only then: the per-command path reads one flag.)"""
         child = self.child
         return child is not None and child.kind == AOF
 
