@@ -95,6 +95,12 @@ class ServerConfig(_Base):
     stop_writes_on_bgsave_error: YesNo = True
     #: LZF-compress strings in RDB files (and the AOF's RDB preamble)
     rdbcompression: YesNo = True
+    # encodings (t_hash.c): a hash is a listpack until a write finds it past either limit
+    hash_max_listpack_entries: int = Field(default=512, ge=0, le=2**63 - 1)
+    hash_max_listpack_value: Bytes = Field(default=64, le=2**63 - 1)
+    #: a list's nodes (quicklist.c): -1 .. -5 at most 4 KiB .. 64 KiB each, N > 0 at most N
+    #: elements each (and 8 KiB)
+    list_max_listpack_size: int = Field(default=-2, ge=-(2**31), le=2**31 - 1)
 
     @model_validator(mode="after")
     def _save(self) -> ServerConfig:
@@ -311,6 +317,11 @@ class Preload(_Base):
     #: false: every key shares one value object of value-size bytes (the same sizes and
     #: memory accounting, a fraction of the simulator's own memory for large datasets)
     distinct_values: YesNo = True
+    #: 0: string keys (DEBUG POPULATE); N: every key a hash of N fields ``field:0`` ..
+    #: ``field:N-1`` as one HSET builds it, field j of key i holding ``value:(i*N+j)``
+    #: (value-size bytes): listpacks or hash tables by the server's listpack limits
+    #: (distinct-values applies to string keys only)
+    hash_fields: int = Field(default=0, ge=0, le=1_000_000)
     #: give every preloaded key a TTL drawn uniformly from [ttl-min, ttl-max] (PEXPIREAT)
     ttl_min: Seconds | None = None
     ttl_max: Seconds | None = None

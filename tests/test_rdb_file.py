@@ -18,11 +18,15 @@ from hypothesis import strategies as st
 
 from redissim.server.keyspace import Keyspace
 from redissim.server.listpack import (
+    OPTIMIZATION_LEVEL,
     QUICKLIST_NODE_BYTES,
+    SIZE_ESTIMATE_OVERHEAD,
+    SIZE_SAFETY_LIMIT,
     entry,
     entry_size,
     listpack,
     listpack_size,
+    quicklist_fill,
     quicklist_node_sizes,
     quicklist_nodes,
     string_to_int64,
@@ -119,6 +123,33 @@ def test_integer_and_string_entry_sizes() -> None:
              b"x" * 126: 130, b"x" * 4096: 4101 + 2}
     for ele, n in sizes.items():
         assert len(entry(ele)) == n, ele
+
+
+@settings(max_examples=200, deadline=None)
+@given(elements=st.lists(st.binary(min_size=1, max_size=3000), max_size=60),
+       setting=st.integers(-9, 40))
+def test_nodes_follow_the_fill(elements: list[bytes], setting: int) -> None:
+    """Every node holds what its fill allows (_quicklistNodeAllowInsert): a size limit
+    (-1 .. -5, and below -5 as -5) on the estimate of its bytes, a count limit (and 8 KiB) for a
+    positive fill, one element per node at 0; and a node ends only where the next element
+    would have broken that limit."""
+    fill = quicklist_fill(setting)
+    nodes = quicklist_nodes(elements, fill)
+    assert [e for n in nodes for e in _decode(n)] == elements
+    i = 0
+    for n in nodes:
+        items = _decode(n)
+        if fill < 0:
+            limit = OPTIMIZATION_LEVEL[-fill - 1]
+            assert len(items) == 1 or len(n) <= limit
+        else:
+            assert len(items) <= max(fill, 1)
+            assert len(items) == 1 or len(n) <= SIZE_SAFETY_LIMIT
+        i += len(items)
+        if i < len(elements):  # the next element did not fit
+            grown = len(n) + len(elements[i]) + SIZE_ESTIMATE_OVERHEAD
+            assert (grown > limit if fill < 0 else
+                    grown > SIZE_SAFETY_LIMIT or len(items) >= fill), (fill, len(items))
 
 
 def test_quicklist_nodes_stay_within_8_kib() -> None:

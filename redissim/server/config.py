@@ -8,10 +8,11 @@ with nocase: ``MAXMEMORY*`` finds ``maxmemory``). Each parameter is answered onc
 many arguments match it. Redis collects the answers in a dict and replies in its hash order,
 which no run can reproduce; here they come in the table's order, so only the pairs compare.
 
-The table holds the scenario's ``server:`` settings under their redis.conf names, the
-listpack limits the memory model applies (``server/listpack.py``), ``lazyfree-lazy-expire``
-and ``cluster-enabled``. Redis 7.0 has some two hundred parameters; the others (port, dir,
-timeouts, ...) are no part of the model, and a pattern does not find them.
+The table holds the scenario's ``server:`` settings under their redis.conf names (the
+encoding limits of hashes and lists among them), ``list-compress-depth`` (0: the model's
+lists are never compressed), ``lazyfree-lazy-expire`` and ``cluster-enabled``. Redis 7.0 has
+some two hundred parameters; the others (port, dir, timeouts, ...) are no part of the
+model, and a pattern does not find them.
 
 ``configSetCommand`` takes name-value pairs and sets all of them or none. It first looks at
 the names, in order, and stops at the first problem: a name Redis does not have, an immutable
@@ -23,13 +24,16 @@ and stops at the first that fails, naming the parameter. Only then does it chang
 
 The model can change, during a run, the parameters its mechanisms read as they go: ``hz``
 and ``dynamic-hz`` (serverCron's next tick follows), ``active-expire-effort``, the eviction
-knobs, the persistence settings and ``lazyfree-lazy-expire``; ``maxmemory`` only in a run
+knobs, the persistence settings, ``lazyfree-lazy-expire`` and the encoding limits (for
+what follows: a stored hash keeps its encoding until its next write, a list the node size
+it was created with, and a restart loads hashes under the config file's limits);
+``maxmemory`` only in a run
 that started with a limit (a run without one does not keep every key's size), and
 ``maxmemory-policy`` there too, to an LRU or LFU policy only if the run started with one
 (the objects' lru fields are kept only then). ``appendonly`` starts or stops the AOF inside
 the command, as Redis does (a rewrite's fork; a final write and fsync); a restart loads the
 AOF or dump.rdb by the config file's value, not the process's. The rest of its parameters
-(the listpack limits) and Redis's other parameters answer that they are not modelled. A
+(``list-compress-depth``) and Redis's other parameters answer that they are not modelled. A
 restarted process starts again from the scenario's configuration, as Redis does from its
 config file; CONFIG REWRITE writes the values set so far into that file (the scenario's
 settings stand for it), so a restart keeps them.
@@ -49,17 +53,9 @@ from typing import Any
 from redissim.server.commands import SUBCOMMANDS
 from redissim.server.glob import stringmatch
 from redissim.server.keyspace import Keyspace, parse_ll
-from redissim.server.listpack import (
-    HASH_MAX_LISTPACK_ENTRIES,
-    HASH_MAX_LISTPACK_VALUE,
-    QUICKLIST_NODE_BYTES,
-)
 from redissim.server.resp import ReplyError
 
 __all__ = ["ConfigCommand", "parameters", "parse_value"]
-
-#: list-max-listpack-size for a size limit per node: -1 is 4 KiB, -2 8 KiB ... -5 64 KiB
-_LIST_SIZE = {4096: -1, 8192: -2, 16384: -3, 32768: -4, 65536: -5}
 
 #: names Redis 7.0 still accepts for the listpack parameters (``createIntConfig``'s alias)
 ALIASES = {
@@ -128,6 +124,9 @@ REDIS_7_0_PARAMETERS = frozenset({
     "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
 })
 
+#: parameters CONFIG GET answers whose value the model cannot change, and why
+FIXED = {"list-compress-depth": "the model's lists are never compressed"}
+
 #: IMMUTABLE_CONFIG among the model's parameters
 IMMUTABLE = frozenset({"databases", "cluster-enabled"})
 
@@ -173,6 +172,10 @@ SPECS: dict[str, Spec] = {
     "rdbcompression": Spec("bool"),
     "lazyfree-lazy-expire": Spec("bool"),
     "appendonly": Spec("bool"),
+    # (size_t parameters, bounded by LONG_MAX; the value one takes memory units)
+    "hash-max-listpack-entries": Spec("int", 0, LLONG_MAX, unsigned=True),
+    "hash-max-listpack-value": Spec("memory", 0, LLONG_MAX, unsigned=True),
+    "list-max-listpack-size": Spec("int", -INT_MAX - 1, INT_MAX),
 }
 
 
@@ -278,9 +281,9 @@ def parameters(server: Any, keyspace: Keyspace, cluster: bool) -> dict[str, str]
         "no-appendfsync-on-rewrite": _yes_no(server.no_appendfsync_on_rewrite),
         "stop-writes-on-bgsave-error": _yes_no(server.stop_writes_on_bgsave_error),
         "rdbcompression": _yes_no(server.rdbcompression),
-        "hash-max-listpack-entries": str(HASH_MAX_LISTPACK_ENTRIES),
-        "hash-max-listpack-value": str(HASH_MAX_LISTPACK_VALUE),
-        "list-max-listpack-size": str(_LIST_SIZE[QUICKLIST_NODE_BYTES]),
+        "hash-max-listpack-entries": str(server.hash_max_listpack_entries),
+        "hash-max-listpack-value": str(server.hash_max_listpack_value),
+        "list-max-listpack-size": str(server.list_max_listpack_size),
         # (the model's quicklists are never compressed)
         "list-compress-depth": "0",
         "lazyfree-lazy-expire": _yes_no(keyspace.lazyfree_lazy_expire),
@@ -434,6 +437,8 @@ class ConfigCommand:
             if name not in self.appliers:
                 if name == "maxmemory":
                     why = "this run keeps no key sizes: it started without maxmemory"
+                elif name in FIXED:
+                    why = FIXED[name]
                 elif name in self.start:
                     why = "set it in the scenario's server settings"
                 else:

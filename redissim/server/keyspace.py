@@ -23,16 +23,15 @@ the command did for the rest of the model is left in :attr:`Keyspace.effects` (o
 reset by every call). The module knows nothing about SimPy.
 
 Values are stored as ``bytes`` (strings), ``dict`` (hashes; ``listpack.HashTable`` once
-converted to a hash table) and ``collections.deque``
-(lists); encodings (int/embstr/listpack/quicklist) are not modelled here, except the raw
-SDS buffers APPEND and SETRANGE leave strings in and INCRBYFLOAT's embstr (``Db.strings``,
-``sds.py``).
+converted to a hash table) and ``listpack.Quicklist`` (lists: a deque that keeps the fill it
+was created with); the bytes of the encodings are the memory model's (``memory.py``), and
+here only the raw SDS buffers APPEND and SETRANGE leave strings in and INCRBYFLOAT's embstr
+(``Db.strings``, ``sds.py``).
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from itertools import islice
@@ -43,7 +42,14 @@ from redissim.server.commands import COMMANDS, CommandSpec
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.glob import compile_pattern
 from redissim.server.hashtable import Table
-from redissim.server.listpack import HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE, HashTable
+from redissim.server.listpack import (
+    HASH_MAX_LISTPACK_ENTRIES,
+    HASH_MAX_LISTPACK_VALUE,
+    LIST_MAX_LISTPACK_SIZE,
+    HashTable,
+    Quicklist,
+    quicklist_fill,
+)
 from redissim.server.memory import UPSTREAM_LG_QUANTUM
 from redissim.server.resp import ReplyError
 
@@ -74,7 +80,8 @@ E_OVERFLOW: Final = ReplyError("ERR increment or decrement would overflow")
 E_POSITIVE: Final = ReplyError("ERR value is out of range, must be positive")
 E_INVALID_CURSOR: Final = ReplyError("ERR invalid cursor")
 
-_TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", HashTable: "hash", deque: "list"}
+_TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", HashTable: "hash",
+                                Quicklist: "list"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +489,14 @@ class Keyspace:
         #: the allocator's quantum (jemalloc --with-lg-quantum): the buffers APPEND and
         #: SETRANGE grow follow its size classes (sds.py); the memory model sets the scenario's
         self.jemalloc_lg_quantum = UPSTREAM_LG_QUANTUM
+        #: hash-max-listpack-entries / hash-max-listpack-value: the limits past which a write
+        #: converts a listpack hash to a hash table (CONFIG SET changes them for the writes
+        #: that follow; the hashes already stored keep their encoding)
+        self.hash_max_listpack_entries = HASH_MAX_LISTPACK_ENTRIES
+        self.hash_max_listpack_value = HASH_MAX_LISTPACK_VALUE
+        #: list-max-listpack-size: the fill a new list's quicklist is created with (the lists
+        #: that exist keep theirs)
+        self.list_max_listpack_size = LIST_MAX_LISTPACK_SIZE
         #: the time of the command being executed (server.mstime / commandTimeSnapshot)
         self.now = 0
         self._session = Session()
@@ -2166,13 +2181,13 @@ class Keyspace:
             return E_WRONGTYPE
         return val
 
-    @staticmethod
-    def _hash_converted(db: Db, key: bytes, h: dict, longest: int) -> None:
-        """``hashTypeSet``'s conversion of a listpack hash to a hash table: given a field or
-        value longer than hash-max-listpack-value (64), or holding more than
-        hash-max-listpack-entries (512) fields. One way only (see listpack.HashTable)."""
-        if type(h) is dict and (longest > HASH_MAX_LISTPACK_VALUE
-                                or len(h) > HASH_MAX_LISTPACK_ENTRIES):
+    def _hash_converted(self, db: Db, key: bytes, h: dict, longest: int) -> None:
+        """``hashTypeTryConversion`` and ``hashTypeSet``'s conversion of a listpack hash to
+        a hash table: given a field or value longer than hash-max-listpack-value (64 by
+        default), or holding more than hash-max-listpack-entries (512) fields, under the
+        limits of the moment. One way only (see listpack.HashTable)."""
+        if type(h) is dict and (longest > self.hash_max_listpack_value
+                                or len(h) > self.hash_max_listpack_entries):
             db.data[key] = HashTable(h)
 
     def _hset_generic(self, db: Db, args: list[bytes], name: str) -> Any:
@@ -2321,9 +2336,9 @@ class Keyspace:
         val = self._lookup_write(db, key)
         self._touch(key)
         if val is None:
-            val = deque()
+            val = Quicklist((), quicklist_fill(self.list_max_listpack_size))
             self._db_add(db, key, val)
-        elif type(val) is not deque:
+        elif type(val) is not Quicklist:
             return E_WRONGTYPE
         items = args[2:]
         if left:
@@ -2357,7 +2372,7 @@ class Keyspace:
         self._touch(key)
         if val is None:
             return None
-        if type(val) is not deque:
+        if type(val) is not Quicklist:
             return E_WRONGTYPE
         if n == 3 and count == 0:
             return []
@@ -2392,7 +2407,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return []
-        if type(val) is not deque:
+        if type(val) is not Quicklist:
             return E_WRONGTYPE
         llen = len(val)
         if start < 0:
@@ -2414,7 +2429,7 @@ class Keyspace:
         self._touch(args[1])
         if val is None:
             return 0
-        if type(val) is not deque:
+        if type(val) is not Quicklist:
             return E_WRONGTYPE
         return len(val)
 

@@ -15,7 +15,9 @@ any other string as a 1-, 2- or 5-byte length header and the bytes.
 
 A list is a quicklist: a chain of listpack nodes. With the default ``list-max-listpack-size
 -2`` a node takes a new element while its listpack's size plus the element's length plus 8
-bytes stays within 8 KiB (``_quicklistNodeAllowInsert``). The nodes here are those RPUSH
+bytes stays within 8 KiB (``_quicklistNodeAllowInsert``); -1 and -3 .. -5 make that 4 KiB
+and 16 .. 64 KiB, and a positive N at most N elements a node (within 8 KiB). A quicklist
+keeps the setting it was created with (:class:`Quicklist`). The nodes here are those RPUSH
 leaves when it builds the list from its first element to its last; a list built by LPUSH
 is split from its other end, and pops and inserts move the boundaries again (against a
 real server: 5,000 LPUSHed items give a file 7 bytes off in 24.7 KB).
@@ -23,6 +25,7 @@ real server: 5,000 LPUSHed items give a file 7 bytes off in 24.7 KB).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -30,6 +33,14 @@ LP_HDR_SIZE: Final = 6
 LP_EOF: Final = 0xFF
 #: ``list-max-listpack-size -2``: at most 8 KiB per node (quicklist.c optimization_level)
 QUICKLIST_NODE_BYTES: Final = 8192
+#: ``list-max-listpack-size``'s default: a list's nodes hold at most 8 KiB
+LIST_MAX_LISTPACK_SIZE: Final = -2
+#: ``optimization_level``: the node sizes of fill -1 .. -5 (4 KiB .. 64 KiB)
+OPTIMIZATION_LEVEL: Final = (4096, 8192, 16384, 32768, 65536)
+#: ``SIZE_SAFETY_LIMIT``: a node limited by count still stops at 8 KiB
+SIZE_SAFETY_LIMIT: Final = 8192
+#: ``FILL_MAX``: the most elements a count limit can ask per node
+FILL_MAX: Final = (1 << 15) - 1
 #: ``hash-max-listpack-entries`` / ``hash-max-listpack-value`` (Redis 7.0 defaults)
 HASH_MAX_LISTPACK_ENTRIES: Final = 512
 HASH_MAX_LISTPACK_VALUE: Final = 64
@@ -142,14 +153,31 @@ def listpack(elements: Iterable[bytes]) -> bytes:
 SIZE_ESTIMATE_OVERHEAD: Final = 8
 
 
-def _node_bounds(items: Sequence[bytes]) -> list[tuple[int, int, int]]:
+def quicklist_fill(fill: int) -> int:
+    """``quicklistSetFill``: list-max-listpack-size as a quicklist keeps it (at most
+    FILL_MAX elements a node, and no size limit beyond -5's 64 KiB)."""
+    return FILL_MAX if fill > FILL_MAX else -5 if fill < -5 else fill
+
+
+def node_allows_insert(node_bytes: int, count: int, item_len: int, fill: int) -> bool:
+    """``_quicklistNodeAllowInsert`` for a node of ``node_bytes`` (its listpack's lpBytes)
+    holding ``count`` elements: whether one of ``item_len`` bytes joins it. A negative fill
+    limits the node's estimated size (-1 4 KiB .. -5 64 KiB); a positive one its count, and
+    then its size to 8 KiB as well; 0 gives every element a node of its own."""
+    new_sz = node_bytes + item_len + SIZE_ESTIMATE_OVERHEAD
+    if fill < 0:
+        return new_sz <= OPTIMIZATION_LEVEL[-fill - 1]
+    return new_sz <= SIZE_SAFETY_LIMIT and count < fill
+
+
+def _node_bounds(items: Sequence[bytes], fill: int) -> list[tuple[int, int, int]]:
     """(start, end, lpBytes) of each node RPUSH of ``items`` leaves, head first."""
     bounds: list[tuple[int, int, int]] = []
     start = 0
     cur_sz = 0  # bytes of the current node's listpack (0: no node yet)
     for i, item in enumerate(items):
         size = entry_size(item)
-        if cur_sz and cur_sz + len(item) + SIZE_ESTIMATE_OVERHEAD <= QUICKLIST_NODE_BYTES:
+        if cur_sz and node_allows_insert(cur_sz, i - start, len(item), fill):
             cur_sz += size
             continue
         if cur_sz:
@@ -161,37 +189,67 @@ def _node_bounds(items: Sequence[bytes]) -> list[tuple[int, int, int]]:
     return bounds
 
 
-def quicklist_nodes(items: Sequence[bytes]) -> list[bytes]:
-    """The listpacks of the nodes RPUSH of ``items`` (in order) leaves, head first."""
-    return [listpack(items[a:b]) for a, b, _ in _node_bounds(items)]
+def quicklist_nodes(items: Sequence[bytes], fill: int = LIST_MAX_LISTPACK_SIZE) -> list[bytes]:
+    """The listpacks of the nodes RPUSH of ``items`` (in order) leaves, head first, under a
+    quicklist's ``fill`` (list-max-listpack-size, as :func:`quicklist_fill` keeps it)."""
+    return [listpack(items[a:b]) for a, b, _ in _node_bounds(items, fill)]
 
 
-def quicklist_node_sizes(items: Sequence[bytes]) -> list[int]:
+def quicklist_node_sizes(items: Sequence[bytes], fill: int = LIST_MAX_LISTPACK_SIZE) -> list[int]:
     """``lpBytes`` of each node of :func:`quicklist_nodes`, without building them."""
-    return [n for _, _, n in _node_bounds(items)]
+    return [n for _, _, n in _node_bounds(items, fill)]
+
+
+class Quicklist(deque):
+    """A list value (7.0 has no other encoding of a list): its elements, and the fill its
+    quicklist was created with (``quicklistCreate`` reads list-max-listpack-size then; a
+    later CONFIG SET does not change the lists that exist). A load creates every list
+    again, under the loading process's setting."""
+
+    __slots__ = ("fill",)
+
+    def __init__(self, items: Iterable[bytes] = (), fill: int = LIST_MAX_LISTPACK_SIZE):
+        super().__init__(items)
+        self.fill = fill
+
+    def copy(self) -> Quicklist:
+        return Quicklist(self, self.fill)
+
+    def __copy__(self) -> Quicklist:
+        return self.copy()
+
+    def __reduce__(self) -> tuple[type, tuple[list[bytes], int]]:
+        return Quicklist, (list(self), self.fill)
 
 
 class HashTable(dict):
     """A hash Redis has converted to a hash table (``OBJ_ENCODING_HT``): ``hashTypeSet``
-    converts a listpack hash once it holds more than 512 fields or is given a field or value
-    longer than 64 bytes, and nothing converts it back while the process lives, however few
-    fields remain. A load (an RDB, or an AOF's RDB preamble) builds the small ones as
-    listpacks again (see :func:`loaded_hash`)."""
+    converts a listpack hash once it holds more than hash-max-listpack-entries fields or is
+    given a field or value longer than hash-max-listpack-value, and nothing converts it back
+    while the process lives, however few fields remain. A load (an RDB, or an AOF's RDB
+    preamble) builds the small ones as listpacks again (see :func:`loaded_hash`)."""
 
     __slots__ = ()
 
+    def copy(self) -> HashTable:  # (dict's copy would give a plain dict: a listpack)
+        return HashTable(self)
+
 
 def hash_is_listpack(h: dict[bytes, bytes]) -> bool:
-    """Whether a hash is listpack-encoded: not once converted (:class:`HashTable`), and not
-    with more than 512 fields or a field or value longer than 64 bytes."""
-    if type(h) is HashTable or len(h) > HASH_MAX_LISTPACK_ENTRIES:
-        return False
-    limit = HASH_MAX_LISTPACK_VALUE
-    return all(len(f) <= limit and len(v) <= limit for f, v in h.items())
+    """Whether a hash is listpack-encoded. The encoding is the object's state, as in Redis:
+    a plain dict is a listpack, a :class:`HashTable` one that a write (or a load) found past
+    the limits of its moment. A lowered limit converts no hash until its next write, so the
+    encoding cannot be told from the fields and today's limits."""
+    return type(h) is not HashTable
 
 
-def loaded_hash(h: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """The hash ``rdbLoadObject`` builds from a saved one: a listpack (a plain dict here)
-    when its fields fit the listpack limits, else a hash table."""
-    plain = dict(h)
-    return plain if hash_is_listpack(plain) else HashTable(plain)
+def loaded_hash(h: dict[bytes, bytes], max_entries: int = HASH_MAX_LISTPACK_ENTRIES,
+                max_value: int = HASH_MAX_LISTPACK_VALUE) -> dict[bytes, bytes]:
+    """The hash ``rdbLoadObject`` builds from a saved one under the loading process's limits:
+    a listpack (a plain dict here) when it has at most ``max_entries`` fields and no field
+    or value longer than ``max_value``, else a hash table (whichever encoding it was saved
+    in)."""
+    if len(h) <= max_entries and all(len(f) <= max_value and len(v) <= max_value
+                                     for f, v in h.items()):
+        return dict(h)
+    return HashTable(h)

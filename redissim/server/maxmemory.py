@@ -215,7 +215,7 @@ class MaxMemory:
         if isinstance(val, dict):
             size += mem.hash_value_alloc(val, self.lg)
         else:
-            size += mem.list_value_alloc(list(val), self.lg)
+            size += mem.list_value_alloc(list(val), self.lg, val.fill)
         if has_ttl:
             size += mem.jemalloc_size(mem.DICT_ENTRY_SIZE, self.lg)
         return size + self.entry_extra
@@ -490,8 +490,11 @@ class MaxMemory:
             if isinstance(val, bytes | int):
                 return mem.memory_usage_key(key, val, shared_ok=self.shared_ok,
                                             lg_quantum=self.lg) + self.entry_meta
-            return mem.memory_usage_collection(key, val if isinstance(val, dict) else list(val),
-                                               samples=samples, lg_quantum=self.lg) \
+            if isinstance(val, dict):
+                return mem.memory_usage_collection(key, val, samples=samples,
+                                                   lg_quantum=self.lg) + self.entry_meta
+            return mem.memory_usage_collection(key, list(val), samples=samples,
+                                               lg_quantum=self.lg, fill=val.fill) \
                 + self.entry_meta
         # OBJECT: objectCommandLookupOrReply answers a missing key with a null first
         if val is None:

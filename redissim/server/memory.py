@@ -43,7 +43,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redissim.server.listpack import hash_is_listpack, listpack_size, quicklist_node_sizes
+from redissim.server.listpack import (
+    LIST_MAX_LISTPACK_SIZE,
+    hash_is_listpack,
+    listpack_size,
+    quicklist_node_sizes,
+)
 
 #: sizeof(dictEntry) on 64-bit (key pointer, value union, next pointer).
 DICT_ENTRY_SIZE: int = 24
@@ -399,18 +404,20 @@ def hash_value_alloc(h: dict[bytes, bytes], lg_quantum: int = UPSTREAM_LG_QUANTU
     return total
 
 
-def list_value_alloc(items: Sequence[bytes], lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+def list_value_alloc(items: Sequence[bytes], lg_quantum: int = UPSTREAM_LG_QUANTUM,
+                     fill: int = LIST_MAX_LISTPACK_SIZE) -> int:
     """Bytes allocated for a list value: the robj, the quicklist, and per node the node and
-    its listpack (nodes as RPUSH fills them, see ``listpack.py``)."""
+    its listpack (nodes as RPUSH fills them under the list's ``fill``, see ``listpack.py``)."""
     total = jemalloc_size(ROBJ_SIZE, lg_quantum) + jemalloc_size(QUICKLIST_STRUCT_SIZE, lg_quantum)
     node = jemalloc_size(QUICKLIST_NODE_SIZE, lg_quantum)
-    for size in quicklist_node_sizes(items):
+    for size in quicklist_node_sizes(items, fill):
         total += node + jemalloc_size(size, lg_quantum)
     return total
 
 
 def memory_usage_collection(key: bytes, value: dict[bytes, bytes] | Sequence[bytes], *,
-                            samples: int = 5, lg_quantum: int = UPSTREAM_LG_QUANTUM) -> int:
+                            samples: int = 5, lg_quantum: int = UPSTREAM_LG_QUANTUM,
+                            fill: int = LIST_MAX_LISTPACK_SIZE) -> int:
     """``MEMORY USAGE key [SAMPLES n]`` for a hash or a list (``objectComputeSize``): the
     structures counted by ``sizeof`` except the listpacks (their usable size), and the
     per-element part of a hash table or of a quicklist's nodes estimated from the first
@@ -428,7 +435,7 @@ def memory_usage_collection(key: bytes, value: dict[bytes, bytes] | Sequence[byt
             usage += int(per)  # (the average over all fields times their count)
         return usage
     usage += QUICKLIST_STRUCT_SIZE
-    sizes = quicklist_node_sizes(value)
+    sizes = quicklist_node_sizes(value, fill)
     if sizes:
         seen = sizes if samples == 0 else sizes[:samples]
         per = sum(QUICKLIST_NODE_SIZE + jemalloc_size(n, lg_quantum) for n in seen)

@@ -76,7 +76,13 @@ from redissim.server.commands import arity_ok
 from redissim.server.commands import lookup as lookup_command
 from redissim.server.eventloop import CommandObserver
 from redissim.server.keyspace import Keyspace, populate_value
-from redissim.server.listpack import hash_is_listpack, listpack, loaded_hash, quicklist_nodes
+from redissim.server.listpack import (
+    LIST_MAX_LISTPACK_SIZE,
+    hash_is_listpack,
+    listpack,
+    loaded_hash,
+    quicklist_nodes,
+)
 from redissim.server.lzf import RDB_COMPRESS_MIN_LEN, rdb_compress_work
 from redissim.server.memory import (
     EMPTY_SERVER_USED_MEMORY_DEBIAN_7_0_15,
@@ -248,7 +254,7 @@ def _rdb_value_work(v: Any, compression: bool = True) -> tuple[int, int, int, in
         items = list(v)
     except TypeError:
         return 8, 0, 0, 0
-    nodes = quicklist_nodes(items)
+    nodes = quicklist_nodes(items, getattr(v, "fill", LIST_MAX_LISTPACK_SIZE))
     size, literal, matched, packed = _rdb_len_size(len(nodes)), 0, 0, 0
     for node in nodes:
         s, lit, m, p = _rdb_string_work(node, compression)
@@ -348,22 +354,38 @@ def rdb_file_size(ks: Keyspace, compression: bool = True) -> int:
 def copy_dataset(ks: Keyspace) -> list[tuple[dict, dict]]:
     """A copy of every database's (data, expires): what a fork freezes or a load restores.
 
-    Strings are immutable bytes and are shared; hashes and lists are copied."""
+    Strings are immutable bytes and are shared; hashes and lists are copied (a list with
+    the fill it was created with)."""
     out = []
     for d in ks.dbs:
         data = d.data
         if any(not isinstance(v, bytes) for v in islice(data.values(), 0, None)):
-            data = {k: (v if isinstance(v, bytes) else type(v)(v)) for k, v in data.items()}
+            data = {k: (v if isinstance(v, bytes) else v.copy()) for k, v in data.items()}
         else:
             data = dict(data)
         out.append((data, dict(d.exp)))
     return out
 
 
+def _restored(v: Any, load: bool, entries: int, value: int) -> Any:
+    """A value as :func:`restore_dataset` puts it back: a string as it is; a hash or a list
+    copied, or a hash as a load builds it under the keyspace's limits (``rdbLoadObject``: a
+    listpack where it fits them). A loaded list keeps the nodes it was saved with
+    (``quicklistAppendListpack``), so here the fill that made them; Redis fills the nodes
+    of later pushes by the loading process's list-max-listpack-size (not modelled)."""
+    if isinstance(v, bytes):
+        return v
+    if load and isinstance(v, dict):
+        return loaded_hash(v, entries, value)
+    return v.copy()
+
+
 def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool = False) -> None:
     """Replace the keyspace's content by ``dataset`` (copied), keeping the Db objects.
     ``load``: the dataset is read from a file, whose hashes come back as listpacks where
-    they fit (rdbLoadObject), whatever their encoding was when saved."""
+    they fit the keyspace's listpack limits (rdbLoadObject), whatever their encoding was
+    when saved."""
+    entries, value = ks.hash_max_listpack_entries, ks.hash_max_listpack_value
     for d, (data, exp) in zip(ks.dbs, dataset, strict=True):
         d.main.clear()
         d.expires.clear()
@@ -373,8 +395,7 @@ def restore_dataset(ks: Keyspace, dataset: list[tuple[dict, dict]], load: bool =
         d.avg_ttl = 0
         d.expires_cursor = 0
         if data:
-            d.data.update({k: (v if isinstance(v, bytes) else loaded_hash(v)
-                               if load and isinstance(v, dict) else type(v)(v))
+            d.data.update({k: _restored(v, load, entries, value)
                            for k, v in data.items()})
             d.main.expand(len(data))
         if exp:
@@ -464,6 +485,10 @@ class Persistence(CommandObserver):
         #: CONFIG SET made of the running process's (the engine reads its CONFIG's, which
         #: CONFIG REWRITE updates)
         self.file_appendonly: Callable[[], bool] = lambda: bool(config.appendonly)
+        #: gives a keyspace the config file's encoding limits (hash-max-listpack-entries and
+        #: -value, list-max-listpack-size), under which a restarted process loads its data;
+        #: the engine points it at the config file (by default: the limits are left alone)
+        self.file_limits: Callable[[Keyspace], None] = lambda ks: None
         #: an AOF is on disk (its manifest): since the start with appendonly yes, or once
         #: the rewrite of one turned on by CONFIG SET is done; turning it off leaves it
         self.aof_exists = self.aof_on
@@ -1577,9 +1602,14 @@ class Persistence(CommandObserver):
         lost_count, window = self.lost_acked(t, seq)
         acked = sum(1 for r in self.ack_recv if r <= t)
         loaded_cmds = 0
+        # the new process runs with its config file's listpack limits from the load on
+        self.file_limits(self.ks)
         if source == AOF:
             assert self.shadow is not None
             work = Keyspace(len(self.ks.dbs))
+            work.hash_max_listpack_entries = self.ks.hash_max_listpack_entries
+            work.hash_max_listpack_value = self.ks.hash_max_listpack_value
+            work.list_max_listpack_size = self.ks.list_max_listpack_size
             # the base (an RDB preamble), then the commands logged after it
             restore_dataset(work, copy_dataset(self.shadow), load=True)
             loaded_cmds = self._apply_log(work, seq, consume=False)

@@ -28,7 +28,7 @@ from redissim.server.cpu_caches import CacheScaling
 from redissim.server.eventloop import EventLoop
 from redissim.server.expiry import ActiveExpire
 from redissim.server.faults import attach_faults
-from redissim.server.keyspace import Keyspace
+from redissim.server.keyspace import Keyspace, populate_value
 from redissim.server.maxmemory import MaxMemory
 from redissim.server.persistence import attach_persistence
 from redissim.sim.app import AppDriver
@@ -125,11 +125,15 @@ class Result:
 
 
 def _preload(ks: Keyspace, pl: Any, seed: int, only: list[int] | None = None) -> None:
-    """DEBUG POPULATE, then PEXPIREAT on every key if the preload has TTLs. ``only``:
-    the numbers of the keys this server gets (a cluster's master: those of its slots)."""
-    shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
-                                              [:pl.value_size])
-    ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared, only=only)
+    """DEBUG POPULATE (or an HSET per key), then PEXPIREAT on every key if the preload has
+    TTLs. ``only``: the numbers of the keys this server gets (a cluster's master: those of
+    its slots)."""
+    if pl.hash_fields:
+        _preload_hashes(ks, pl, only)
+    else:
+        shared = None if pl.distinct_values else (b"value:0".ljust(pl.value_size, b"\0")
+                                                  [:pl.value_size])
+        ks.populate(pl.keys, pl.prefix, pl.value_size, shared_value=shared, only=only)
     if pl.ttl_min is None:
         return
     rng = stream(seed, "preload-ttl")
@@ -138,6 +142,19 @@ def _preload(ks: Keyspace, pl: Any, seed: int, only: list[int] | None = None) ->
     prefix = pl.prefix.encode()
     for i in (range(pl.keys) if only is None else only):
         ks.execute([b"PEXPIREAT", b"%s:%d" % (prefix, i), b"%d" % whens[i]], EPOCH_MS)
+
+
+def _preload_hashes(ks: Keyspace, pl: Any, only: list[int] | None) -> None:
+    """``HSET prefix:i field:0 v field:1 v ...`` for every key: the keyspace's own HSET, so
+    each hash gets the encoding the server's listpack limits give it."""
+    n = pl.hash_fields
+    fields = [b"field:%d" % j for j in range(n)]
+    prefix = pl.prefix.encode()
+    for i in (range(pl.keys) if only is None else only):
+        args = [b"HSET", b"%s:%d" % (prefix, i)]
+        for j, f in enumerate(fields):
+            args += [f, populate_value(i * n + j, pl.value_size)]
+        ks.execute(args, EPOCH_MS)
 
 
 def _preload_owners(pl: Any, masters: int) -> list[list[int]]:
@@ -178,6 +195,9 @@ class ServerNode:
         #: prefix of this process's random stream names (persistence.py reads it too)
         self.stream_prefix = f"node{index}-" if index else ""
         self.keyspace = Keyspace(srv.databases)
+        self.keyspace.hash_max_listpack_entries = srv.hash_max_listpack_entries
+        self.keyspace.hash_max_listpack_value = srv.hash_max_listpack_value
+        self.keyspace.list_max_listpack_size = srv.list_max_listpack_size
         if scenario.preload and scenario.preload.keys:
             _preload(self.keyspace, scenario.preload, seed, only)
         self.loop = EventLoop(self.env, self.keyspace, self.profile, self.link,
@@ -270,6 +290,18 @@ class ServerNode:
         cfg.on_set_timed("appendonly", p.set_appendonly, at_restart=lambda _on: None)
         p.file_appendonly = lambda: cfg.start["appendonly"] == "yes"
         cfg.on_set("lazyfree-lazy-expire", partial(setattr, self.keyspace, "lazyfree_lazy_expire"))
+        # the encoding limits apply to the writes that follow (a list's fill: to the lists
+        # created after); a restarted process loads its data under the config file's
+        encodings = ("hash-max-listpack-entries", "hash-max-listpack-value",
+                     "list-max-listpack-size")
+        for name in encodings:
+            cfg.on_set(name, partial(setattr, self.keyspace, name.replace("-", "_")))
+
+        def file_limits(ks: Keyspace) -> None:
+            for name in encodings:
+                setattr(ks, name.replace("-", "_"), int(cfg.start[name]))
+
+        p.file_limits = file_limits
         # a restarted process reads its config file again
         loop.restart_hooks.append(cfg.restart)
         for reset in (loop.resetstat, self.keyspace.stats.reset, self.expire.reset_stats,
