@@ -170,8 +170,9 @@ def test_a_load_builds_each_hash_under_the_loading_limits():
 
 
 def test_the_limits_in_a_scenario_and_their_errors():
+    script = {"type": "script", "steps": [{"at": 0, "cmd": "PING"}]}
     sc = Scenario.model_validate({"name": "h", "server": {"hash-max-listpack-value": "1kb"},
-                                  "workloads": [{"type": "script", "steps": [{"at": 0, "cmd": "PING"}]}]})
+                                  "workloads": [script]})
     assert sc.server.hash_max_listpack_value == 1024
     with pytest.raises(ScenarioError, match="hash-max-listpack-entries"):
         load_scenario("quickstart", ["server.hash-max-listpack-entries=-1"])

@@ -203,8 +203,9 @@ def quicklist_node_sizes(items: Sequence[bytes], fill: int = LIST_MAX_LISTPACK_S
 class Quicklist(deque):
     """A list value (7.0 has no other encoding of a list): its elements, and the fill its
     quicklist was created with (``quicklistCreate`` reads list-max-listpack-size then; a
-    later CONFIG SET does not change the lists that exist). A load creates every list
-    again, under the loading process's setting."""
+    later CONFIG SET does not change the lists that exist). A load gives a list back the
+    nodes it was saved with (``quicklistAppendListpack``), so a loaded list keeps its fill
+    here too."""
 
     __slots__ = ("fill",)
 
