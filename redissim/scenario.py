@@ -171,8 +171,16 @@ class KeysConfig(_Base):
     offset: int = Field(default=0, ge=0)
 
 
+class FieldsConfig(KeysConfig):
+    """How a workload picks hash fields for its ``{field}`` slots: ``prefix`` + an index, as
+    keys are picked (``field:0`` .. by default, the names ``preload.hash-fields`` gives)."""
+
+    prefix: str = "field:"
+
+
 class CommandSpec(_Base):
-    """One entry of a command mix. ``args`` is a template: {key}, {value}, {ttl_s}, {ttl_ms}."""
+    """One entry of a command mix. ``args`` is a template: {key}, {value}, {ttl_s}, {ttl_ms},
+    and {field} (a hash field drawn by the workload's ``fields``)."""
 
     cmd: str
     weight: float = Field(default=1.0, gt=0)
@@ -204,6 +212,10 @@ class Workload(_Base):
     rate: PerSecond | None = None
     commands: list[CommandSpec] = Field(default_factory=lambda: [CommandSpec(cmd="GET")])
     keys: KeysConfig = Field(default_factory=KeysConfig)
+    #: the field of each hash command (HSET, HGET, HDEL, HEXISTS, HINCRBY, HSETNX) and of
+    #: every {field} slot, drawn like keys from a random stream of its own; without it the
+    #: hash commands name the one field ``field``
+    fields: FieldsConfig | None = None
     value_size: int = Field(default=3, ge=0, le=512 * 1024 * 1024)
     ttl: Seconds | None = None
     steps: list[ScriptStep] = Field(default_factory=list)
@@ -290,6 +302,11 @@ class Workload(_Base):
             raise ValueError("client-read-share is a share of client-cpu: set client-cpu too")
         if self.type == "script" and not self.steps:
             raise ValueError("a script workload needs steps")
+        if self.fields is None:
+            for i, c in enumerate(self.commands):
+                if c.args is not None and "{field}" in c.args:
+                    raise ValueError(f"commands[{i}] has a {{field}} slot: give the workload "
+                                     "fields (e.g. fields: {space: 100})")
         if self.target != "redis" and self.type != "closed":
             raise ValueError(f"target {self.target} works with closed workloads only")
         if self.target == "device" and self.device is None:

@@ -21,6 +21,10 @@ from redissim.sim.workload import CommandMix
     {"commands": [{"cmd": "GET"}, {"cmd": "INCR"}], "mix": "batches"},
     {"commands": [{"cmd": "MSET", "args": ["MSET", "{key}", "{value}", "{key}", "x"]}]},
     {"commands": [{"cmd": "DBSIZE"}]},
+    {"commands": [{"cmd": "HSET"}, {"cmd": "HGET"}, {"cmd": "HINCRBY"}],
+     "fields": {"space": 50, "distribution": "zipf"}, "value-size": 5},
+    {"commands": [{"cmd": "H", "args": ["HMSET", "{key}", "{field}", "{value}", "{field}", "v"]}],
+     "fields": {"space": 7, "prefix": "f"}},
 ])
 def test_records_are_the_lines_the_builders_make(wl: dict) -> None:
     w = Workload.model_validate({"clients": 1, "requests": 100, **wl})
@@ -45,3 +49,48 @@ def test_command_names_are_the_keyspaces_objects() -> None:
                                               "ttl": "1s"}), np.random.default_rng(0))
     args = mix.next()[0]
     assert args[0] is shared_word(b"SET") and args[3] is shared_word(b"PX")
+
+
+def test_fields_are_drawn_from_a_stream_of_their_own() -> None:
+    """{field} slots take ``fields:`` names from their own picker: the keys are the same
+    draws as without fields, the fields follow their distribution, and the request bytes
+    count them."""
+    plain = Workload.model_validate({"clients": 1, "requests": 10,
+                                     "commands": [{"cmd": "HSET"}], "keys": {"space": 100}})
+    drawn = plain.model_copy(update={"fields": {"space": 40}})
+    drawn = Workload.model_validate(drawn.model_dump(by_alias=True))
+    a = CommandMix(plain, np.random.default_rng(9)).next_batch(2000)
+    b = CommandMix(drawn, np.random.default_rng(9)).next_batch(2000)
+    assert [x[0][1] for x in a] == [x[0][1] for x in b]  # the same keys
+    assert {x[0][2] for x in a} == {b"field"}
+    fields = [x[0][2] for x in b]
+    assert set(fields) == {b"field:%d" % i for i in range(40)}  # uniform over 40: all met
+    assert all(s == request_size(args) for args, s, _l in b)
+    assert {x[2] for x in b} == {"HSET"}
+
+
+def test_a_field_slot_needs_fields() -> None:
+    with pytest.raises(ValueError, match="give the workload fields"):
+        Workload.model_validate({"clients": 1, "requests": 1, "commands": [
+            {"cmd": "H", "args": ["HGET", "{key}", "{field}"]}]})
+
+
+def test_hset_with_fields_fills_hashes_in_a_run() -> None:
+    """A closed workload of HSETs over 5 keys and 100 fields: every hash ends with all 100
+    (HLEN), a listpack under the default limits, a hash table under 64."""
+    from redissim.scenario import Scenario
+    from redissim.sim.engine import simulate
+
+    def run(limit: int) -> list[object]:
+        sc = Scenario.model_validate({
+            "name": "fields", "server": {"hash-max-listpack-entries": limit}, "workloads": [
+                {"clients": 10, "requests": 5000, "commands": [{"cmd": "HSET"}],
+                 "keys": {"space": 5}, "fields": {"space": 100}},
+                {"type": "script", "start": "after-previous", "steps": [
+                    {"at": 0, "cmd": "HLEN key:0"}, {"at": 0, "cmd": "HLEN key:4"},
+                    {"at": 0, "cmd": "HGET key:2 field:99"},
+                    {"at": 0, "cmd": "OBJECT ENCODING key:3"}]}]})
+        return [r["reply"] for r in simulate(sc).workloads[1].records]
+
+    assert run(512) == [100, 100, "xxx", "listpack"]
+    assert run(64) == [100, 100, "xxx", "hashtable"]

@@ -17,6 +17,9 @@
 
 Keys are ``prefix + index`` with the index drawn uniform, zipf(alpha) (rank 0 hottest),
 sequential, or hotspot (``hot_probability`` of requests to the first ``hot_fraction`` of keys).
+A workload with ``fields`` draws the field of its hash commands (and of ``{field}`` slots) the
+same way, from a random stream spawned for it, so its keys are the draws they would be
+without it.
 """
 
 from __future__ import annotations
@@ -254,6 +257,38 @@ class MultiKeyBuilder(Builder):
         return args, size, label, batch
 
 
+class SlotBuilder(Builder):
+    """A template whose slots come from more than one picker: keys and hash fields
+    (``{field}``), each slot drawing from its own picker in the template's order."""
+
+    def __init__(self, enc: list[bytes], size: int, label: str,
+                 slots: list[tuple[int, KeyPicker]]):
+        super().__init__(enc, size, label)
+        self.slots = slots
+
+    def build(self) -> tuple[list, int, str]:
+        args = self.enc.copy()
+        size = self.size
+        for i, picker in self.slots:
+            k = picker.next_key()
+            args[i] = k
+            size += bulk_size(len(k))
+        return args, size, self.label
+
+    def record(self, batch: Batch) -> InRecord:
+        args, size, label = self.build()
+        return args, size, label, batch
+
+
+#: the hash commands' templates when the workload draws fields (``fields``)
+_FIELD_TEMPLATES: dict[str, list[str]] = {
+    "HSET": ["HSET", "{key}", "{field}", "{value}"], "HGET": ["HGET", "{key}", "{field}"],
+    "HDEL": ["HDEL", "{key}", "{field}"], "HEXISTS": ["HEXISTS", "{key}", "{field}"],
+    "HINCRBY": ["HINCRBY", "{key}", "{field}", "1"],
+    "HSETNX": ["HSETNX", "{key}", "{field}", "{value}"],
+}
+
+
 class CommandMix:
     """Builds command lines from a weighted mix of templates."""
 
@@ -264,6 +299,11 @@ class CommandMix:
         #: random draws made at a time (a connection's own mix draws fewer: see ClosedDriver)
         self.chunk = chunk
         self.keys = KeyPicker(wl.keys, rng, key_tables, chunk, cdf)
+        #: the hash fields' picker, on a stream of its own (spawned: the keys' draws are
+        #: the same with or without it)
+        self.fields: KeyPicker | None = None
+        if wl.fields is not None:
+            self.fields = KeyPicker(wl.fields, rng.spawn(1)[0], None, chunk)
         self.value = b"x" * wl.value_size
         ttl = wl.ttl
         self.ttl_s = b"%d" % max(1, round(ttl)) if ttl else b"0"
@@ -324,6 +364,8 @@ class CommandMix:
         name = spec.cmd.upper()
         if spec.args is not None:
             parts = spec.args
+        elif self.fields is not None and name in _FIELD_TEMPLATES:
+            parts = list(_FIELD_TEMPLATES[name])
         elif name in _TEMPLATES:
             parts = list(_TEMPLATES[name])
             if name == "SET" and ttl:
@@ -331,7 +373,8 @@ class CommandMix:
         else:
             parts = shlex.split(spec.cmd)
             name = parts[0].upper()
-        label = spec.cmd.upper() if spec.args is None and name in _TEMPLATES else name
+        label = spec.cmd.upper() if spec.args is None and (
+            name in _TEMPLATES or name in _FIELD_TEMPLATES and self.fields is not None) else name
         enc = [shared_word(p.encode()) for p in parts]
         slots = [(i, p) for i, p in enumerate(parts) if p.startswith("{") and p.endswith("}")]
         if not slots:
@@ -343,8 +386,13 @@ class CommandMix:
             if p != "{key}":
                 enc[i] = fill.get(p, enc[i])
         key_slots = [i for i, p in slots if p == "{key}"]
-        base = request_size([a for i, a in enumerate(enc) if i not in key_slots]) \
-            - decimal_digits(len(enc) - len(key_slots)) + decimal_digits(len(enc))
+        drawn = [i for i, p in slots if p == "{key}" or p == "{field}"]
+        base = request_size([a for i, a in enumerate(enc) if i not in drawn]) \
+            - decimal_digits(len(enc) - len(drawn)) + decimal_digits(len(enc))
+        fields = self.fields
+        if fields is not None and len(drawn) > len(key_slots):
+            return SlotBuilder(enc, base, label, [(i, self.keys if i in key_slots else fields)
+                                                  for i in drawn])
         if len(key_slots) == 1:
             return OneKeyBuilder(enc, base, label, self.keys, key_slots[0])
         return MultiKeyBuilder(enc, base, label, self.keys, key_slots)
