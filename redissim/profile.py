@@ -63,6 +63,9 @@ class CommandCosts(_Base):
     keys_per_key_returned_us: float = Field(ge=0)
     scan_per_bucket_us: float = Field(ge=0)
     scan_per_key_us: float = Field(ge=0)
+    #: a listpack hash's search (``lpFind``), per field it compares: a field's lookup in a
+    #: listpack walks the fields from the head, where a hash table's takes one probe
+    listpack_per_entry_us: float = Field(0.0, ge=0)
     distribution: Literal["constant", "exponential"] = "constant"
 
     @field_validator("per_command_miss_us")

@@ -55,10 +55,9 @@ def test_fields_are_drawn_from_a_stream_of_their_own() -> None:
     """{field} slots take ``fields:`` names from their own picker: the keys are the same
     draws as without fields, the fields follow their distribution, and the request bytes
     count them."""
-    plain = Workload.model_validate({"clients": 1, "requests": 10,
-                                     "commands": [{"cmd": "HSET"}], "keys": {"space": 100}})
-    drawn = plain.model_copy(update={"fields": {"space": 40}})
-    drawn = Workload.model_validate(drawn.model_dump(by_alias=True))
+    wl = {"clients": 1, "requests": 10, "commands": [{"cmd": "HSET"}], "keys": {"space": 100}}
+    plain = Workload.model_validate(wl)
+    drawn = Workload.model_validate({**wl, "fields": {"space": 40}})
     a = CommandMix(plain, np.random.default_rng(9)).next_batch(2000)
     b = CommandMix(drawn, np.random.default_rng(9)).next_batch(2000)
     assert [x[0][1] for x in a] == [x[0][1] for x in b]  # the same keys

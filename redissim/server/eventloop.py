@@ -229,6 +229,7 @@ class EventLoop:
         self.c_keys_returned = cc.keys_per_key_returned_us * us
         self.c_scan_bucket = cc.scan_per_bucket_us * us
         self.c_scan_key = cc.scan_per_key_us * us
+        self.c_lp_entry = cc.listpack_per_entry_us * us
         self.exp_costs = cc.distribution == "exponential"
         #: unit exponential factors for ``distribution: exponential``, drawn 65536 at a
         #: time when needed, and the next one to use (see _unit_exponential)
@@ -448,6 +449,7 @@ class EventLoop:
             c += fx.buckets_visited * self.c_scan_bucket + fx.keys_returned * self.c_scan_key
         elif fx.elements > 1:
             c += (fx.elements - 1) * self.c_elem
+        c += fx.lp_entries * self.c_lp_entry
         if self.exp_costs:
             c *= self._unit_exponential()
         return c
@@ -720,7 +722,7 @@ class EventLoop:
                 # found expired and deleted costs what a hit does: the delete is not the
                 # lookup's saving)
                 cost = entry.miss_cost
-            if fx.keys_scanned or fx.buckets_visited or fx.elements > 1:
+            if fx.keys_scanned or fx.buckets_visited or fx.elements > 1 or fx.lp_entries:
                 cost = self.command_cost(spec.name if spec is not None else "", fx)
             elif self.exp_costs:
                 cost *= self._unit_exponential()

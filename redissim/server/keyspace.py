@@ -261,6 +261,7 @@ class Effects:
         "keys_returned",
         "buckets_visited",
         "elements",
+        "lp_entries",
         "touched",
         "deleted",
         "expired",
@@ -297,6 +298,8 @@ class Effects:
         self.buckets_visited: int = 0
         #: elements handled by multi-element commands (MGET keys, HGETALL/LRANGE items...)
         self.elements: int = 0
+        #: fields a listpack hash's searches compared (lpFind: up to the field, or all)
+        self.lp_entries: int = 0
         #: keys looked up or written (LRU/LFU, the view); () when none
         self.touched: Sequence[bytes] = ()
         #: keys deleted by the command itself (DEL, GETDEL, emptied lists...)
@@ -455,6 +458,19 @@ def _normalize(args: Sequence[Any]) -> list[bytes]:
 
 
 Handler = Callable[["Keyspace", Db, list[bytes]], Any]
+
+
+def lp_find_cost(h: dict, field: bytes) -> int:
+    """The fields ``lpFind`` compares to look ``field`` up in a listpack hash: it walks the
+    fields from the head (stepping over the values), so the field's place counting from 1,
+    or every field when it is not there. (The dict's order is the listpack's: a new field
+    goes to the tail, a replaced value stays in place, a deleted field leaves.)"""
+    n = 0
+    for f in h:
+        n += 1
+        if f == field:
+            return n
+    return n
 
 
 class Keyspace:
@@ -631,6 +647,7 @@ class Keyspace:
         fx._rewrite = None
         if self._rare_dirty:
             fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
+            fx.lp_entries = 0
             fx.deleted = fx.expired = _EMPTY
             fx._ops = None
             fx._force = False
@@ -706,6 +723,7 @@ class Keyspace:
         """Reset the Effects fields that only rarely used commands set (see _rare_dirty)."""
         fx = self.effects
         fx.keys_scanned = fx.keys_returned = fx.buckets_visited = fx.elements = 0
+        fx.lp_entries = 0
         fx.deleted = fx.expired = _EMPTY
         fx._ops = None
         fx._force = False
@@ -2181,6 +2199,12 @@ class Keyspace:
             return E_WRONGTYPE
         return val
 
+    def _lp_searched(self, entries: int) -> None:
+        """Count the fields a listpack search compared (the event loop charges them)."""
+        if entries:
+            self.effects.lp_entries += entries
+            self._rare_dirty = True
+
     def _hash_converted(self, db: Db, key: bytes, h: dict, longest: int) -> None:
         """``hashTypeTryConversion`` and ``hashTypeSet``'s conversion of a listpack hash to
         a hash table: given a field or value longer than hash-max-listpack-value (64 by
@@ -2199,16 +2223,26 @@ class Keyspace:
         created = 0
         longest = 0
         fx = self.effects
+        # A listpack (still one after hashTypeTryConversion's look at the arguments' lengths):
+        # hashTypeSet finds each field first, until the hash converts past the entries limit
+        limit = self.hash_max_listpack_value
+        scanned = type(h) is dict and all(len(a) <= limit for a in args[2:])
         for j in range(2, len(args), 2):
             f = args[j]
+            if scanned:
+                fx.lp_entries += lp_find_cost(h, f)
             if f not in h:
                 created += 1
             h[f] = args[j + 1]
+            if scanned and len(h) > self.hash_max_listpack_entries:
+                scanned = False
             fx.value_bytes += len(f) + len(args[j + 1])
             longest = max(longest, len(f), len(args[j + 1]))
         self._hash_converted(db, args[1], h, longest)
         fx.dirty += (len(args) - 2) // 2
         fx.elements = (len(args) - 2) // 2
+        if fx.lp_entries:
+            self._rare_dirty = True
         return created if name == "hset" else "OK"
 
     def _cmd_hset(self, db: Db, args: list[bytes]) -> Any:
@@ -2221,6 +2255,8 @@ class Keyspace:
         h = self._hash_write(db, args[1], True)
         if type(h) is ReplyError:
             return h
+        if type(h) is dict:  # hashTypeExists, then (a new field) hashTypeSet's search
+            self._lp_searched(lp_find_cost(h, args[2]) * (1 if args[2] in h else 2))
         if args[2] in h:
             return 0
         h[args[2]] = args[3]
@@ -2232,6 +2268,8 @@ class Keyspace:
         h = self._hash_read(db, args[1])
         if h is None or type(h) is ReplyError:
             return h
+        if type(h) is dict:
+            self._lp_searched(lp_find_cost(h, args[2]))
         v = h.get(args[2])
         if v is not None:
             self.effects.value_bytes += len(v)
@@ -2244,6 +2282,8 @@ class Keyspace:
         self.effects.elements = len(args) - 2
         if h is None:
             return [None] * (len(args) - 2)
+        if type(h) is dict:
+            self._lp_searched(sum(lp_find_cost(h, f) for f in args[2:]))
         return [h.get(f) for f in args[2:]]
 
     def _hash_all(self, db: Db, args: list[bytes], keys: bool, vals: bool) -> Any:
@@ -2279,6 +2319,8 @@ class Keyspace:
             return h
         deleted = 0
         for f in args[2:]:
+            if type(h) is dict:
+                self._lp_searched(lp_find_cost(h, f))
             if f in h:
                 del h[f]
                 deleted += 1
@@ -2295,6 +2337,8 @@ class Keyspace:
             return 0
         if type(h) is ReplyError:
             return h
+        if type(h) is dict:
+            self._lp_searched(lp_find_cost(h, args[2]))
         return 1 if args[2] in h else 0
 
     def _cmd_hlen(self, db: Db, args: list[bytes]) -> Any:
@@ -2312,6 +2356,8 @@ class Keyspace:
         h = self._hash_write(db, args[1], True)
         if type(h) is ReplyError:
             return h
+        if type(h) is dict:  # hashTypeGetValue's search, then hashTypeSet's
+            self._lp_searched(2 * lp_find_cost(h, args[2]))
         cur = h.get(args[2])
         if cur is None:
             old = 0
