@@ -105,7 +105,8 @@ def test_the_search_costs_what_it_costs_a_real_server(tmp_path) -> None:
             for k in range(KEYS):
                 c.command("HSET", f"h{k}", *[x for j in range(n) for x in (f"field:{j}", "v")])
             assert c.command("OBJECT", "ENCODING", "h0") == b"listpack"
-            points += [((n + 1) / 2, measure(c, n, False, rng, 5)), (n, measure(c, n, True, rng, 5))]
+            points += [((n + 1) / 2, measure(c, n, False, rng, 5)),
+                       (n, measure(c, n, True, rng, 5))]
         c.close()
     finally:
         srv.stop()
