@@ -2227,10 +2227,11 @@ class Keyspace:
         # hashTypeSet finds each field first, until the hash converts past the entries limit
         limit = self.hash_max_listpack_value
         scanned = type(h) is dict and all(len(a) <= limit for a in args[2:])
+        searched = 0
         for j in range(2, len(args), 2):
             f = args[j]
             if scanned:
-                fx.lp_entries += lp_find_cost(h, f)
+                searched += lp_find_cost(h, f)
             if f not in h:
                 created += 1
             h[f] = args[j + 1]
@@ -2241,8 +2242,7 @@ class Keyspace:
         self._hash_converted(db, args[1], h, longest)
         fx.dirty += (len(args) - 2) // 2
         fx.elements = (len(args) - 2) // 2
-        if fx.lp_entries:
-            self._rare_dirty = True
+        self._lp_searched(searched)
         return created if name == "hset" else "OK"
 
     def _cmd_hset(self, db: Db, args: list[bytes]) -> Any:

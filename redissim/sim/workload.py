@@ -234,32 +234,10 @@ class OneKeyBuilder(Builder):
         return args, self.size + bulk_size(len(k)), self.label, batch
 
 
-class MultiKeyBuilder(Builder):
-    """A template with several key slots (MSET-like lines written with ``args``)."""
-
-    def __init__(self, enc: list[bytes], size: int, label: str, keys: KeyPicker,
-                 key_slots: list[int]):
-        super().__init__(enc, size, label)
-        self.keys = keys
-        self.key_slots = key_slots
-
-    def build(self) -> tuple[list, int, str]:
-        args = self.enc.copy()
-        size = self.size
-        for i in self.key_slots:
-            k = self.keys.next_key()
-            args[i] = k
-            size += bulk_size(len(k))
-        return args, size, self.label
-
-    def record(self, batch: Batch) -> InRecord:
-        args, size, label = self.build()
-        return args, size, label, batch
-
-
 class SlotBuilder(Builder):
-    """A template whose slots come from more than one picker: keys and hash fields
-    (``{field}``), each slot drawing from its own picker in the template's order."""
+    """A template with several slots (MSET-like lines written with ``args``, hash commands
+    with a ``{field}``): each slot draws from its picker (keys or fields), in the
+    template's order."""
 
     def __init__(self, enc: list[bytes], size: int, label: str,
                  slots: list[tuple[int, KeyPicker]]):
@@ -389,13 +367,11 @@ class CommandMix:
         drawn = [i for i, p in slots if p == "{key}" or p == "{field}"]
         base = request_size([a for i, a in enumerate(enc) if i not in drawn]) \
             - decimal_digits(len(enc) - len(drawn)) + decimal_digits(len(enc))
-        fields = self.fields
-        if fields is not None and len(drawn) > len(key_slots):
-            return SlotBuilder(enc, base, label, [(i, self.keys if i in key_slots else fields)
-                                                  for i in drawn])
-        if len(key_slots) == 1:
+        if len(drawn) == 1 and key_slots:
             return OneKeyBuilder(enc, base, label, self.keys, key_slots[0])
-        return MultiKeyBuilder(enc, base, label, self.keys, key_slots)
+        fields = self.fields
+        return SlotBuilder(enc, base, label, [(i, self.keys if i in key_slots or fields is None
+                                                else fields) for i in drawn])
 
     def _drawn(self) -> Builder:
         """The builder of the next command of the weighted mix (or of the ratio's turn)."""
